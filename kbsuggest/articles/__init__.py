@@ -1,0 +1,6 @@
+"""Articles: the Markdown format editors write, parsed into typed sections."""
+
+from kbsuggest.articles.load import load_articles
+from kbsuggest.articles.models import Article, ArticleMeta, Section
+
+__all__ = ["Article", "ArticleMeta", "Section", "load_articles"]

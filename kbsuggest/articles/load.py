@@ -1,0 +1,81 @@
+"""Read an articles folder from disk: every problem is collected, none is skipped silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kbsuggest.articles.models import Article
+from kbsuggest.articles.parse import parse_article
+from kbsuggest.errors import ArticleError, ArticlesInvalid
+
+IGNORED_NAMES = frozenset({"readme.md"})
+
+
+def article_files(articles_dir: Path) -> list[Path]:
+    """Every file under `articles_dir` that is not ignored: names starting with '.' or '_' (files or
+    folders) and README.md are ignored, so editors keep guides, templates and assets there."""
+    found = []
+    for path in sorted(articles_dir.rglob("*")):
+        parts = path.relative_to(articles_dir).parts
+        if any(part.startswith((".", "_")) for part in parts) or path.name.lower() in IGNORED_NAMES:
+            continue
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def load_articles(articles_dir: Path | str, *, default_locale: str = "en") -> list[Article]:
+    """Parse every article under `articles_dir`. Raises `ArticlesInvalid` with all problems at once."""
+    root = Path(articles_dir)
+    if not root.is_dir():
+        raise ArticlesInvalid(
+            [ArticleError(root, None, "the articles folder does not exist", "pass the folder holding the .md files")]
+        )
+    articles: list[Article] = []
+    errors: list[ArticleError] = []
+    for path in article_files(root):
+        try:
+            articles.append(_load_one(path, default_locale))
+        except ArticlesInvalid as exc:
+            errors.extend(exc.errors)
+        except ArticleError as exc:
+            errors.append(exc)
+    errors.extend(_duplicate_ids(articles))
+    if not articles and not errors:
+        errors.append(ArticleError(root, None, "no articles found", "add Markdown (.md) files to the folder"))
+    if errors:
+        raise ArticlesInvalid(errors)
+    return articles
+
+
+def _load_one(path: Path, default_locale: str) -> Article:
+    if path.suffix.lower() != ".md":
+        raise ArticleError(
+            path, None, "not a Markdown file", "rename it to .md, or move it into a folder whose name starts with '_'"
+        )
+    raw = path.read_bytes()
+    try:
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ArticleError(path, line, "the file is not valid UTF-8", "save it as UTF-8") from None
+    if not source.strip():
+        raise ArticleError(path, None, "the file is empty", "write the article or delete the file")
+    return parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
+
+
+def _duplicate_ids(articles: list[Article]) -> list[ArticleError]:
+    first: dict[str, Article] = {}
+    errors = []
+    for article in articles:
+        other = first.setdefault(article.meta.id, article)
+        if other is not article:
+            errors.append(
+                ArticleError(
+                    article.path,
+                    1,
+                    f"duplicate id {article.meta.id!r}, also used by {other.path}",
+                    "give each article a unique 'id:'",
+                )
+            )
+    return errors

@@ -1,0 +1,36 @@
+"""Settings, read from arguments or `KBSUGGEST_*` environment variables. Nothing is read at import."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict
+
+from kbsuggest.encoders import Encoder, HashingEncoder, SentenceTransformerEncoder
+from kbsuggest.encoders.sentence_transformers import BUNDLED_NAME
+
+
+class Settings(BaseModel):
+    """`model`: any sentence-transformers model: the bundled 'all-MiniLM-L6-v2', a local folder or a hub name;
+    or 'hashing', the tiny deterministic test encoder (no model files; for tests and dry runs only).
+    `default_locale`: the locale of articles whose front matter names none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = BUNDLED_NAME
+    default_locale: str = "en"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Defaults overridden by KBSUGGEST_MODEL and KBSUGGEST_DEFAULT_LOCALE where set."""
+        env = {
+            field: os.environ[f"KBSUGGEST_{field.upper()}"]
+            for field in cls.model_fields
+            if f"KBSUGGEST_{field.upper()}" in os.environ
+        }
+        return cls.model_validate(env)
+
+    def encoders(self) -> dict[str, Encoder]:
+        if self.model == "hashing":
+            return {"dense": HashingEncoder()}
+        return {"dense": SentenceTransformerEncoder(self.model)}

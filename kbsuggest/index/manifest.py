@@ -1,0 +1,56 @@
+"""The manifest: what built an index, what it holds, and the checksums of its data files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from kbsuggest.articles.models import ArticleMeta
+
+FORMAT_VERSION = 1
+
+
+class FileRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sha256: str
+
+
+class EncoderRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str
+    fingerprint: str
+    dim: int
+    file: FileRecord
+
+
+class ArticleRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    meta: ArticleMeta
+    path: str
+
+
+class SectionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    content_hash: str
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    format_version: int = FORMAT_VERSION
+    kbsuggest_version: str
+    built_at: datetime
+    encoders: dict[str, EncoderRecord]
+    sections_file: FileRecord
+    articles: tuple[ArticleRecord, ...]
+    sections: tuple[SectionRecord, ...]
+
+    def files(self) -> list[FileRecord]:
+        return [self.sections_file, *(e.file for e in self.encoders.values())]

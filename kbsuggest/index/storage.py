@@ -1,0 +1,147 @@
+"""Index folder I/O. Data files are content-addressed and written first; `manifest.json` is replaced
+atomically last, so a crash at any point leaves the previous index whole and loadable."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from kbsuggest.articles.models import Section
+from kbsuggest.encoders.base import Encoder, sha256_file
+from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
+from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest
+from kbsuggest.index.store import VectorStore
+
+MANIFEST = "manifest.json"
+_SECTIONS = TypeAdapter(tuple[Section, ...])
+
+
+@dataclass(frozen=True)
+class IndexData:
+    """A loaded index: the manifest, the sections, and one vector store per encoder, row-aligned."""
+
+    manifest: Manifest
+    sections: tuple[Section, ...]
+    stores: Mapping[str, VectorStore]
+
+
+def write_file(index_dir: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> FileRecord:
+    """Write through `write` into a temp file, fsync it, and rename it to `stem-<sha>.suffix`."""
+    handle, temp_name = tempfile.mkstemp(dir=index_dir, prefix=".tmp-", suffix=suffix)
+    os.close(handle)
+    temp = Path(temp_name)
+    temp.chmod(0o644)
+    try:
+        write(temp)
+        with temp.open("rb") as f:
+            os.fsync(f.fileno())
+        digest = sha256_file(temp)
+        name = f"{stem}-{digest[:16]}{suffix}"
+        os.replace(temp, index_dir / name)
+    finally:
+        temp.unlink(missing_ok=True)
+    return FileRecord(name=name, sha256=digest)
+
+
+def write_sections(index_dir: Path, sections: tuple[Section, ...]) -> FileRecord:
+    def write(path: Path) -> None:
+        path.write_bytes(_SECTIONS.dump_json(sections))
+
+    return write_file(index_dir, "sections", ".json", write)
+
+
+def commit_manifest(index_dir: Path, manifest: Manifest) -> None:
+    """Atomically make `manifest` the index, then delete data files no manifest refers to."""
+    temp = index_dir / f".tmp-{os.getpid()}-{MANIFEST}"
+    with temp.open("w", encoding="utf-8") as f:
+        f.write(manifest.model_dump_json(indent=1))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, index_dir / MANIFEST)
+    dir_fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    keep = {record.name for record in manifest.files()} | {MANIFEST, ".lock"}
+    for path in index_dir.iterdir():
+        if path.name not in keep and path.is_file() and not path.name.startswith(".tmp-"):
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder (across processes)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            for stale in index_dir.glob(".tmp-*"):
+                stale.unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    """The manifest, or None when the folder holds no index yet."""
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    hint = REBUILD_HINT.format(index_dir=index_dir)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); {hint}") from None
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{path} has index format version {version}, this kbsuggest reads version {FORMAT_VERSION}; {hint}"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise IndexCorruptError(f"{path} does not validate ({exc.error_count()} errors); {hint}") from None
+
+
+def check_encoders(manifest: Manifest, encoders: Mapping[str, Encoder], index_dir: Path) -> None:
+    """Refuse an index whose vectors came from other models than `encoders`."""
+    hint = REBUILD_HINT.format(index_dir=index_dir)
+    if set(manifest.encoders) != set(encoders):
+        raise IndexMismatchError(
+            f"{index_dir} was built with encoders {sorted(manifest.encoders)}, "
+            f"but {sorted(encoders)} are configured; {hint}"
+        )
+    for name, encoder in encoders.items():
+        record = manifest.encoders[name]
+        if (record.model_id, record.fingerprint) != (encoder.model_id, encoder.fingerprint):
+            raise IndexMismatchError(
+                f"{index_dir} was built with {name} model {record.model_id} (fingerprint "
+                f"{record.fingerprint[:12]}), but {encoder.model_id} (fingerprint {encoder.fingerprint[:12]}) "
+                f"is configured; {hint}, or configure the model it was built with"
+            )
+
+
+def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
+    """Load the data files `manifest` names, verifying each checksum first."""
+    hint = REBUILD_HINT.format(index_dir=index_dir)
+    for record in manifest.files():
+        path = index_dir / record.name
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing; {hint}")
+        if sha256_file(path) != record.sha256:
+            raise IndexCorruptError(f"{path} does not match its checksum in {MANIFEST}; {hint}")
+    sections = _SECTIONS.validate_json((index_dir / manifest.sections_file.name).read_bytes())
+    stores = {name: VectorStore.load(index_dir / record.file.name) for name, record in manifest.encoders.items()}
+    for name, store in stores.items():
+        if len(store) != len(sections):
+            raise IndexCorruptError(f"{name} vectors hold {len(store)} rows for {len(sections)} sections; {hint}")
+    return IndexData(manifest=manifest, sections=sections, stores=stores)

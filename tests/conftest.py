@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kbsuggest.encoders import HashingEncoder
+
+REFUND = """---
+id: refunds
+title: Refunds
+type: policy
+locale: en
+tags: [refunds]
+stage: after_sale
+---
+# Refunds
+
+## Refund timing
+
+Once your return is inspected at our warehouse, we issue the refund within 2 business days.
+Your bank then takes 5-7 business days to show it on your statement.
+
+## Refunds for cancelled orders
+
+If you cancel an order before it ships, the full amount goes back to your original payment method
+within 5-7 business days. Nothing needs to be sent back.
+"""
+
+SHIPPING = """---
+id: shipping
+type: policy
+stage: in_sale
+---
+# Shipping options
+
+| Option | Cost | Time |
+|---|---|---|
+| Standard | $5.95, free over $49 | 3-5 business days |
+| Express | $14.95 | 1-2 business days |
+
+Orders placed before 2 pm ship the same day, and you get a tracking link by email.
+"""
+
+RETURNS_ZH = """---
+id: returns-zh
+locale: zh-CN
+type: policy
+stage: after_sale
+---
+# 退货政策
+
+## 退货期限
+
+商品签收后30天内，未使用且吊牌完好，即可申请退货。请在「我的订单」页面点击「申请退货」，按提示填写退货原因并寄回商品。
+
+## 退款到账时间
+
+仓库验收后2个工作日内发起退款，银行到账一般需要5–7个工作日，请耐心等待。
+"""
+
+
+def write_articles(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def articles_dir(tmp_path: Path) -> Path:
+    return write_articles(
+        tmp_path / "articles", {"refunds.md": REFUND, "shipping.md": SHIPPING, "zh/returns-zh.md": RETURNS_ZH}
+    )
+
+
+@pytest.fixture
+def encoders() -> dict[str, HashingEncoder]:
+    return {"dense": HashingEncoder(64)}

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kbsuggest.cli import main
+
+
+@pytest.fixture(autouse=True)
+def hashing_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KBSUGGEST_MODEL", "hashing")
+
+
+def test_build_prints_a_summary(articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3 articles, 5 sections (added 5, changed 0, removed 0, reused 0; encoded 5)" in out
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["reused"] == 5 and summary["encoded"] == 0
+
+
+def test_bad_articles_report_every_problem_and_leave_the_index_alone(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = tmp_path / "ix"
+    assert main(["build", str(articles_dir), "--index", str(index), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in index.iterdir()}
+    (articles_dir / "broken.md").write_text("---\nid: x\ntags: [a\n---\n# T\n\nBody.\n", encoding="utf-8")
+    (articles_dir / "typo.md").write_text("---\nstgae: pre_sale\n---\n# T\n\nBody.\n", encoding="utf-8")
+    assert main(["build", str(articles_dir), "--index", str(index), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err
+    assert "broken.md:4: invalid YAML" in err
+    assert "typo.md:2: unknown front-matter field 'stgae'" in err and "did you mean 'stage'?" in err
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in index.iterdir()} == before
+
+
+def test_missing_index_is_a_clear_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(tmp_path / "none"), "--index", str(tmp_path / "ix")]) == 2
+    assert "the articles folder does not exist" in capsys.readouterr().err
