@@ -13,6 +13,7 @@ from kbsuggest.errors import REBUILD_HINT, IndexCorruptError
 from kbsuggest.index import BuildSummary, IndexData, build_index
 from kbsuggest.index.manifest import ArticleRecord, Manifest
 from kbsuggest.index.storage import check_encoders, read_index, read_manifest
+from kbsuggest.reply.templates import load_templates
 
 
 class KnowledgeBase:
@@ -39,7 +40,8 @@ class KnowledgeBase:
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
         articles = load_articles(articles_dir, default_locale=settings.default_locale)
-        data, summary = build_index(articles, Path(index_dir), encoders, progress=progress)
+        templates = load_templates(Path(articles_dir))
+        data, summary = build_index(articles, templates, Path(index_dir), encoders, progress=progress)
         return cls(data, encoders, summary)
 
     @classmethod

@@ -124,3 +124,19 @@ def test_corrupted_or_missing_files_are_detected(articles_dir: Path, tmp_path: P
 def test_loading_an_empty_folder_says_how_to_build(tmp_path: Path, encoders: dict) -> None:
     with pytest.raises(IndexCorruptError, match="holds no index"):
         KnowledgeBase.load(tmp_path, encoders=encoders)
+
+
+def test_approximate_store_finds_nearly_all_exact_neighbours(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(2000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:50]
+    approx = VectorStore.from_vectors(vectors, approximate=True)
+    assert not approx.exact
+    approx.save(tmp_path / "hnsw.faiss")
+    loaded = VectorStore.load(tmp_path / "hnsw.faiss")
+    _, exact_rows = VectorStore.from_vectors(vectors).search(queries, 10)
+    _, approx_rows = loaded.search(queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_rows, exact_rows, strict=True)])
+    assert recall >= 0.95
+    np.testing.assert_allclose(loaded.vectors(), vectors, rtol=1e-6)

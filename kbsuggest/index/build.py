@@ -27,8 +27,10 @@ from kbsuggest.index.storage import (
     read_manifest,
     write_file,
     write_sections,
+    write_templates,
 )
 from kbsuggest.index.store import VectorStore
+from kbsuggest.reply.templates import Templates
 
 log = logging.getLogger(__name__)
 BATCH = 256  # texts per encoder call: large enough to keep length-sorted batching efficient
@@ -54,9 +56,14 @@ def content_hash(section: Section) -> str:
 
 
 def build_index(
-    articles: Sequence[Article], index_dir: Path, encoders: Mapping[str, Encoder], *, progress: bool = False
+    articles: Sequence[Article],
+    templates: Mapping[str, Templates],
+    index_dir: Path,
+    encoders: Mapping[str, Encoder],
+    *,
+    progress: bool = False,
 ) -> tuple[IndexData, BuildSummary]:
-    """Build or update the index in `index_dir` from already validated `articles`."""
+    """Build or update the index in `index_dir` from already validated `articles` and reply `templates`."""
     started = time.perf_counter()
     sections = tuple(s for article in articles for s in article.sections)
     hashes = [content_hash(s) for s in sections]
@@ -76,6 +83,7 @@ def build_index(
             built_at=datetime.now(UTC),
             encoders=records,
             sections_file=write_sections(index_dir, sections),
+            templates_file=write_templates(index_dir, templates),
             articles=tuple(ArticleRecord(meta=a.meta, path=a.path) for a in articles),
             sections=tuple(SectionRecord(id=s.id, content_hash=h) for s, h in zip(sections, hashes, strict=True)),
         )
@@ -92,7 +100,7 @@ def build_index(
         seconds=round(time.perf_counter() - started, 3),
     )
     stores = {name: VectorStore.from_vectors(v) for name, v in vectors.items()}
-    return IndexData(manifest=manifest, sections=sections, stores=stores), summary
+    return IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates), summary
 
 
 def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | None:

@@ -49,8 +49,9 @@ class Manifest(BaseModel):
     built_at: datetime
     encoders: dict[str, EncoderRecord]
     sections_file: FileRecord
+    templates_file: FileRecord
     articles: tuple[ArticleRecord, ...]
     sections: tuple[SectionRecord, ...]
 
     def files(self) -> list[FileRecord]:
-        return [self.sections_file, *(e.file for e in self.encoders.values())]
+        return [self.sections_file, self.templates_file, *(e.file for e in self.encoders.values())]

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from kbsuggest.articles.models import Section
+from kbsuggest.reply.templates import Templates
 from kbsuggest.encoders.base import Encoder, sha256_file
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest
@@ -22,6 +23,7 @@ from kbsuggest.index.store import VectorStore
 
 MANIFEST = "manifest.json"
 _SECTIONS = TypeAdapter(tuple[Section, ...])
+_TEMPLATES = TypeAdapter(dict[str, Templates])
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class IndexData:
     manifest: Manifest
     sections: tuple[Section, ...]
     stores: Mapping[str, VectorStore]
+    templates: Mapping[str, Templates]
 
 
 def write_file(index_dir: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> FileRecord:
@@ -51,11 +54,19 @@ def write_file(index_dir: Path, stem: str, suffix: str, write: Callable[[Path], 
     return FileRecord(name=name, sha256=digest)
 
 
-def write_sections(index_dir: Path, sections: tuple[Section, ...]) -> FileRecord:
+def write_json(index_dir: Path, stem: str, data: bytes) -> FileRecord:
     def write(path: Path) -> None:
-        path.write_bytes(_SECTIONS.dump_json(sections))
+        path.write_bytes(data)
 
-    return write_file(index_dir, "sections", ".json", write)
+    return write_file(index_dir, stem, ".json", write)
+
+
+def write_sections(index_dir: Path, sections: tuple[Section, ...]) -> FileRecord:
+    return write_json(index_dir, "sections", _SECTIONS.dump_json(sections))
+
+
+def write_templates(index_dir: Path, templates: Mapping[str, Templates]) -> FileRecord:
+    return write_json(index_dir, "templates", _TEMPLATES.dump_json(dict(templates)))
 
 
 def commit_manifest(index_dir: Path, manifest: Manifest) -> None:
@@ -144,4 +155,5 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
     for name, store in stores.items():
         if len(store) != len(sections):
             raise IndexCorruptError(f"{name} vectors hold {len(store)} rows for {len(sections)} sections; {hint}")
-    return IndexData(manifest=manifest, sections=sections, stores=stores)
+    templates = _TEMPLATES.validate_json((index_dir / manifest.templates_file.name).read_bytes())
+    return IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates)

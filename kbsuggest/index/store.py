@@ -11,25 +11,29 @@ import numpy as np
 # (benchmarks/bench_index.py measures it, and HNSW's recall@10 above it).
 APPROX_THRESHOLD = 50_000
 HNSW_M = 32
-HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 512
 
 
 class VectorStore:
     """Row i holds the vector of section i. Rebuilt whole on every build (vectors are reused, not re-encoded)."""
 
     def __init__(self, index: faiss.Index) -> None:
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efSearch = HNSW_EF_SEARCH  # not persisted by write_index, so set on every load
         self._index = index
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray) -> VectorStore:
+    def from_vectors(cls, vectors: np.ndarray, *, approximate: bool | None = None) -> VectorStore:
+        """Exact search below `APPROX_THRESHOLD` rows, HNSW from there on (or as `approximate` says)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
         index: faiss.Index
-        if len(vectors) < APPROX_THRESHOLD:
+        if not (len(vectors) >= APPROX_THRESHOLD if approximate is None else approximate):
             index = faiss.IndexFlatIP(dim)
         else:
             hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-            hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+            hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index = hnsw
         index.add(vectors)
         return cls(index)

@@ -1,0 +1,61 @@
+"""Full build vs raw `encode` of the same texts, one-article incremental rebuild, size on disk, peak RSS.
+
+.venv/bin/python benchmarks/bench_build.py [--sections 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from synthetic import write_kb
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.articles import load_articles
+from kbsuggest.config import Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_kb(Path(tmp) / "articles", args.sections)
+        texts = [s.embed_text for a in load_articles(root) for s in a.sections]
+        encoders = Settings().encoders()
+
+        started = time.perf_counter()
+        for encoder in encoders.values():
+            encoder.encode_queries(["warm up"])
+        load_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        for encoder in encoders.values():
+            encoder.encode_documents(sorted(texts, key=len))
+        raw = time.perf_counter() - started
+
+        started = time.perf_counter()
+        KnowledgeBase.build(root, Path(tmp) / "index", encoders=encoders)
+        build = time.perf_counter() - started
+
+        first = sorted(root.glob("*.md"))[0]
+        first.write_text(first.read_text() + "\nOne more sentence about store credit.\n")
+        started = time.perf_counter()
+        kb = KnowledgeBase.build(root, Path(tmp) / "index", encoders=encoders)
+        incremental = time.perf_counter() - started
+
+        size = sum(p.stat().st_size for p in (Path(tmp) / "index").iterdir())
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"sections: {len(texts)}, encoders: {', '.join(e.model_id for e in encoders.values())}")
+        print(f"model load (excluded below): {load_seconds:.2f} s")
+        print(f"raw encode: {raw:.1f} s ({len(texts) / raw:.1f} sections/s)")
+        print(f"full build: {build:.1f} s ({len(texts) / build:.1f} sections/s), {build / raw:.3f}x raw encode")
+        print(f"one-article incremental rebuild: {incremental:.2f} s ({kb.last_build})")
+        print(f"index on disk: {size / 1e6:.1f} MB; peak RSS: {rss_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
