@@ -15,11 +15,11 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from kbsuggest.articles.models import Section
-from kbsuggest.reply.templates import Templates
 from kbsuggest.encoders.base import Encoder, sha256_file
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest
 from kbsuggest.index.store import VectorStore
+from kbsuggest.reply.templates import Templates
 
 MANIFEST = "manifest.json"
 _SECTIONS = TypeAdapter(tuple[Section, ...])

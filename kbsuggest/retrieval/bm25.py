@@ -1,0 +1,85 @@
+"""Okapi BM25 over pre-tokenised documents, stored as term posting lists in flat numpy arrays.
+
+Each term's postings hold (document, precomputed BM25 weight), so a query is a few slice-adds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class BM25:
+    """BM25 (Lucene's non-negative idf) with term weights precomputed at build time."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
+        """Index `documents` (one token list each); empty documents are allowed and never score."""
+        self.k1, self.b = float(k1), float(b)
+        self.n_docs = len(documents)
+        lengths = np.array([len(doc) for doc in documents], dtype=np.float64)
+        avgdl = float(lengths.mean()) if self.n_docs and lengths.sum() else 1.0
+        postings: dict[str, list[tuple[int, int]]] = {}
+        for doc_id, doc in enumerate(documents):
+            for term, tf in Counter(doc).items():
+                postings.setdefault(term, []).append((doc_id, tf))
+        terms = sorted(postings)
+        self._vocab: dict[str, int] = {term: i for i, term in enumerate(terms)}
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(postings[t]) for t in terms])
+        doc_ids = np.empty(int(indptr[-1]), dtype=np.int32)
+        weights = np.empty(int(indptr[-1]), dtype=np.float32)
+        for i, term in enumerate(terms):
+            plist = postings[term]
+            ids = np.fromiter((d for d, _ in plist), dtype=np.int64, count=len(plist))
+            tf = np.fromiter((f for _, f in plist), dtype=np.float64, count=len(plist))
+            df = len(plist)
+            idf = np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+            norm = self.k1 * (1.0 - self.b + self.b * lengths[ids] / avgdl)
+            doc_ids[indptr[i] : indptr[i + 1]] = ids
+            weights[indptr[i] : indptr[i + 1]] = idf * tf * (self.k1 + 1.0) / (tf + norm)
+        self._indptr, self._doc_ids, self._weights = indptr, doc_ids, weights
+
+    def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
+        """BM25 score of every document (float32, length `n_docs`); each distinct query term counts once."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        for term in set(query_tokens):
+            i = self._vocab.get(term)
+            if i is None:
+                continue
+            lo, hi = self._indptr[i], self._indptr[i + 1]
+            out[self._doc_ids[lo:hi]] += self._weights[lo:hi]  # a term posts each document once
+        return out
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._vocab
+
+    def coverage(self, query_tokens: Iterable[str]) -> float:
+        """Share of the distinct query tokens found in any document (0.0 for an empty query)."""
+        distinct = set(query_tokens)
+        return sum(term in self._vocab for term in distinct) / len(distinct) if distinct else 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain arrays and scalars (vocabulary as a list of terms in id order), e.g. for np.savez."""
+        return {
+            "k1": self.k1,
+            "b": self.b,
+            "n_docs": self.n_docs,
+            "terms": list(self._vocab),
+            "indptr": self._indptr,
+            "doc_ids": self._doc_ids,
+            "weights": self._weights,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> BM25:
+        """Rebuild an index from `to_state()` output without re-tokenising."""
+        self = cls.__new__(cls)
+        self.k1, self.b, self.n_docs = float(state["k1"]), float(state["b"]), int(state["n_docs"])
+        self._vocab = {str(term): i for i, term in enumerate(state["terms"])}
+        self._indptr = np.asarray(state["indptr"], dtype=np.int64)
+        self._doc_ids = np.asarray(state["doc_ids"], dtype=np.int32)
+        self._weights = np.asarray(state["weights"], dtype=np.float32)
+        return self

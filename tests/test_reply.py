@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kbsuggest.analysis import analyse
+from kbsuggest.errors import TemplateError
+from kbsuggest.reply.compose import compose
+from kbsuggest.reply.templates import fill, load_templates
+from kbsuggest.retrieval.models import Answer
+
+TEMPLATES = load_templates()
+
+ANSWER = Answer(
+    article_id="refunds",
+    anchor="refund-timing",
+    title="Refunds",
+    heading_path=("Refunds", "Refund timing"),
+    text="Once your return is inspected, we issue the refund within 2 business days. Banks take 5-7 days.",
+    snippet="Once your return is inspected, we issue the refund within 2 business days.",
+    score=1.0,
+    matched_by="both",
+    section_id="refunds#refund-timing",
+    path="articles/en/refunds.md",
+    line_start=11,
+    line_end=14,
+    locale="en",
+)
+
+
+def test_fill_replaces_known_values_once_and_keeps_missing_slots_visible() -> None:
+    text, missing = fill("Hi {customer_name}, order {order_id}", {"customer_name": "Ann {order_id}"})
+    assert text == "Hi Ann {order_id}, order {order_id}"
+    assert missing == ["order_id"]
+
+
+def test_draft_structure_for_an_upset_customer() -> None:
+    message = "this is ridiculous, still no refund!!"
+    draft = compose(
+        message,
+        analyse(message),
+        ANSWER,
+        templates=TEMPLATES["en"],
+        tone="friendly",
+        context={"customer_name": "Sam", "agent_name": "Alex"},
+    )
+    paragraphs = draft.text.split("\n\n")
+    assert paragraphs[0] in ("Hi Sam,", "Hello Sam,")
+    assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge
+    assert paragraphs[2] == ANSWER.snippet
+    assert paragraphs[-1].endswith("Alex")
+    assert draft.citations == ("refunds#refund-timing",) and draft.missing_slots == ()
+
+
+def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_greeting() -> None:
+    message = "when do refunds arrive"
+    draft = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="concise", context={})
+    assert draft.text.startswith("Hi,\n\n" + ANSWER.snippet)
+    assert draft.missing_slots == ("agent_name",) and "{agent_name}" in draft.text
+
+
+def test_handoff_without_answer_states_no_facts_and_shows_the_order_slot() -> None:
+    message = "转人工"
+    draft = compose(
+        message, analyse(message), None, templates=TEMPLATES["zh"], tone="friendly", context={}, handoff=True
+    )
+    assert draft.citations == () and draft.language == "zh"
+    assert "{order_id}" in draft.text and "order_id" in draft.missing_slots
+
+
+def test_order_number_in_the_message_fills_the_slot() -> None:
+    message = "where's my order A1048321, I want a real person"
+    draft = compose(
+        message, analyse(message), None, templates=TEMPLATES["en"], tone="formal", context={}, handoff=True
+    )
+    assert "order A1048321" in draft.text
+
+
+def test_clarifying_question_replaces_the_answer() -> None:
+    message = "I want to send this jacket back"
+    draft = compose(
+        message,
+        analyse(message),
+        ANSWER,
+        templates=TEMPLATES["en"],
+        tone="concise",
+        context={},
+        clarify=("exchanges", "refunds"),
+    )
+    assert "Is this about exchanges or refunds?" in draft.text and draft.citations == ()
+
+
+def test_drafts_are_deterministic() -> None:
+    message = "my parcel is late!!"
+    first = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
+    again = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
+    assert first == again
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("language: en\ntones: [x\n", r"en.yaml:3: invalid YAML"),
+        ("language: en\ntones: {}\n", r"missing tone"),
+        (
+            (Path(__file__).parents[1] / "kbsuggest/reply/defaults/en.yaml")
+            .read_text()
+            .replace("Hi {customer_name},", "Hi {customer},"),
+            r"unknown placeholder \{customer\}",
+        ),
+        ("language: en\ntones: {}\ncolour: red\n", r"colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_templates_are_clear_errors(tmp_path: Path, text: str, error: str) -> None:
+    (tmp_path / "_templates").mkdir()
+    (tmp_path / "_templates" / "en.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(TemplateError, match=error):
+        load_templates(tmp_path)
