@@ -6,7 +6,7 @@ import os
 
 from pydantic import BaseModel, ConfigDict
 
-from kbsuggest.encoders import Encoder, HashingEncoder, SentenceTransformerEncoder
+from kbsuggest.encoders import Encoder, HashingEncoder, SentenceTransformerEncoder, UseEncoder
 from kbsuggest.encoders.sentence_transformers import BUNDLED_NAME
 
 
@@ -31,6 +31,7 @@ class Settings(BaseModel):
         return cls.model_validate(env)
 
     def encoders(self) -> dict[str, Encoder]:
+        """'dense': the configured model; 'multilingual': USE multilingual, which carries Chinese."""
         if self.model == "hashing":
-            return {"dense": HashingEncoder()}
-        return {"dense": SentenceTransformerEncoder(self.model)}
+            return {"dense": HashingEncoder(64), "multilingual": HashingEncoder(48)}
+        return {"dense": SentenceTransformerEncoder(self.model), "multilingual": UseEncoder()}

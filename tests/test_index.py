@@ -41,7 +41,8 @@ def test_build_then_load_round_trips(articles_dir: Path, tmp_path: Path, encoder
 def test_incremental_rebuild_encodes_only_changed_sections(articles_dir: Path, tmp_path: Path) -> None:
     encoder = HashingEncoder(64)
     first = KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders={"dense": encoder})
-    assert first.last_build is not None and first.last_build.encoded == encoder.texts_encoded == 5
+    assert first.last_build is not None and first.last_build.encoded == 5
+    assert encoder.texts_encoded == 10  # two views per section: heading path, and path + text
 
     edited = REFUND.replace("within 2 business days", "within 3 business days")
     (articles_dir / "refunds.md").write_text(edited, encoding="utf-8")
@@ -65,7 +66,10 @@ def test_reused_vectors_equal_fresh_ones(articles_dir: Path, tmp_path: Path) -> 
     incremental = KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
     fresh = KnowledgeBase.build(articles_dir, tmp_path / "b", encoders={"dense": HashingEncoder(64)})
     assert incremental.sections == fresh.sections
-    np.testing.assert_array_equal(incremental._data.stores["dense"].vectors(), fresh._data.stores["dense"].vectors())
+    for view in ("path", "body"):
+        np.testing.assert_array_equal(
+            incremental._data.stores["dense"][view].vectors(), fresh._data.stores["dense"][view].vectors()
+        )
 
 
 def test_failed_save_leaves_previous_index_loadable(
@@ -112,7 +116,7 @@ def test_other_format_version_is_refused(articles_dir: Path, tmp_path: Path, enc
 def test_corrupted_or_missing_files_are_detected(articles_dir: Path, tmp_path: Path, encoders: dict) -> None:
     index = tmp_path / "ix"
     KnowledgeBase.build(articles_dir, index, encoders=encoders)
-    (faiss_file,) = index.glob("dense-*.faiss")
+    faiss_file = next(index.glob("dense-body-*.faiss"))
     faiss_file.write_bytes(faiss_file.read_bytes()[:-8] + b"garbage!")
     with pytest.raises(IndexCorruptError, match="checksum"):
         KnowledgeBase.load(index, encoders=encoders)

@@ -1,4 +1,4 @@
-"""Incremental build: only sections whose text changed are encoded; every other vector is reused."""
+"""Incremental build: only texts that changed are encoded; every other vector is reused."""
 
 from __future__ import annotations
 
@@ -26,18 +26,22 @@ from kbsuggest.index.storage import (
     read_index,
     read_manifest,
     write_file,
+    write_lexical,
     write_sections,
     write_templates,
 )
 from kbsuggest.index.store import VectorStore
+from kbsuggest.index.views import VIEWS
 from kbsuggest.reply.templates import Templates
+from kbsuggest.retrieval.bm25 import BM25
+from kbsuggest.retrieval.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 BATCH = 256  # texts per encoder call: large enough to keep length-sorted batching efficient
 
 
 class BuildSummary(BaseModel):
-    """What a build did. `reused` sections kept their vectors; `encoded` texts went through a model."""
+    """What a build did. `reused` sections kept all their vectors; `encoded` sections needed a model."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -51,8 +55,8 @@ class BuildSummary(BaseModel):
     seconds: float
 
 
-def content_hash(section: Section) -> str:
-    return hashlib.sha256(section.embed_text.encode("utf-8")).hexdigest()
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def build_index(
@@ -66,17 +70,21 @@ def build_index(
     """Build or update the index in `index_dir` from already validated `articles` and reply `templates`."""
     started = time.perf_counter()
     sections = tuple(s for article in articles for s in article.sections)
-    hashes = [content_hash(s) for s in sections]
+    hashes = [text_hash(s.embed_text) for s in sections]
     with build_lock(index_dir):
         old = _previous(index_dir, encoders)
         old_hashes = {r.id: r.content_hash for r in old.manifest.sections} if old else {}
-        vectors, encoded = _vectors(sections, hashes, old, encoders, progress)
+        vectors, encoded = _vectors(sections, old, encoders, progress)
+        bm25 = BM25([tokenize(s.embed_text) for s in sections])
         records = {}
         for name, encoder in encoders.items():
-            store = VectorStore.from_vectors(vectors[name])
-            file = write_file(index_dir, name, ".faiss", store.save)
+            files = {
+                view: write_file(index_dir, f"{name}-{view}", ".faiss", VectorStore.from_vectors(v).save)
+                for view, v in vectors[name].items()
+            }
+            dim = next(iter(vectors[name].values())).shape[1]
             records[name] = EncoderRecord(
-                model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=vectors[name].shape[1], file=file
+                model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=dim, views=files
             )
         manifest = Manifest(
             kbsuggest_version=__version__,
@@ -84,6 +92,7 @@ def build_index(
             encoders=records,
             sections_file=write_sections(index_dir, sections),
             templates_file=write_templates(index_dir, templates),
+            lexical_file=write_lexical(index_dir, bm25),
             articles=tuple(ArticleRecord(meta=a.meta, path=a.path) for a in articles),
             sections=tuple(SectionRecord(id=s.id, content_hash=h) for s, h in zip(sections, hashes, strict=True)),
         )
@@ -99,8 +108,11 @@ def build_index(
         encoded=encoded,
         seconds=round(time.perf_counter() - started, 3),
     )
-    stores = {name: VectorStore.from_vectors(v) for name, v in vectors.items()}
-    return IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates), summary
+    stores = {
+        name: {view: VectorStore.from_vectors(v) for view, v in per_view.items()} for name, per_view in vectors.items()
+    }
+    data = IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates, lexical=bm25)
+    return data, summary
 
 
 def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | None:
@@ -117,34 +129,41 @@ def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | N
 
 
 def _vectors(
-    sections: tuple[Section, ...],
-    hashes: list[str],
-    old: IndexData | None,
-    encoders: Mapping[str, Encoder],
-    progress: bool,
-) -> tuple[dict[str, np.ndarray], int]:
-    """Per encoder, one vector per section (reused by content hash where possible); and how many were encoded."""
-    todo = sorted({h: s.embed_text for s, h in zip(sections, hashes, strict=True)}.items())
-    cached: dict[str, dict[str, np.ndarray]] = {}
-    for name in encoders:
-        cached[name] = {}
-        if old is not None:
-            old_vectors = old.stores[name].vectors()
-            cached[name] = {r.content_hash: old_vectors[i] for i, r in enumerate(old.manifest.sections)}
-    missing = [(h, text) for h, text in todo if any(h not in cached[name] for name in encoders)]
-    total = len(missing) * len(encoders)
-    with tqdm(total=total, desc="encoding sections", unit="text", disable=not progress or not total) as bar:
+    sections: tuple[Section, ...], old: IndexData | None, encoders: Mapping[str, Encoder], progress: bool
+) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """Per encoder and view, one vector per section, reused by text hash where possible; and how many
+    sections needed any encoding."""
+    texts = {view: [make(s) for s in sections] for view, make in VIEWS.items()}
+    cached: dict[str, dict[str, np.ndarray]] = {name: {} for name in encoders}
+    if old is not None:
+        for name in encoders:
+            for view, make in VIEWS.items():
+                old_vectors = old.stores[name][view].vectors()
+                for i, section in enumerate(old.sections):
+                    cached[name][text_hash(make(section))] = old_vectors[i]
+    todo = {
+        name: sorted(
+            {text_hash(t): t for ts in texts.values() for t in ts if text_hash(t) not in cached[name]}.items(),
+            key=lambda item: len(item[1]),
+        )
+        for name in encoders
+    }
+    total = sum(len(items) for items in todo.values())
+    with tqdm(total=total, desc="encoding", unit="text", disable=not progress or not total) as bar:
         for name, encoder in encoders.items():
-            need = sorted(((h, t) for h, t in missing if h not in cached[name]), key=lambda item: len(item[1]))
-            for start in range(0, len(need), BATCH):
-                batch = need[start : start + BATCH]
+            items = todo[name]
+            for start in range(0, len(items), BATCH):
+                batch = items[start : start + BATCH]
                 for (h, _), vector in zip(batch, encoder.encode_documents([t for _, t in batch]), strict=True):
                     cached[name][h] = vector
                 bar.update(len(batch))
-    out = {}
+    out: dict[str, dict[str, np.ndarray]] = {}
     for name, encoder in encoders.items():
-        dim = old.manifest.encoders[name].dim if old is not None and not missing else encoder.dim
-        rows = [cached[name][h] for h in hashes]
-        out[name] = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
-    missing_hashes = {h for h, _ in missing}
-    return out, sum(1 for h in hashes if h in missing_hashes)
+        out[name] = {}
+        for view, view_texts in texts.items():
+            rows = [cached[name][text_hash(t)] for t in view_texts]
+            dim = len(rows[0]) if rows else encoder.dim
+            out[name][view] = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+    fresh = {h for items in todo.values() for h, _ in items}
+    encoded = sum(1 for i in range(len(sections)) if any(text_hash(texts[v][i]) in fresh for v in VIEWS))
+    return out, encoded

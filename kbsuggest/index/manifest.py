@@ -24,7 +24,7 @@ class EncoderRecord(BaseModel):
     model_id: str
     fingerprint: str
     dim: int
-    file: FileRecord
+    views: dict[str, FileRecord]
 
 
 class ArticleRecord(BaseModel):
@@ -50,8 +50,10 @@ class Manifest(BaseModel):
     encoders: dict[str, EncoderRecord]
     sections_file: FileRecord
     templates_file: FileRecord
+    lexical_file: FileRecord
     articles: tuple[ArticleRecord, ...]
     sections: tuple[SectionRecord, ...]
 
     def files(self) -> list[FileRecord]:
-        return [self.sections_file, self.templates_file, *(e.file for e in self.encoders.values())]
+        views = [file for record in self.encoders.values() for file in record.views.values()]
+        return [self.sections_file, self.templates_file, self.lexical_file, *views]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from kbsuggest.articles.models import Section
@@ -20,6 +21,7 @@ from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest
 from kbsuggest.index.store import VectorStore
 from kbsuggest.reply.templates import Templates
+from kbsuggest.retrieval.bm25 import BM25
 
 MANIFEST = "manifest.json"
 _SECTIONS = TypeAdapter(tuple[Section, ...])
@@ -28,12 +30,14 @@ _TEMPLATES = TypeAdapter(dict[str, Templates])
 
 @dataclass(frozen=True)
 class IndexData:
-    """A loaded index: the manifest, the sections, and one vector store per encoder, row-aligned."""
+    """A loaded index: the manifest, the sections, per encoder one vector store per view (row i = section i),
+    the reply templates and the BM25 index."""
 
     manifest: Manifest
     sections: tuple[Section, ...]
-    stores: Mapping[str, VectorStore]
+    stores: Mapping[str, Mapping[str, VectorStore]]
     templates: Mapping[str, Templates]
+    lexical: BM25
 
 
 def write_file(index_dir: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> FileRecord:
@@ -63,6 +67,16 @@ def write_json(index_dir: Path, stem: str, data: bytes) -> FileRecord:
 
 def write_sections(index_dir: Path, sections: tuple[Section, ...]) -> FileRecord:
     return write_json(index_dir, "sections", _SECTIONS.dump_json(sections))
+
+
+def write_lexical(index_dir: Path, bm25: BM25) -> FileRecord:
+    def write(path: Path) -> None:
+        state = bm25.to_state()
+        state["terms"] = np.asarray(state["terms"], dtype=str)
+        with path.open("wb") as handle:
+            np.savez(handle, **state)
+
+    return write_file(index_dir, "lexical", ".npz", write)
 
 
 def write_templates(index_dir: Path, templates: Mapping[str, Templates]) -> FileRecord:
@@ -151,9 +165,17 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
         if sha256_file(path) != record.sha256:
             raise IndexCorruptError(f"{path} does not match its checksum in {MANIFEST}; {hint}")
     sections = _SECTIONS.validate_json((index_dir / manifest.sections_file.name).read_bytes())
-    stores = {name: VectorStore.load(index_dir / record.file.name) for name, record in manifest.encoders.items()}
-    for name, store in stores.items():
-        if len(store) != len(sections):
-            raise IndexCorruptError(f"{name} vectors hold {len(store)} rows for {len(sections)} sections; {hint}")
+    stores = {
+        name: {view: VectorStore.load(index_dir / file.name) for view, file in record.views.items()}
+        for name, record in manifest.encoders.items()
+    }
+    for name, per_view in stores.items():
+        for view, store in per_view.items():
+            if len(store) != len(sections):
+                raise IndexCorruptError(
+                    f"{name} {view} vectors hold {len(store)} rows for {len(sections)} sections; {hint}"
+                )
+    with np.load(index_dir / manifest.lexical_file.name, allow_pickle=False) as state:
+        lexical = BM25.from_state({key: state[key] for key in state.files})
     templates = _TEMPLATES.validate_json((index_dir / manifest.templates_file.name).read_bytes())
-    return IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates)
+    return IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates, lexical=lexical)

@@ -18,6 +18,12 @@ def _pick(phrases: tuple[str, ...], message: str, slot: str) -> str:
     return phrases[int.from_bytes(digest, "little") % len(phrases)]
 
 
+def clarifying_question(templates: Templates, tone: Tone, message: str, options: tuple[str, str]) -> str:
+    """The question that asks the customer to choose between two answers' topics."""
+    phrase = _pick(templates.tones[tone].clarify, message, "clarify")
+    return phrase.replace("{option_a}", options[0]).replace("{option_b}", options[1])
+
+
 def compose(
     message: str,
     analysis: MessageAnalysis,

@@ -34,12 +34,12 @@ class BM25:
         for i, term in enumerate(terms):
             plist = postings[term]
             ids = np.fromiter((d for d, _ in plist), dtype=np.int64, count=len(plist))
-            tf = np.fromiter((f for _, f in plist), dtype=np.float64, count=len(plist))
+            freqs = np.fromiter((f for _, f in plist), dtype=np.float64, count=len(plist))
             df = len(plist)
-            idf = np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+            idf = float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
             norm = self.k1 * (1.0 - self.b + self.b * lengths[ids] / avgdl)
             doc_ids[indptr[i] : indptr[i + 1]] = ids
-            weights[indptr[i] : indptr[i + 1]] = idf * tf * (self.k1 + 1.0) / (tf + norm)
+            weights[indptr[i] : indptr[i + 1]] = idf * freqs * (self.k1 + 1.0) / (freqs + norm)
         self._indptr, self._doc_ids, self._weights = indptr, doc_ids, weights
 
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 import unicodedata
-from typing import Literal
+from typing import Any, Literal
 
 Language = Literal["zh", "en"]
 
@@ -43,24 +43,24 @@ _SPACES = re.compile(r"\s+")
 # Function words only (no domain words), so lexical matching rests on content words.
 _EN_STOPWORDS = frozenset(
     """a about above after again all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves s t d ll m re ve im ive id dont
-    pls please hi hello hey thanks thank u ur ya""".split()
+    between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves
+    out over own same she should so some such than that the their theirs them themselves then
+    there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours yourself yourselves s t d ll m re
+    ve im ive id dont pls please hi hello hey thanks thank u ur ya""".split()  # noqa: SIM905
 )
 _ZH_STOPWORDS = frozenset(
-    """的 了 吗 呢 啊 吧 呀 哦 嘛 哈 么 是 我 你 您 他 她 它 我们 你们 在 和 与 及 或 就 都 也 还 又 很
-    这 那 这个 那个 一下 一个 有 没 被 把 给 让 请 请问 亲 谢谢 麻烦 好 的话 啦 哎 嗯 喂""".split()
+    """的 了 吗 呢 啊 吧 呀 哦 嘛 哈 么 是 我 你 您 他 她 它 我们 你们 在 和 与 及 或 就 都
+    也 还 又 很 这 那 这个 那个 一下 一个 有 没 被 把 给 让 请 请问 亲 谢谢 麻烦 好 的话 啦 哎 嗯 喂""".split()  # noqa: SIM905
 )
 
 _jieba_lock = threading.Lock()
-_jieba = None
+_jieba: Any = None
 
 
-def _segmenter():
+def _segmenter() -> Any:
     """jieba, imported and initialised once, quietly."""
     global _jieba
     if _jieba is None:
@@ -83,7 +83,7 @@ def cjk_ratio(text: str) -> float:
 
 
 def detect_language(text: str) -> Language:
-    """"zh" when CJK characters make up at least `ZH_THRESHOLD` of the letters, else "en"."""
+    """ "zh" when CJK characters make up at least `ZH_THRESHOLD` of the letters, else "en"."""
     return "zh" if cjk_ratio(text) >= ZH_THRESHOLD else "en"
 
 

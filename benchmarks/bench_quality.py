@@ -1,0 +1,102 @@
+"""Answer quality on the shared eval sets and the demo dev set: kbsuggest beside simple baselines,
+all measured in this run through the same index.
+
+    .venv/bin/python benchmarks/bench_quality.py [--shared ../shared/eval]
+
+Baselines: one signal alone through the same sections and views (BM25; the default dense model,
+all-MiniLM-L6-v2; USE multilingual), and naive reciprocal-rank fusion of BM25 and the dense model.
+Metrics are article-level on in-scope messages; escalation is for `no_answer` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.config import Settings
+from kbsuggest.evaluation import DEPTH, LabelledQuery, read_queries, score
+from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, SignalWeights
+
+ROOT = Path(__file__).resolve().parents[1]
+K = 3
+
+
+def alone(**weights: float) -> FusionWeights:
+    one = SignalWeights(**{"bm25": 0.0, "dense": 0.0, "multilingual": 0.0, **weights})
+    return FusionWeights(en=one, zh=one)
+
+
+BASELINES = {
+    "BM25": alone(bm25=1.0),
+    "dense (MiniLM)": alone(dense=1.0),
+    "multilingual (USE)": alone(multilingual=1.0),
+}
+
+
+def articles_ranked(kb: KnowledgeBase, messages: list[str]) -> list[list[str]]:
+    return [[a.article_id for a in answers] for answers in kb.search_many(messages, k=DEPTH)]
+
+
+def rrf_metrics(queries: list[LabelledQuery], rankings: list[list[list[str]]]) -> tuple[float, float, float]:
+    hits, recall, mrr, n = 0, 0, 0.0, 0
+    for i, q in enumerate(queries):
+        if not q.expected:
+            continue
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for position, article in enumerate(ranking[i]):
+                fused[article] = fused.get(article, 0.0) + 1 / (60 + position + 1)
+        order = sorted(fused, key=lambda a: -fused[a])
+        rank = next((j + 1 for j, a in enumerate(order) if a in q.expected), None)
+        n += 1
+        hits += rank == 1
+        recall += rank is not None and rank <= K
+        mrr += 1 / rank if rank else 0.0
+    return hits / n, recall / n, mrr / n
+
+
+def evaluate(name: str, articles: Path, queries_path: Path, index: Path) -> None:
+    queries = read_queries(queries_path)
+    encoders = Settings().encoders()
+    KnowledgeBase.build(articles, index, encoders=encoders)
+    messages = [q.query for q in queries]
+    print(f"\n## {name}: {len(queries)} messages ({sum(1 for q in queries if not q.expected)} out of scope)")
+    print("| method | acc@1 | recall@3 | MRR | out-of-scope escalated | in-scope wrongly escalated |")
+    print("|---|---|---|---|---|---|")
+    rankings = {}
+    for label, weights in {**BASELINES, "**kbsuggest**": DEFAULT_WEIGHTS}.items():
+        kb = KnowledgeBase.load(index, encoders=encoders, weights=weights)
+        report = score(queries, kb.suggest_many(messages, k=DEPTH), K)
+        rankings[label] = articles_ranked(kb, messages)
+        print(
+            f"| {label} | {report.accuracy_at_1:.3f} | {report.recall_at_k:.3f} | {report.mrr:.3f} "
+            f"| {report.escalation_recall:.3f} | {report.wrongly_escalated:.3f} |"
+        )
+    acc, rec, mrr = rrf_metrics(queries, [rankings["BM25"], rankings["dense (MiniLM)"]])
+    print(f"| naive RRF (BM25 + MiniLM) | {acc:.3f} | {rec:.3f} | {mrr:.3f} | | |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "eval")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        evaluate(
+            "shared English dev (helpcenter)",
+            args.shared / "helpcenter" / "articles",
+            args.shared / "helpcenter" / "queries_dev.jsonl",
+            Path(tmp) / "en",
+        )
+        evaluate(
+            "shared Chinese (helpcenter-zh)",
+            args.shared / "helpcenter-zh" / "articles",
+            args.shared / "helpcenter-zh" / "queries.jsonl",
+            Path(tmp) / "zh",
+        )
+        evaluate("demo store dev set (articles/)", ROOT / "articles", ROOT / "tests/data/demo_queries.jsonl", Path(tmp) / "demo")
+
+
+if __name__ == "__main__":
+    main()

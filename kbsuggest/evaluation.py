@@ -1,0 +1,117 @@
+"""Answer quality on labelled messages: accuracy@1, recall@k, MRR, nDCG@10 and escalation figures.
+
+Query files are JSON lines `{"query": "...", "expected": ["article-id" or "article-id#anchor", ...]}`;
+`"expected": []` marks a message no article answers, which should be escalated."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kbsuggest.errors import InputError
+from kbsuggest.reply.models import Suggestion
+
+DEPTH = 10
+
+
+class LabelledQuery(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    query: str
+    expected: tuple[str, ...]
+
+
+class QueryResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    query: str
+    expected: tuple[str, ...]
+    got: tuple[str, ...] = Field(description="Section ids returned, best first.")
+    rank: int | None = Field(description="1-based rank of the first expected hit; None when missed or out of scope.")
+    escalated_no_answer: bool
+    confidence: float
+
+
+class EvalReport(BaseModel):
+    """Retrieval metrics over in-scope queries; escalation metrics over all (out of scope = should escalate)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    queries: int
+    in_scope: int
+    k: int
+    accuracy_at_1: float = Field(alias="accuracy@1")
+    recall_at_k: float = Field(alias="recall@k")
+    mrr: float
+    ndcg_at_10: float = Field(alias="ndcg@10")
+    escalation_precision: float
+    escalation_recall: float
+    wrongly_escalated: float = Field(description="Share of in-scope queries escalated for no_answer.")
+    results: tuple[QueryResult, ...]
+
+
+def read_queries(path: Path | str) -> list[LabelledQuery]:
+    """Read a JSON-lines query file; errors name the line."""
+    out = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(LabelledQuery.model_validate_json(line))
+        except ValidationError as exc:
+            raise InputError(f"{path}:{number}: {exc.errors()[0]['msg']}. Fix: write {{\"query\": ..., \"expected\": [...]}}") from None
+    return out
+
+
+def _hit(section_id: str, expected: tuple[str, ...]) -> bool:
+    article = section_id.split("#", 1)[0]
+    return any(e == section_id or e == article or section_id.startswith(e + "~") for e in expected)
+
+
+def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k: int) -> EvalReport:
+    """Metrics for `suggestions` (from `suggest_many(..., k=DEPTH)`) against the labels."""
+    results = []
+    for q, s in zip(queries, suggestions, strict=True):
+        got = tuple(a.section_id for a in s.answers)
+        rank = next((i + 1 for i, sid in enumerate(got) if _hit(sid, q.expected)), None) if q.expected else None
+        results.append(
+            QueryResult(
+                query=q.query,
+                expected=q.expected,
+                got=got,
+                rank=rank,
+                escalated_no_answer=s.escalate_reason == "no_answer",
+                confidence=s.confidence,
+            )
+        )
+    scoped = [r for r in results if r.expected]
+    n = max(1, len(scoped))
+    flagged = [r for r in results if r.escalated_no_answer]
+    out_of_scope = [r for r in results if not r.expected]
+    return EvalReport.model_validate(
+        {
+            "queries": len(results),
+            "in_scope": len(scoped),
+            "k": k,
+            "accuracy@1": sum(r.rank == 1 for r in scoped) / n,
+            "recall@k": sum(r.rank is not None and r.rank <= k for r in scoped) / n,
+            "mrr": sum(1 / r.rank for r in scoped if r.rank) / n,
+            "ndcg@10": sum(1 / math.log2(r.rank + 1) for r in scoped if r.rank and r.rank <= DEPTH) / n,
+            "escalation_precision": sum(not r.expected for r in flagged) / len(flagged) if flagged else 1.0,
+            "escalation_recall": sum(r.escalated_no_answer for r in out_of_scope) / len(out_of_scope)
+            if out_of_scope
+            else 1.0,
+            "wrongly_escalated": sum(r.escalated_no_answer for r in scoped) / n,
+            "results": results,
+        }
+    )
+
+
+def report_line(report: EvalReport) -> str:
+    return json.dumps(
+        {key: round(value, 3) for key, value in report.model_dump(by_alias=True).items() if isinstance(value, float)}
+    )

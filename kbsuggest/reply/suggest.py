@@ -1,0 +1,82 @@
+"""Retrieval + analysis -> `Suggestion`: confidence, escalation, clarifying question, drafts. Pure."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.reply.compose import clarifying_question, compose
+from kbsuggest.reply.models import EscalateReason, Suggestion
+from kbsuggest.reply.templates import Templates, Tone
+from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval.retriever import Retrieval
+
+CLARIFY_MARGIN = 0.25
+"""Ask instead of guessing when the best two articles' fused scores (z-units) are closer than this..."""
+CLARIFY_BELOW = 0.6
+"""...and the calibrated confidence in the best one is below this."""
+
+
+def escalation(analysis: MessageAnalysis, in_scope: bool) -> EscalateReason | None:
+    """Why a person should take the message, most pressing reason first; None when a bot may answer."""
+    if analysis.human_requested:
+        return "human_requested"
+    if not in_scope:
+        return "no_answer"
+    if analysis.angry:
+        return "upset_customer"
+    if analysis.urgency == "high" and analysis.sentiment == "negative":
+        return "urgent"
+    return None
+
+
+def build_suggestion(
+    message: str,
+    retrieval: Retrieval,
+    analysis: MessageAnalysis,
+    *,
+    templates: Mapping[str, Templates],
+    context: Mapping[str, str],
+    tone: Tone,
+    stages: Mapping[str, str | None],
+) -> Suggestion:
+    """Assemble the suggestion for one message; `stages` maps article ids to their `stage`."""
+    answers = retrieval.answers
+    features = retrieval.features
+    in_scope = bool(answers) and not fusion.should_escalate(features, retrieval.language)
+    confidence = fusion.answer_probability(features, retrieval.language) if in_scope else 0.0
+    reason = escalation(analysis, in_scope)
+    clarify = None
+    if (
+        in_scope
+        and len(answers) > 1
+        and confidence < CLARIFY_BELOW
+        and retrieval.fused[0] - retrieval.fused[1] < CLARIFY_MARGIN
+    ):
+        clarify = (answers[0].title, answers[1].title)
+    best = answers[0] if in_scope else None
+    phrases = templates[retrieval.language]
+    draft = compose(
+        message,
+        analysis,
+        best,
+        templates=phrases,
+        tone=tone,
+        context=context,
+        clarify=clarify,
+        handoff=reason is not None,
+    )
+    question = clarifying_question(phrases, tone, message, clarify) if clarify else None
+    return Suggestion(
+        id=uuid.uuid4().hex,
+        message=retrieval.text,
+        analysis=analysis,
+        stage=stages.get(best.article_id) if best else None,  # type: ignore[arg-type]
+        answers=answers,
+        drafts=(draft,),
+        confidence=round(confidence, 4),
+        escalate=reason is not None,
+        escalate_reason=reason,
+        clarifying_question=question,
+    )

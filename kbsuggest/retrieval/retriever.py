@@ -1,0 +1,190 @@
+"""Message -> ranked answers: dense views and BM25 per section, aggregated per article, fused with the
+weights of the message's language, filtered by metadata; plus the features the confidence models read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from kbsuggest.articles.models import ArticleMeta, Section
+from kbsuggest.encoders import Encoder
+from kbsuggest.index.store import VectorStore
+from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval.bm25 import BM25
+from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
+from kbsuggest.retrieval.snippet import best_sentences
+from kbsuggest.retrieval.tokenize import Language, detect_language, normalize_query, tokenize
+
+DENSE_CANDIDATES = 1000
+"""Sections fetched per view from FAISS; sections below them score as the last one fetched."""
+MATCH_DEPTH = 10
+"""A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One message's ranked answers and the evidence behind them."""
+
+    text: str
+    language: Language
+    answers: tuple[Answer, ...]
+    features: dict[str, float]
+    fused: np.ndarray  # article scores of the allowed articles, best first
+
+
+class Retriever:
+    """Read-only after construction, so one instance serves many threads."""
+
+    def __init__(
+        self,
+        sections: Sequence[Section],
+        articles: Mapping[str, tuple[ArticleMeta, str]],
+        stores: Mapping[str, Mapping[str, VectorStore]],
+        encoders: Mapping[str, Encoder],
+        lexical: BM25,
+        *,
+        default_locale: str = "en",
+        weights: fusion.FusionWeights = fusion.DEFAULT_WEIGHTS,
+    ) -> None:
+        self.sections = tuple(sections)
+        self.articles = dict(articles)
+        self.stores = stores
+        self.encoders = encoders
+        self.lexical = lexical
+        self.default_locale = default_locale
+        self.weights = weights
+        self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
+        self._article_of_section = np.empty(len(self.sections), dtype=np.int64)
+        counts = np.diff(np.append(self._starts, len(self.sections)))
+        self._article_of_section[self._order] = np.repeat(np.arange(len(self._article_ids)), counts)
+        self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
+
+    def signals_for(self, language: Language) -> tuple[str, ...]:
+        """The dense signals a message in `language` needs: those with weight, and the confidence signal."""
+        weights = self.weights.for_language(language).as_dict()
+        needed = {name for name, w in weights.items() if w > 0 and name != "bm25"}
+        needed.add(fusion.confidence_signal(language))
+        return tuple(sorted(needed))
+
+    def retrieve_many(self, messages: Sequence[str], k: int, filters: Filters | None = None) -> list[Retrieval]:
+        texts = [normalize_query(m) for m in messages]
+        languages = [detect_language(t) for t in texts]
+        vectors: dict[tuple[int, str], np.ndarray] = {}
+        for name in self.encoders:
+            wanted = [i for i, lang in enumerate(languages) if name in self.signals_for(lang)]
+            if wanted:
+                encoded = self.encoders[name].encode_queries([texts[i] for i in wanted])
+                vectors.update({(i, name): encoded[row] for row, i in enumerate(wanted)})
+        return [
+            self._retrieve(text, language, {n: v for (j, n), v in vectors.items() if j == i}, k, filters or Filters())
+            for i, (text, language) in enumerate(zip(texts, languages, strict=True))
+        ]
+
+    def _retrieve(
+        self, text: str, language: Language, query: dict[str, np.ndarray], k: int, filters: Filters
+    ) -> Retrieval:
+        allowed = self._allowed_articles(language, filters)
+        tokens = tokenize(text)
+        section_scores = {"bm25": self.lexical.scores(tokens)}
+        for name, vector in query.items():
+            section_scores[name] = np.max([self._dense(self.stores[name][v], vector) for v in self.stores[name]], 0)
+        if not allowed.any():
+            return Retrieval(text, language, (), {}, np.zeros(0))
+        article_scores = {
+            name: fusion.aggregate_articles(scores, self._order, self._starts)[allowed]
+            for name, scores in section_scores.items()
+        }
+        fused = fusion.fuse(article_scores, language, self.weights) + 1e-6 * self._priority[allowed]
+        features = fusion.confidence_features(article_scores, fused, language, self.lexical.coverage(tokens))
+        allowed_ids = np.flatnonzero(allowed)
+        ranking = np.argsort(-fused, kind="stable")
+        section_fused = self._section_fused(section_scores, article_scores, language)
+        top_sets = {name: set(np.argsort(-s)[:MATCH_DEPTH].tolist()) for name, s in section_scores.items()}
+        answers = []
+        for position in ranking[:k]:
+            article = allowed_ids[position]
+            members = self._order[self._starts[article] : self._starts[article] + self._count(article)]
+            best = int(members[np.argmax(section_fused[members])])
+            answers.append(self._answer(best, float(fused[position]), text, top_sets, language))
+        return Retrieval(text, language, tuple(answers), features, fused[ranking])
+
+    def _count(self, article: int) -> int:
+        end = self._starts[article + 1] if article + 1 < len(self._starts) else len(self.sections)
+        return int(end - self._starts[article])
+
+    def _dense(self, store: VectorStore, vector: np.ndarray) -> np.ndarray:
+        scores, rows = store.search(vector[None, :], DENSE_CANDIDATES)
+        found = rows[0] >= 0
+        full = np.full(len(self.sections), scores[0][found].min() if found.any() else 0.0, dtype=np.float32)
+        full[rows[0][found]] = scores[0][found]
+        return full
+
+    def _section_fused(
+        self, section_scores: Mapping[str, np.ndarray], article_scores: Mapping[str, np.ndarray], language: Language
+    ) -> np.ndarray:
+        """Section-level fused score on the article z-score scale: picks the best section inside an article."""
+        out = np.zeros(len(self.sections), dtype=np.float64)
+        for name, weight in self.weights.for_language(language).as_dict().items():
+            if weight and name in section_scores:
+                reference = article_scores[name]
+                std = reference.std() or 1.0
+                out += weight * (section_scores[name] - reference.mean()) / std
+        return out
+
+    def _answer(
+        self, row: int, score: float, text: str, top_sets: Mapping[str, set[int]], language: Language
+    ) -> Answer:
+        section = self.sections[row]
+        meta, path = self.articles[section.article_id]
+        dense = any(row in top_sets[name] for name in top_sets if name != "bm25")
+        lexical = row in top_sets["bm25"]
+        matched: MatchedBy = "both" if dense and lexical else "lexical" if lexical else "dense"
+        joiner = "" if language == "zh" else " "
+        return Answer(
+            article_id=section.article_id,
+            anchor=section.anchor,
+            title=meta.title,
+            heading_path=section.heading_path,
+            text=section.text,
+            snippet=joiner.join(best_sentences(section.text, text)),
+            score=round(score, 6),
+            matched_by=matched,
+            section_id=section.id,
+            path=path,
+            line_start=section.line_start,
+            line_end=section.line_end,
+            locale=meta.locale,
+        )
+
+    def _allowed_articles(self, language: Language, filters: Filters) -> np.ndarray:
+        """Articles passing every filter; locale falls back from exact, to same language, to the default."""
+        today = filters.today or date.today()
+        metas = [self.articles[a][0] for a in self._article_ids]
+        base = np.array([_passes(m, filters, today) for m in metas], dtype=bool)
+        wanted = filters.locale or language
+        for matches in (
+            lambda m: m.locale == wanted,
+            lambda m: _primary(m.locale) == _primary(wanted),
+            lambda m: m.locale == self.default_locale,
+        ):
+            mask = base & np.array([matches(m) for m in metas], dtype=bool)
+            if mask.any():
+                return mask
+        return base
+
+
+def _primary(locale: str) -> str:
+    return locale.split("-")[0].lower()
+
+
+def _passes(meta: ArticleMeta, filters: Filters, today: date) -> bool:
+    return (
+        meta.is_valid_on(today)
+        and (filters.type is None or meta.type in filters.type)
+        and (filters.tags is None or bool(set(filters.tags) & set(meta.tags)))
+        and (filters.products is None or bool(set(filters.products) & set(meta.products)))
+        and (filters.channel is None or not meta.channels or filters.channel in meta.channels)
+    )
