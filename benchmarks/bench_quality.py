@@ -95,7 +95,12 @@ def main() -> None:
             args.shared / "helpcenter-zh" / "queries.jsonl",
             Path(tmp) / "zh",
         )
-        evaluate("demo store dev set (articles/)", ROOT / "articles", ROOT / "tests/data/demo_queries.jsonl", Path(tmp) / "demo")
+        evaluate(
+            "demo store dev set (articles/)",
+            ROOT / "articles",
+            ROOT / "tests/data/demo_queries.jsonl",
+            Path(tmp) / "demo",
+        )
 
 
 if __name__ == "__main__":

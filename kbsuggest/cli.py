@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kbsuggest.errors import ArticlesInvalid, KbSuggestError
+from kbsuggest.errors import ArticlesInvalid, KbSuggestError, TemplateError
 
 EXIT_ERROR = 1
 EXIT_INVALID_INPUT = 2
@@ -18,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except ArticlesInvalid as exc:
+    except (ArticlesInvalid, TemplateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
     except KbSuggestError as exc:
@@ -36,6 +38,37 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print the build summary as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(run=_build)
+
+    search = commands.add_parser("search", help="the article sections that best answer a customer message")
+    search.add_argument("message", metavar="MESSAGE")
+    search.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    search.add_argument("--k", type=int, default=5, help="how many answers (default 5)")
+    search.add_argument("--json", action="store_true", help="print the answers as JSON")
+    search.set_defaults(run=_search)
+
+    suggest = commands.add_parser("suggest", help="answers, a reply draft and whether to hand over to a person")
+    suggest.add_argument("message", metavar="MESSAGE")
+    suggest.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    suggest.add_argument("--k", type=int, default=3, help="how many answers (default 3)")
+    suggest.add_argument(
+        "--context", action="append", default=[], metavar="KEY=VALUE", help="customer_name, order_id, agent_name..."
+    )
+    suggest.add_argument("--tone", choices=("friendly", "formal", "concise"), default="friendly")
+    suggest.add_argument("--json", action="store_true", help="print the suggestion as JSON")
+    suggest.set_defaults(run=_suggest)
+
+    mcp = commands.add_parser("mcp", help="serve the agent tools over MCP (stdio), for Claude Desktop, IDEs, agents")
+    mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    mcp.set_defaults(run=_mcp)
+
+    serve = commands.add_parser("serve", help="serve search, suggest and reload over HTTP (FastAPI)")
+    serve.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--api-key", default=None, help="require this X-API-Key header on /v1 routes (default: $KBSUGGEST_API_KEY)"
+    )
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -53,6 +86,64 @@ def _build(args: argparse.Namespace) -> int:
             f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
             f"reused {summary.reused}; encoded {summary.encoded}) in {summary.seconds:.2f} s"
         )
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from kbsuggest.kb import KnowledgeBase
+
+    answers = KnowledgeBase.load(args.index).search(args.message, k=args.k)
+    if args.json:
+        print(json.dumps([a.model_dump(mode="json") for a in answers], ensure_ascii=False, indent=1))
+        return 0
+    for rank, a in enumerate(answers, start=1):
+        print(f"{rank}. {a.score:7.3f}  {a.section_id}  ({a.matched_by}; {a.path}:{a.line_start})")
+        print(f"   {' > '.join(a.heading_path)}")
+        print(f"   {a.snippet}")
+    return 0
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from kbsuggest.kb import KnowledgeBase
+
+    context = {}
+    for item in args.context:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --context {item!r} is not KEY=VALUE (e.g. customer_name=Ann)", file=sys.stderr)
+            return EXIT_INVALID_INPUT
+        context[key.strip()] = value.strip()
+    s = KnowledgeBase.load(args.index).suggest(args.message, context=context, k=args.k, tone=args.tone)
+    if args.json:
+        print(s.model_dump_json(indent=1))
+        return 0
+    a = s.analysis
+    handoff = f"  -> hand to a person ({s.escalate_reason})" if s.escalate else ""
+    print(
+        f"{a.language} · {a.sentiment} · urgency {a.urgency} · stage {s.stage or '-'} · "
+        f"confidence {s.confidence:.2f}{handoff}"
+    )
+    for answer in s.answers:
+        print(f"  {answer.score:7.3f}  {answer.section_id}  ({answer.matched_by})")
+    if s.clarifying_question:
+        print(f"clarifying question: {s.clarifying_question}")
+    for draft in s.drafts:
+        print(f"\n--- draft ({draft.tone}; cites {', '.join(draft.citations) or 'nothing'})\n{draft.text}")
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from kbsuggest.surfaces.mcp_server import serve_stdio
+
+    serve_stdio(args.index)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kbsuggest.surfaces.http import serve
+
+    api_key = args.api_key or os.environ.get("KBSUGGEST_API_KEY") or None
+    serve(args.index, host=args.host, port=args.port, api_key=api_key)
     return 0
 
 

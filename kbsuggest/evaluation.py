@@ -63,13 +63,15 @@ def read_queries(path: Path | str) -> list[LabelledQuery]:
         try:
             out.append(LabelledQuery.model_validate_json(line))
         except ValidationError as exc:
-            raise InputError(f"{path}:{number}: {exc.errors()[0]['msg']}. Fix: write {{\"query\": ..., \"expected\": [...]}}") from None
+            problem = exc.errors()[0]["msg"]
+            fix = 'write {"query": "...", "expected": ["article-id", ...]}'
+            raise InputError(f"{path}:{number}: {problem}. Fix: {fix}") from None
     return out
 
 
 def _hit(section_id: str, expected: tuple[str, ...]) -> bool:
     article = section_id.split("#", 1)[0]
-    return any(e == section_id or e == article or section_id.startswith(e + "~") for e in expected)
+    return any(e in (section_id, article) or section_id.startswith(e + "~") for e in expected)
 
 
 def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k: int) -> EvalReport:

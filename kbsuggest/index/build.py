@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
-from kbsuggest import __version__
+from kbsuggest._version import __version__
 from kbsuggest.articles.models import Article, Section
 from kbsuggest.encoders.base import Encoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError

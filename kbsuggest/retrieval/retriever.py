@@ -170,7 +170,7 @@ class Retriever:
             lambda m: _primary(m.locale) == _primary(wanted),
             lambda m: m.locale == self.default_locale,
         ):
-            mask = base & np.array([matches(m) for m in metas], dtype=bool)
+            mask: np.ndarray = base & np.array([matches(m) for m in metas], dtype=bool)
             if mask.any():
                 return mask
         return base

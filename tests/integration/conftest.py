@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from kbsuggest.encoders import SentenceTransformerEncoder
+from kbsuggest import KnowledgeBase
+from kbsuggest.encoders import Encoder, SentenceTransformerEncoder, UseEncoder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -14,7 +19,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def minilm() -> SentenceTransformerEncoder:
-    encoder = SentenceTransformerEncoder()
-    encoder.encode_queries(["warm up"])
-    return encoder
+def real_encoders() -> dict[str, Encoder]:
+    encoders: dict[str, Encoder] = {"dense": SentenceTransformerEncoder(), "multilingual": UseEncoder()}
+    for encoder in encoders.values():
+        encoder.encode_queries(["warm up"])
+    return encoders
+
+
+@pytest.fixture(scope="session")
+def demo_kb(real_encoders: dict[str, Encoder], tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The demo store's knowledge base (articles/), built once with the real models."""
+    return KnowledgeBase.build(ROOT / "articles", tmp_path_factory.mktemp("demo") / "index", encoders=real_encoders)

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbsuggest import Filters, KnowledgeBase, Settings
+from kbsuggest.errors import InputError
+from kbsuggest.retrieval import fusion
+from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+
+SALE = """---
+id: summer-sale
+type: faq
+tags: [promotions]
+channels: [app]
+valid_from: 2026-06-01
+valid_until: 2026-06-30
+---
+# Summer sale
+
+## Summer sale discount
+
+Everything is 25% off during the summer sale, applied automatically at checkout in the app.
+"""
+
+JACKET = """---
+id: ridge-jacket
+type: product
+products: [ridge-jacket]
+tags: [jackets]
+---
+# Ridge jacket
+
+## Jacket sizes
+
+The Ridge jacket comes in sizes S to XL; size M fits a height of 170 to 178 cm and a chest of 94 to 102 cm.
+"""
+
+HASHING = Settings(model="hashing")
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> KnowledgeBase:
+    root = write_articles(
+        tmp_path / "articles",
+        {
+            "refunds.md": REFUND,
+            "shipping.md": SHIPPING,
+            "zh/returns-zh.md": RETURNS_ZH,
+            "sale.md": SALE,
+            "jacket.md": JACKET,
+        },
+    )
+    return KnowledgeBase.build(root, tmp_path / "ix", settings=HASHING)
+
+
+def ids(answers: list) -> list[str]:
+    return [a.article_id for a in answers]
+
+
+def test_fused_ranking_equals_a_hand_computed_example() -> None:
+    signals = {"bm25": np.array([3.0, 1.0, 0.0]), "multilingual": np.array([0.2, 0.9, 0.4])}
+    weights = fusion.FusionWeights()
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) / x.std()
+
+    expected = 0.6 * z(signals["bm25"]) + 0.4 * z(signals["multilingual"])
+    np.testing.assert_allclose(fusion.fuse(signals, "zh", weights), expected)
+    assert list(np.argsort(-expected)) == [0, 1, 2]
+
+
+def test_top_two_sections_are_averaged_per_article() -> None:
+    order, starts, articles = fusion.article_groups(["b", "a", "b", "a", "a"])
+    assert articles == ["a", "b"]
+    scores = np.array([0.9, 0.5, 0.1, 0.7, 0.3])  # a: 0.5, 0.7, 0.3 -> 0.6 ; b: 0.9, 0.1 -> 0.5
+    np.testing.assert_allclose(fusion.aggregate_articles(scores, order, starts), [0.6, 0.5])
+
+
+def test_search_returns_one_section_per_article_with_provenance(kb: KnowledgeBase) -> None:
+    answers = kb.search("refund timing bank business days", k=5, filters=Filters(today=date(2026, 6, 15)))
+    assert len(set(ids(answers))) == len(answers)
+    best = answers[0]
+    assert best.section_id == "refunds#refund-timing"
+    assert best.path.endswith("refunds.md") and best.line_start == 11
+    assert best.matched_by in ("dense", "lexical", "both")
+    assert "business days" in best.snippet
+    assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
+
+
+def test_expired_articles_are_never_returned(kb: KnowledgeBase) -> None:
+    during = kb.search("summer sale discount", k=5, filters=Filters(today=date(2026, 6, 15)))
+    after = kb.search("summer sale discount", k=5, filters=Filters(today=date(2026, 7, 1)))
+    assert "summer-sale" in ids(during)
+    assert "summer-sale" not in ids(after)
+
+
+def test_metadata_filters(kb: KnowledgeBase) -> None:
+    june = date(2026, 6, 15)
+    assert ids(kb.search("sizes", filters=Filters(type=("product",), today=june))) == ["ridge-jacket"]
+    assert ids(kb.search("anything", filters=Filters(tags=("promotions",), today=june))) == ["summer-sale"]
+    assert ids(kb.search("anything", filters=Filters(products=("ridge-jacket",), today=june))) == ["ridge-jacket"]
+    web = ids(kb.search("summer sale", k=10, filters=Filters(channel="web", today=june)))
+    assert "summer-sale" not in web and "refunds" in web  # no channels listed = every channel
+
+
+def test_language_picks_the_locale_and_falls_back(kb: KnowledgeBase) -> None:
+    assert {a.locale for a in kb.search("退款什么时候到账", k=5)} == {"zh-CN"}
+    assert "zh-CN" not in {a.locale for a in kb.search("when will my refund arrive", k=5)}
+    fallback = kb.search("refund", k=5, filters=Filters(locale="fr"))
+    assert fallback and {a.locale for a in fallback} == {"en"}
+
+
+def test_suggest_escalates_requests_for_a_person_and_angry_customers(kb: KnowledgeBase) -> None:
+    human = kb.suggest("I want to talk to a human about my refund")
+    assert human.escalate and human.escalate_reason == "human_requested"
+    angry = kb.suggest("this is ridiculous, where is my refund, worst shop ever")
+    assert angry.escalate and angry.escalate_reason in ("upset_customer", "no_answer")
+    zh = kb.suggest("转人工")
+    assert zh.escalate and zh.escalate_reason == "human_requested" and zh.drafts[0].language == "zh"
+
+
+def test_suggestion_is_json_serialisable_and_has_an_id(kb: KnowledgeBase) -> None:
+    s = kb.suggest("how long does a refund take", context={"customer_name": "Ann", "agent_name": "Kim"})
+    again = type(s).model_validate_json(s.model_dump_json())
+    assert again == s and len(s.id) == 32
+    assert 0.0 <= s.confidence <= 1.0
+    assert s.drafts[0].text.startswith(("Hi Ann,", "Hello Ann,"))
+
+
+def test_batch_equals_one_by_one(kb: KnowledgeBase) -> None:
+    messages = ["refund timing", "退货期限是多久", "express shipping cost"]
+    assert kb.search_many(messages, k=3) == [kb.search(m, k=3) for m in messages]
+
+
+@pytest.mark.parametrize("message", ["", "   \n\t", "x" * 4001])
+def test_unusable_messages_are_clear_errors(kb: KnowledgeBase, message: str) -> None:
+    with pytest.raises(InputError, match="Fix:"):
+        kb.suggest(message)
+
+
+def test_bad_tone_and_k_are_clear_errors(kb: KnowledgeBase) -> None:
+    with pytest.raises(InputError, match="tone"):
+        kb.suggest("refund", tone="rude")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="k must be"):
+        kb.search("refund", k=0)
