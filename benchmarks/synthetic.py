@@ -24,15 +24,15 @@ def sentence(rng: random.Random) -> str:
     return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(TAILS)}, {rng.choice(TAILS)}."
 
 
-def write_kb(root: Path, sections: int, per_article: int = 10, seed: int = 0) -> Path:
-    """`sections` sections of about 150 word pieces each, `per_article` per article."""
+def write_kb(root: Path, sections: int, per_article: int = 10, sentences: int = 7, seed: int = 0) -> Path:
+    """`sections` sections of `sentences` sentences (7: about 150 word pieces), `per_article` per article."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     for a in range(sections // per_article):
         topic = TOPICS[a % len(TOPICS)]
         lines = [f"---\nid: {topic}-{a}\ntype: policy\n---\n# {topic.title()} guide {a}\n"]
         for s in range(per_article):
-            body = " ".join(sentence(rng) for _ in range(7))
+            body = " ".join(sentence(rng) for _ in range(sentences))
             lines.append(f"## {topic.title()} question {s} of article {a}\n\n{body}\n")
         (root / f"{topic}-{a}.md").write_text("\n".join(lines), encoding="utf-8")
     return root

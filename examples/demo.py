@@ -25,7 +25,7 @@ MESSAGES = [
 def main(index_dir: str) -> None:
     started = time.perf_counter()
     kb = KnowledgeBase.load(index_dir)
-    kb.suggest("warm up")
+    kb.suggest_many(["warm up", "预热"])
     print(f"loaded {len(kb.sections)} sections and warmed the models in {time.perf_counter() - started:.1f} s\n")
     for message, context in MESSAGES:
         started = time.perf_counter()

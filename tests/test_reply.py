@@ -60,20 +60,19 @@ def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_gree
     assert draft.missing_slots == ("agent_name",) and "{agent_name}" in draft.text
 
 
-def test_handoff_without_answer_states_no_facts_and_shows_the_order_slot() -> None:
+def test_handoff_without_answer_states_no_facts_and_keeps_missing_slots_visible() -> None:
     message = "转人工"
     draft = compose(
         message, analyse(message), None, templates=TEMPLATES["zh"], tone="friendly", context={}, handoff=True
     )
     assert draft.citations == () and draft.language == "zh"
-    assert "{order_id}" in draft.text and "order_id" in draft.missing_slots
+    assert TEMPLATES["zh"].tones["friendly"].handoff_no_order[0] in draft.text and "订单" not in draft.text
+    assert "{agent_name}" in draft.text and draft.missing_slots == ("agent_name",)
 
 
 def test_order_number_in_the_message_fills_the_slot() -> None:
     message = "where's my order A1048321, I want a real person"
-    draft = compose(
-        message, analyse(message), None, templates=TEMPLATES["en"], tone="formal", context={}, handoff=True
-    )
+    draft = compose(message, analyse(message), None, templates=TEMPLATES["en"], tone="formal", context={}, handoff=True)
     assert "order A1048321" in draft.text
 
 

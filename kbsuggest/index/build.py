@@ -31,7 +31,7 @@ from kbsuggest.index.storage import (
     write_templates,
 )
 from kbsuggest.index.store import VectorStore
-from kbsuggest.index.views import VIEWS
+from kbsuggest.index.views import SECTION_VIEWS, view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
 from kbsuggest.retrieval.tokenize import tokenize
@@ -74,7 +74,9 @@ def build_index(
     with build_lock(index_dir):
         old = _previous(index_dir, encoders)
         old_hashes = {r.id: r.content_hash for r in old.manifest.sections} if old else {}
-        vectors, encoded = _vectors(sections, old, encoders, progress)
+        texts = view_texts(sections)
+        fresh = _fresh_sections(sections, old)
+        vectors = _vectors(texts, old, encoders, progress)
         bm25 = BM25([tokenize(s.embed_text) for s in sections])
         records = {}
         for name, encoder in encoders.items():
@@ -82,7 +84,7 @@ def build_index(
                 view: write_file(index_dir, f"{name}-{view}", ".faiss", VectorStore.from_vectors(v).save)
                 for view, v in vectors[name].items()
             }
-            dim = next(iter(vectors[name].values())).shape[1]
+            dim = vectors[name]["body"].shape[1]
             records[name] = EncoderRecord(
                 model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=dim, views=files
             )
@@ -96,7 +98,7 @@ def build_index(
             articles=tuple(ArticleRecord(meta=a.meta, path=a.path) for a in articles),
             sections=tuple(SectionRecord(id=s.id, content_hash=h) for s, h in zip(sections, hashes, strict=True)),
         )
-        commit_manifest(index_dir, manifest)
+        commit_manifest(index_dir, manifest, old.manifest if old else None)
     new_ids = {s.id for s in sections}
     summary = BuildSummary(
         articles=len(articles),
@@ -104,8 +106,8 @@ def build_index(
         added=sum(1 for s in sections if s.id not in old_hashes),
         changed=sum(1 for s, h in zip(sections, hashes, strict=True) if old_hashes.get(s.id, h) != h),
         removed=sum(1 for sid in old_hashes if sid not in new_ids),
-        reused=len(sections) - encoded,
-        encoded=encoded,
+        reused=len(sections) - fresh,
+        encoded=fresh,
         seconds=round(time.perf_counter() - started, 3),
     )
     stores = {
@@ -113,6 +115,14 @@ def build_index(
     }
     data = IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates, lexical=bm25)
     return data, summary
+
+
+def _fresh_sections(sections: tuple[Section, ...], old: IndexData | None) -> int:
+    """How many sections have a view text the old index did not embed (and so needed encoding)."""
+    if old is None:
+        return len(sections)
+    known = {text_hash(make(s)) for s in old.sections for make in SECTION_VIEWS.values()}
+    return sum(1 for s in sections if any(text_hash(make(s)) not in known for make in SECTION_VIEWS.values()))
 
 
 def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | None:
@@ -129,18 +139,16 @@ def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | N
 
 
 def _vectors(
-    sections: tuple[Section, ...], old: IndexData | None, encoders: Mapping[str, Encoder], progress: bool
-) -> tuple[dict[str, dict[str, np.ndarray]], int]:
-    """Per encoder and view, one vector per section, reused by text hash where possible; and how many
-    sections needed any encoding."""
-    texts = {view: [make(s) for s in sections] for view, make in VIEWS.items()}
+    texts: Mapping[str, list[str]], old: IndexData | None, encoders: Mapping[str, Encoder], progress: bool
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per encoder and view, one vector per text, reused by text hash from `old` where possible."""
     cached: dict[str, dict[str, np.ndarray]] = {name: {} for name in encoders}
     if old is not None:
+        old_texts = view_texts(old.sections)
         for name in encoders:
-            for view, make in VIEWS.items():
+            for view, rows in old_texts.items():
                 old_vectors = old.stores[name][view].vectors()
-                for i, section in enumerate(old.sections):
-                    cached[name][text_hash(make(section))] = old_vectors[i]
+                cached[name].update((text_hash(t), old_vectors[i]) for i, t in enumerate(rows))
     todo = {
         name: sorted(
             {text_hash(t): t for ts in texts.values() for t in ts if text_hash(t) not in cached[name]}.items(),
@@ -160,10 +168,13 @@ def _vectors(
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, encoder in encoders.items():
         out[name] = {}
-        for view, view_texts in texts.items():
-            rows = [cached[name][text_hash(t)] for t in view_texts]
-            dim = len(rows[0]) if rows else encoder.dim
-            out[name][view] = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
-    fresh = {h for items in todo.values() for h, _ in items}
-    encoded = sum(1 for i in range(len(sections)) if any(text_hash(texts[v][i]) in fresh for v in VIEWS))
-    return out, encoded
+        for view, rows in texts.items():
+            vectors = [cached[name][text_hash(t)] for t in rows]
+            dim = len(vectors[0]) if vectors else _dim(name, encoder, old)
+            out[name][view] = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dim), np.float32)
+    return out
+
+
+def _dim(name: str, encoder: Encoder, old: IndexData | None) -> int:
+    """The width of `name`'s vectors, without loading the model when an old index knows it."""
+    return old.manifest.encoders[name].dim if old is not None else encoder.dim

@@ -20,6 +20,7 @@ from kbsuggest.encoders.base import Encoder, sha256_file
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest
 from kbsuggest.index.store import VectorStore
+from kbsuggest.index.views import view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
 
@@ -83,8 +84,9 @@ def write_templates(index_dir: Path, templates: Mapping[str, Templates]) -> File
     return write_json(index_dir, "templates", _TEMPLATES.dump_json(dict(templates)))
 
 
-def commit_manifest(index_dir: Path, manifest: Manifest) -> None:
-    """Atomically make `manifest` the index, then delete data files no manifest refers to."""
+def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | None) -> None:
+    """Atomically make `manifest` the index, then delete data files neither it nor `previous` refers to
+    (a reader that read the previous manifest just before the switch still finds its files)."""
     temp = index_dir / f".tmp-{os.getpid()}-{MANIFEST}"
     with temp.open("w", encoding="utf-8") as f:
         f.write(manifest.model_dump_json(indent=1))
@@ -96,7 +98,8 @@ def commit_manifest(index_dir: Path, manifest: Manifest) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    keep = {record.name for record in manifest.files()} | {MANIFEST, ".lock"}
+    kept = manifest.files() + (previous.files() if previous else [])
+    keep = {record.name for record in kept} | {MANIFEST, ".lock"}
     for path in index_dir.iterdir():
         if path.name not in keep and path.is_file() and not path.name.startswith(".tmp-"):
             path.unlink(missing_ok=True)
@@ -164,16 +167,29 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
             raise IndexCorruptError(f"{path} is missing; {hint}")
         if sha256_file(path) != record.sha256:
             raise IndexCorruptError(f"{path} does not match its checksum in {MANIFEST}; {hint}")
+    try:
+        return _read_data(index_dir, manifest)
+    except (ValidationError, ValueError, RuntimeError) as exc:
+        # pydantic, numpy and faiss (RuntimeError) reject files written by another format or damaged
+        # in a way their checksum cannot show (a manifest edited by hand).
+        raise IndexCorruptError(f"{index_dir} holds data this kbsuggest cannot read ({exc}); {hint}") from None
+
+
+def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
+    hint = REBUILD_HINT.format(index_dir=index_dir)
     sections = _SECTIONS.validate_json((index_dir / manifest.sections_file.name).read_bytes())
     stores = {
         name: {view: VectorStore.load(index_dir / file.name) for view, file in record.views.items()}
         for name, record in manifest.encoders.items()
     }
+    expected = {view: len(rows) for view, rows in view_texts(sections).items()}
     for name, per_view in stores.items():
+        if set(per_view) != set(expected):
+            raise IndexCorruptError(f"{name} has views {sorted(per_view)}, not {sorted(expected)}; {hint}")
         for view, store in per_view.items():
-            if len(store) != len(sections):
+            if len(store) != expected.get(view):
                 raise IndexCorruptError(
-                    f"{name} {view} vectors hold {len(store)} rows for {len(sections)} sections; {hint}"
+                    f"{name} {view} vectors hold {len(store)} rows, not {expected.get(view)}; {hint}"
                 )
     with np.load(index_dir / manifest.lexical_file.name, allow_pickle=False) as state:
         lexical = BM25.from_state({key: state[key] for key in state.files})

@@ -1,10 +1,10 @@
-"""What each encoder embeds per section. A section's dense score is its best view's cosine: the short
-heading path matches intent-like questions, the full text matches detailed ones (measured in
+"""What each encoder embeds per section: its heading path (matches intent-like questions) and its path
+plus text (matches detailed ones). A section's dense score is its better view's cosine (measured in
 kbsuggest/retrieval/fusion.py's docstring)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kbsuggest.articles.models import Section
 
@@ -17,4 +17,9 @@ def _body(section: Section) -> str:
     return section.embed_text
 
 
-VIEWS: dict[str, Callable[[Section], str]] = {"path": _path, "body": _body}
+SECTION_VIEWS: dict[str, Callable[[Section], str]] = {"path": _path, "body": _body}
+
+
+def view_texts(sections: Sequence[Section]) -> dict[str, list[str]]:
+    """Every view's texts, row-aligned with the sections."""
+    return {view: [make(s) for s in sections] for view, make in SECTION_VIEWS.items()}

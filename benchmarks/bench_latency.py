@@ -1,0 +1,69 @@
+"""Warm `suggest` latency for one message on a synthetic knowledge base, beside the bare query encoding
+of the same message in the same run (what remains is kbsuggest's own work).
+
+    .venv/bin/python benchmarks/bench_latency.py [--sections 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from synthetic import write_kb
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.config import Settings
+from kbsuggest.retrieval.tokenize import detect_language, encoder_text, normalize_query
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentiles(values: list[float]) -> str:
+    return f"p50 {np.percentile(values, 50):.1f} ms, p95 {np.percentile(values, 95):.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=200)
+    args = parser.parse_args()
+    lines = (ROOT / "tests/data/demo_queries.jsonl").read_text(encoding="utf-8").splitlines()
+    messages = [json.loads(line)["query"] for line in lines][: args.messages]
+    with tempfile.TemporaryDirectory() as tmp:
+        # Short sections: retrieval cost does not depend on their length, and they encode fast.
+        root = write_kb(Path(tmp) / "articles", args.sections - 200, sentences=2)
+        for source in (ROOT / "articles").rglob("*.md"):
+            if source.name != "README.md":
+                (root / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        encoders = Settings().encoders()
+        started = time.perf_counter()
+        kb = KnowledgeBase.build(root, Path(tmp) / "index", encoders=encoders, progress=True)
+        print(f"built {len(kb.sections)} sections in {time.perf_counter() - started:.0f} s")
+        kb = KnowledgeBase.load(Path(tmp) / "index", encoders=encoders)
+        for message in messages[:20]:
+            kb.suggest(message)
+        total, encode, rest = [], [], []
+        for message in messages:
+            text = normalize_query(message)
+            encoder = encoders["multilingual" if detect_language(text) == "zh" else "dense"]
+            started = time.perf_counter()
+            encoder.encode_queries([encoder_text(text)])
+            encoded = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            kb.suggest(message)
+            took = (time.perf_counter() - started) * 1000
+            total.append(took)
+            encode.append(encoded)
+            rest.append(took - encoded)
+        print(f"{len(messages)} messages (en and zh), {len(kb.sections)} sections, warm, one thread")
+        print(f"suggest:                 {percentiles(total)}")
+        print(f"query encoding alone:    {percentiles(encode)}")
+        print(f"suggest minus encoding:  {percentiles(rest)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The HTTP service on a real uvicorn bound to 127.0.0.1, driven with httpx."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from kbsuggest.cli import _parser, main
+from kbsuggest.config import Settings
+from kbsuggest.errors import InputError
+from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
+from kbsuggest.surfaces import http
+from kbsuggest.surfaces.http import MAX_BODY_BYTES, create_app
+
+HASHING = Settings(model="hashing")
+KEY = "s3cret-key"
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free 127.0.0.1 port; yield its base URL; shut it down."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive()
+
+
+def article(n: int, version: int) -> str:
+    """Article `n` at index version `version`: every section says which version it is."""
+    return (
+        f"---\nid: topic-{n}\ntype: policy\n---\n# Topic {n}: {TOPICS[n]}\n\n"
+        f"## About {TOPICS[n]}\n\nEverything about {TOPICS[n]}. Index version V{version}.\n\n"
+        f"## More on {TOPICS[n]}\n\nDetails and exceptions for {TOPICS[n]}. Index version V{version}.\n"
+    )
+
+
+TOPICS = ["refunds and money back", "shipping and delivery", "returns and exchanges", "sizes and fit", "gift cards"]
+
+
+def write_version(articles: Path, version: int) -> None:
+    articles.mkdir(parents=True, exist_ok=True)
+    for n in range(len(TOPICS)):
+        (articles / f"topic-{n}.md").write_text(article(n, version), encoding="utf-8")
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    write_version(tmp_path / "articles", 1)
+    KnowledgeBase.build(tmp_path / "articles", tmp_path / "ix", settings=HASHING)
+    return tmp_path / "ix"
+
+
+@pytest.fixture
+def base_url(index_dir: Path) -> Iterator[str]:
+    with running(create_app(index_dir, settings=HASHING)) as url:
+        yield url
+
+
+def versions(answers: list[dict[str, Any]]) -> set[str]:
+    return {word.strip(".") for a in answers for word in a["text"].split() if word.startswith("V")}
+
+
+def test_search_suggest_health_and_openapi(base_url: str, index_dir: Path) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        r = client.post("/v1/search", json={"message": "when do I get my money back", "k": 2})
+        assert r.status_code == 200, r.text
+        answers = r.json()["answers"]
+        assert len(answers) == 2 and answers[0]["article_id"] == "topic-0" and versions(answers) == {"V1"}
+
+        r = client.post(
+            "/v1/suggest",
+            json={"message": "gift cards?", "context": {"customer_name": "Ann"}, "tone": "formal", "k": 1},
+        )
+        assert r.status_code == 200, r.text
+        suggestion = r.json()
+        assert suggestion["answers"][0]["article_id"] == "topic-4"
+        assert suggestion["drafts"][0]["tone"] == "formal" and "Ann" in suggestion["drafts"][0]["text"]
+
+        health = client.get("/healthz").json()
+        kb = KnowledgeBase.load(index_dir, settings=HASHING)
+        assert health["status"] == "ok" and health["articles"] == 5 and health["sections"] == len(kb.sections)
+        assert health["built_at"] == kb.manifest.built_at.isoformat().replace("+00:00", "Z")
+
+        spec = client.get("/openapi.json").json()
+        assert {"/v1/search", "/v1/suggest", "/v1/reload", "/healthz"} <= set(spec["paths"])
+        assert spec["components"]["securitySchemes"]["APIKeyHeader"] == {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "Needed when the service has a key.",
+        }
+        assert client.get("/docs").status_code == 200
+
+        r = client.get("/nowhere")
+        assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+
+
+def test_api_key_is_needed_on_v1_routes_when_set(index_dir: Path) -> None:
+    body = {"message": "refund"}
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url, httpx.Client(base_url=url) as client:
+        for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY + "x"}, {"X-API-Key": ""}):
+            for path in ("/v1/search", "/v1/suggest", "/v1/reload"):
+                r = client.post(path, json=body, headers=headers)
+                assert r.status_code == 401, (path, headers)
+                assert r.json() == {"error": {"type": "unauthorized", "message": "missing or wrong X-API-Key header"}}
+        assert client.post("/v1/search", json=body, headers={"X-API-Key": KEY}).status_code == 200
+        assert client.post("/v1/reload", headers={"X-API-Key": KEY}).status_code == 200
+        assert client.get("/healthz").status_code == 200
+
+
+def test_an_empty_key_is_refused_rather_than_letting_everyone_in(index_dir: Path) -> None:
+    with pytest.raises(InputError, match="the API key is empty"):
+        create_app(index_dir, api_key="", settings=HASHING)
+
+
+def test_no_key_needed_when_none_is_set(base_url: str) -> None:
+    r = httpx.post(f"{base_url}/v1/search", json={"message": "refund"}, headers={"X-API-Key": "anything"})
+    assert r.status_code == 200
+
+
+def test_cli_takes_the_key_from_the_environment_and_binds_to_localhost(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(http, "serve", lambda index, **kwargs: served.update(index=index, **kwargs))
+    monkeypatch.setenv("KBSUGGEST_API_KEY", "from-env")
+    assert main(["serve", "--index", str(index_dir)]) == 0
+    assert served == {"index": index_dir, "host": "127.0.0.1", "port": 8000, "api_key": "from-env"}
+    assert main(["serve", "--index", str(index_dir), "--api-key", "flag", "--port", "9"]) == 0
+    assert served["api_key"] == "flag" and served["port"] == 9
+    assert _parser().parse_args(["serve", "--index", "ix"]).host == "127.0.0.1"
+
+
+def test_cli_serve_with_a_missing_index_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBSUGGEST_MODEL", "hashing")
+    assert main(["serve", "--index", str(tmp_path / "none"), "--port", "0"]) == 1
+    assert "holds no index" in capsys.readouterr().err
+
+
+def test_oversized_bodies_get_413(base_url: str) -> None:
+    big = {"message": "x" * (MAX_BODY_BYTES + 1)}
+    with httpx.Client(base_url=base_url) as client:
+        r = client.post("/v1/search", json=big)
+        assert r.status_code == 413
+        assert r.json()["error"] == {"type": "payload_too_large", "message": "the request body is over 65536 bytes"}
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold on the streamed bytes too
+            yield b'{"message": "'
+            for _ in range(80):
+                yield b"x" * 1024
+            yield b'"}'
+
+        r = client.post("/v1/search", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["type"] == "payload_too_large"
+        # Just under the limit still reaches validation (and fails there on the message length instead).
+        r = client.post("/v1/search", json={"message": "x" * (MAX_BODY_BYTES - 100)})
+        assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"message": "x" * (MAX_MESSAGE_CHARS + 1)}, "body.message: String should have at most 4000 characters"),
+        ({"message": "   "}, "the message is empty"),
+        ({"message": "refund", "k": 0}, "body.k: Input should be greater than or equal to 1"),
+        ({"message": "refund", "filters": {"lang": "en"}}, "body.filters.lang: Extra inputs are not permitted"),
+        ({"k": 3}, "body.message: Field required"),
+        ("not json", "JSON decode error"),
+    ],
+)
+def test_bad_requests_get_422_with_a_json_error(base_url: str, body: Any, says: str) -> None:
+    kwargs: dict[str, Any] = {"json": body} if isinstance(body, dict) else {"content": body}
+    r = httpx.post(f"{base_url}/v1/suggest", headers={"content-type": "application/json"}, **kwargs)
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["type"] == "invalid_arguments" and says in error["message"], error
+
+
+def test_reload_serves_the_rebuilt_index_and_keeps_the_old_one_if_the_new_cannot_load(
+    base_url: str, index_dir: Path
+) -> None:
+    articles = index_dir.parent / "articles"
+    with httpx.Client(base_url=base_url) as client:
+        before = client.get("/healthz").json()
+        write_version(articles, 2)
+        (articles / "topic-9.md").write_text("---\nid: loyalty\n---\n# Loyalty points\n\nPoints never expire.\n")
+        KnowledgeBase.build(articles, index_dir, settings=HASHING)
+        assert versions(client.post("/v1/search", json={"message": "gift cards"}).json()["answers"]) == {"V1"}
+
+        r = client.post("/v1/reload")
+        assert r.status_code == 200
+        assert r.json()["articles"] == 6 and r.json()["built_at"] > before["built_at"]
+        assert client.get("/healthz").json() == r.json()
+        assert versions(client.post("/v1/search", json={"message": "gift cards"}).json()["answers"]) == {"V2"}
+
+        (index_dir / "manifest.json").write_text("{not json")
+        r = client.post("/v1/reload")
+        assert r.status_code == 500
+        assert r.json()["error"]["type"] == "knowledge_base_error" and "manifest.json is unreadable" in r.text
+        assert client.post("/v1/search", json={"message": "gift cards"}).status_code == 200
+
+
+def test_hundreds_of_concurrent_requests_across_rebuilds_and_reloads(base_url: str, index_dir: Path) -> None:
+    articles = index_dir.parent / "articles"
+    messages = ["refund money back", "delivery time", "exchange a return", "what size fits", "gift card balance"]
+    reloads_done = threading.Event()
+
+    def client_loop(worker: int) -> list[tuple[int, set[str]]]:
+        seen: list[tuple[int, set[str]]] = []
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            while len(seen) < 13 or not reloads_done.is_set():
+                route = "/v1/search" if len(seen) % 2 else "/v1/suggest"
+                r = client.post(route, json={"message": messages[(worker + len(seen)) % 5], "k": 3})
+                seen.append((r.status_code, versions(r.json()["answers"]) if r.status_code == 200 else set()))
+        return seen
+
+    with ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(client_loop, worker) for worker in range(16)]
+        try:
+            with httpx.Client(base_url=base_url) as admin:
+                for version in range(2, 6):
+                    time.sleep(0.05)
+                    write_version(articles, version)
+                    KnowledgeBase.build(articles, index_dir, settings=HASHING)
+                    assert admin.post("/v1/reload").status_code == 200
+        finally:
+            reloads_done.set()
+        results = [seen for future in futures for seen in future.result()]
+    seen_versions = {marks for _, found in results for marks in found}
+
+    print(f"{len(results)} requests, versions seen: {sorted(seen_versions)}")
+    assert len(results) >= 200
+    assert [status for status, _ in results if status != 200] == []
+    mixed = [marks for _, marks in results if len(marks) != 1]
+    assert mixed == [], "an answer list mixed index versions"
+    assert {"V1", "V5"} <= seen_versions

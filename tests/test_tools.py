@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+
+from kbsuggest.config import Settings
+from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
+from kbsuggest.tools import CONTENT_NOTICE, anthropic_tools, call_tool, openai_tools
+from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    root = tmp_path_factory.mktemp("tools")
+    articles = write_articles(root / "articles", {"refunds.md": REFUND, "shipping.md": SHIPPING, "zh.md": RETURNS_ZH})
+    return KnowledgeBase.build(articles, root / "ix", settings=Settings(model="hashing"))
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        yield from _walk(child)
+
+
+def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
+    openai, anthropic = openai_tools(), anthropic_tools()
+    assert [t["type"] for t in openai] == ["function", "function"]
+    assert [t["function"]["name"] for t in openai] == ["search_knowledge_base", "suggest_reply"]
+    assert [set(t) for t in anthropic] == [{"name", "description", "input_schema"}] * 2
+    for o, a in zip(openai, anthropic, strict=True):
+        assert set(o["function"]) == {"name", "description", "parameters"}
+        assert o["function"]["name"] == a["name"] and o["function"]["description"] == a["description"]
+        assert o["function"]["parameters"] == a["input_schema"]
+    search, suggest = (t["input_schema"] for t in anthropic)
+    assert search["type"] == "object" and search["required"] == ["message"]
+    assert search["additionalProperties"] is False
+    assert set(search["properties"]) == {"message", "k", "filters"}
+    assert set(suggest["properties"]) == {"message", "k", "filters", "context", "tone"}
+    assert suggest["properties"]["tone"]["enum"] == ["friendly", "formal", "concise"]
+    assert search["properties"]["message"]["maxLength"] == MAX_MESSAGE_CHARS
+    # Self-contained: no $ref/$defs, which some tool-calling APIs do not resolve.
+    assert not [n for n in _walk(anthropic) if isinstance(n, dict) and ({"$ref", "$defs"} & set(n))]
+
+
+def test_schemas_are_valid_json_schema_that_match_what_the_dispatcher_accepts() -> None:
+    search, suggest = (t["input_schema"] for t in anthropic_tools())
+    jsonschema.Draft202012Validator.check_schema(search)
+    good = {"message": "refund?", "k": 2, "filters": {"locale": "en", "type": ["policy"], "today": "2026-01-01"}}
+    jsonschema.validate(good, search)
+    jsonschema.validate({**good, "context": {"customer_name": "Ann"}, "tone": "formal"}, suggest)
+    for bad in ({"k": 2}, {"message": "x", "k": 0}, {"message": "x", "colour": "red"}, {"message": "x", "filters": 1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, search)
+
+
+def test_search_returns_answers_marked_as_quoted_content(kb: KnowledgeBase) -> None:
+    out = call_tool(kb, "search_knowledge_base", {"message": "when will my refund arrive", "k": 2})
+    assert out["content_notice"] == CONTENT_NOTICE
+    answers = out["result"]["answers"]
+    assert len(answers) == 2 and answers[0]["article_id"] == "refunds"
+    assert {"text", "snippet", "section_id", "path", "line_start", "matched_by"} <= set(answers[0])
+    json.dumps(out)  # JSON-ready as it is
+
+
+def test_suggest_fills_context_and_takes_json_string_arguments(kb: KnowledgeBase) -> None:
+    arguments = json.dumps({"message": "when will my refund arrive", "context": {"customer_name": "Ann"}, "k": 1})
+    out = call_tool(kb, "suggest_reply", arguments)
+    assert out["content_notice"] == CONTENT_NOTICE
+    suggestion = out["result"]
+    assert len(suggestion["answers"]) == 1 and suggestion["drafts"]
+    assert "Ann" in suggestion["drafts"][0]["text"]
+    filtered = call_tool(kb, "search_knowledge_base", {"message": "退款", "filters": {"locale": "zh-CN"}})
+    assert {a["locale"] for a in filtered["result"]["answers"]} == {"zh-CN"}
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "kind", "says"),
+    [
+        ("delete_everything", {"message": "hi"}, "unknown_tool", "search_knowledge_base, suggest_reply"),
+        ("search_knowledge_base", {}, "invalid_arguments", "message: Field required"),
+        ("search_knowledge_base", None, "invalid_arguments", "message: Field required"),
+        ("search_knowledge_base", {"message": "x", "k": 0}, "invalid_arguments", "k: Input should be greater"),
+        ("search_knowledge_base", {"message": "x", "k": "many"}, "invalid_arguments", "k: Input should be"),
+        ("search_knowledge_base", {"message": "x", "colour": "red"}, "invalid_arguments", "colour: Extra inputs"),
+        ("search_knowledge_base", {"message": "x", "filters": {"lang": "en"}}, "invalid_arguments", "filters.lang"),
+        ("search_knowledge_base", {"message": "x" * (MAX_MESSAGE_CHARS + 1)}, "invalid_arguments", "at most 4000"),
+        ("search_knowledge_base", {"message": "   "}, "invalid_arguments", "the message is empty"),
+        ("search_knowledge_base", "{not json", "invalid_arguments", "Invalid JSON"),
+        ("search_knowledge_base", "[1, 2]", "invalid_arguments", "Input should be an object"),
+        ("suggest_reply", {"message": "x", "tone": "rude"}, "invalid_arguments", "tone: Input should be"),
+        ("suggest_reply", {"message": "x", "context": {"order_id": 5}}, "invalid_arguments", "context.order_id"),
+    ],
+)
+def test_bad_calls_are_structured_errors_not_exceptions(
+    kb: KnowledgeBase, name: str, arguments: Any, kind: str, says: str
+) -> None:
+    out = call_tool(kb, name, arguments)
+    assert set(out) == {"error"} and set(out["error"]) == {"type", "message"}
+    assert out["error"]["type"] == kind
+    assert says in out["error"]["message"]
+    assert "Traceback" not in out["error"]["message"]
+
+
+# The agent loop below is the one in the integration docs; only the model is fake.
+
+Model = Callable[[list[dict[str, Any]], list[dict[str, Any]]], dict[str, Any]]
+
+
+def run_agent(kb: KnowledgeBase, model: Model, customer_message: str, max_turns: int = 5) -> str:
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a support agent. Answer only from the knowledge base."},
+        {"role": "user", "content": customer_message},
+    ]
+    tools = openai_tools()
+    for _ in range(max_turns):
+        reply = model(messages, tools)  # e.g. client.chat.completions.create(...).choices[0].message.model_dump()
+        messages.append(reply)
+        if not reply.get("tool_calls"):
+            return str(reply["content"])
+        for call in reply["tool_calls"]:
+            result = call_tool(kb, call["function"]["name"], call["function"]["arguments"])
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
+    raise RuntimeError("the model kept calling tools")
+
+
+class FakeModel:
+    """Asks for `suggest_reply` once, then answers with the first draft it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[dict[str, Any]]] = []
+
+    def __call__(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+        self.seen.append(list(messages))
+        assert "suggest_reply" in [t["function"]["name"] for t in tools]
+        if messages[-1]["role"] != "tool":
+            arguments = json.dumps({"message": messages[-1]["content"], "context": {"customer_name": "Ann"}})
+            call = {"id": "call_1", "type": "function", "function": {"name": "suggest_reply", "arguments": arguments}}
+            return {"role": "assistant", "content": None, "tool_calls": [call]}
+        result = json.loads(messages[-1]["content"])
+        return {"role": "assistant", "content": result["result"]["drafts"][0]["text"]}
+
+
+def test_agent_loop_with_the_openai_schema_and_a_fake_model(kb: KnowledgeBase) -> None:
+    model = FakeModel()
+    answer = run_agent(kb, model, "when will my refund arrive?")
+    assert answer.startswith("Hi Ann,")
+    tool_message = model.seen[-1][-1]
+    assert tool_message["role"] == "tool" and tool_message["tool_call_id"] == "call_1"
+    assert json.loads(tool_message["content"])["content_notice"] == CONTENT_NOTICE
+
+
+def test_agent_loop_gets_errors_back_as_data(kb: KnowledgeBase) -> None:
+    calls = iter(
+        [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "search_knowledge_base", "arguments": "{}"}}
+                ],
+            },
+            {"role": "assistant", "content": "Sorry, let me ask a colleague."},
+        ]
+    )
+    seen: list[dict[str, Any]] = []
+
+    def model(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+        seen.extend(messages[len(seen) :])
+        return next(calls)
+
+    assert run_agent(kb, model, "hello?") == "Sorry, let me ask a colleague."
+    assert json.loads(seen[-1]["content"])["error"]["type"] == "invalid_arguments"
