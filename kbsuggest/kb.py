@@ -44,6 +44,7 @@ class KnowledgeBase:
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
             data.stores,
+            data.tokens,
             self.encoders,
             data.lexical,
             default_locale=settings.default_locale,

@@ -10,6 +10,7 @@ from kbsuggest import KnowledgeBase
 from kbsuggest.encoders import HashingEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
 from kbsuggest.index import VectorStore, storage
+from kbsuggest.index.tokens import TokenStore
 from tests.conftest import REFUND
 
 
@@ -144,3 +145,24 @@ def test_approximate_store_finds_nearly_all_exact_neighbours(tmp_path: Path) -> 
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_rows, exact_rows, strict=True)])
     assert recall >= 0.95
     np.testing.assert_allclose(loaded.vectors(), vectors, rtol=1e-6)
+
+
+def test_maxsim_equals_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    matrices = [rng.normal(size=(n, 8)).astype(np.float32) for n in (3, 1, 6, 2)]
+    store = TokenStore.from_matrices(matrices, 8)
+    query = rng.normal(size=(4, 8)).astype(np.float32)
+    items = np.array([2, 0, 3])
+    expected = [(query @ matrices[i].astype(np.float16).astype(np.float32).T).max(axis=1).mean() for i in items]
+    np.testing.assert_allclose(store.maxsim(query, items), expected, rtol=1e-6)
+
+
+def test_token_vectors_are_stored_reused_and_reloaded(articles_dir: Path, tmp_path: Path) -> None:
+    encoder = HashingEncoder(64)
+    built = KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders={"dense": encoder})
+    loaded = KnowledgeBase.load(tmp_path / "ix", encoders={"dense": encoder})
+    for view in ("path", "body"):
+        fresh, again = built._data.tokens["dense"][view], loaded._data.tokens["dense"][view]
+        assert len(fresh) == len(again) == len(built.sections)
+        np.testing.assert_array_equal(fresh.offsets, again.offsets)
+        np.testing.assert_array_equal(fresh.matrix, np.asarray(again.matrix))

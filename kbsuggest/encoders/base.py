@@ -32,6 +32,16 @@ class Encoder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+@runtime_checkable
+class TokenEncoder(Encoder, Protocol):
+    """An encoder that also gives L2-normalised per-token vectors, from the same forward pass, for
+    late-interaction (MaxSim) scoring. Query tokens leave out stopwords and punctuation."""
+
+    def encode_with_tokens(self, texts: Sequence[str], *, query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(pooled vectors, one float32 token matrix per text)."""
+        ...
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

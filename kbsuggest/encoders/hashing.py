@@ -47,6 +47,18 @@ class HashingEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode_documents(texts)
 
+    def encode_with_tokens(self, texts: Sequence[str], *, query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        pooled = self.encode_documents(texts)
+        self.texts_encoded -= len(texts)  # counted once, as one forward pass
+        tokens = []
+        for text in texts:
+            words = _TOKEN.findall(text.lower()) or [text.lower() or " "]
+            matrix = self.encode_documents(words)
+            self.texts_encoded -= len(words)
+            tokens.append(matrix)
+        self.texts_encoded += len(texts)
+        return pooled, tokens
+
 
 def _features(text: str) -> list[str]:
     words = _TOKEN.findall(text.lower())

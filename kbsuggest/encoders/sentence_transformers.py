@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -86,6 +86,44 @@ class SentenceTransformerEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
+
+    @cached_property
+    def _keep(self) -> dict[bool, np.ndarray]:
+        """Per word piece id, whether its token vector takes part in MaxSim: never special tokens or pure
+        punctuation; for queries, not whole-word stopwords either. Derived from the vocabulary alone."""
+        from kbsuggest.retrieval.tokenize import EN_STOPWORDS
+
+        tokenizer = self._model.tokenizer
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        special = set(tokenizer.all_special_tokens)
+        document = np.array(
+            [p not in special and any(ch.isalnum() for ch in p.removeprefix("##")) for p in pieces], dtype=bool
+        )
+        query = document & np.array([p.startswith("##") or p not in EN_STOPWORDS for p in pieces], dtype=bool)
+        return {False: document, True: query}
+
+    def encode_with_tokens(self, texts: Sequence[str], *, query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        with self._lock:
+            model = self._model
+        keep = self._keep
+        outputs: list[dict[str, Any]] = model.encode(  # type: ignore[assignment]  # dicts with output_value=None
+            list(texts), batch_size=self.batch_size, output_value=None, show_progress_bar=False
+        )
+        pooled, tokens = [], []
+        for output in outputs:
+            mask = output["attention_mask"].numpy().astype(bool)
+            ids = output["input_ids"].numpy()[mask]
+            vectors = output["token_embeddings"].numpy()[mask]
+            kept = keep[query][ids]
+            if not kept.any():
+                kept = keep[False][ids] if keep[False][ids].any() else np.ones(len(ids), dtype=bool)
+            chosen = vectors[kept]
+            tokens.append((chosen / np.linalg.norm(chosen, axis=1, keepdims=True)).astype(np.float32))
+            sentence = output["sentence_embedding"].numpy()
+            pooled.append(sentence / np.linalg.norm(sentence))
+        return np.asarray(pooled, dtype=np.float32), tokens
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

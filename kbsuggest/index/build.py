@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tqdm import tqdm
 
 from kbsuggest._version import __version__
 from kbsuggest.articles.models import Article, Section
-from kbsuggest.encoders.base import Encoder
+from kbsuggest.encoders.base import Encoder, TokenEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, Manifest, SectionRecord
 from kbsuggest.index.storage import (
@@ -29,8 +30,10 @@ from kbsuggest.index.storage import (
     write_lexical,
     write_sections,
     write_templates,
+    write_tokens,
 )
 from kbsuggest.index.store import VectorStore
+from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS, view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
@@ -76,7 +79,7 @@ def build_index(
         old_hashes = {r.id: r.content_hash for r in old.manifest.sections} if old else {}
         texts = view_texts(sections)
         fresh = _fresh_sections(sections, old)
-        vectors = _vectors(texts, old, encoders, progress)
+        vectors, tokens = _vectors(texts, old, encoders, progress)
         bm25 = BM25([tokenize(s.embed_text) for s in sections])
         records = {}
         for name, encoder in encoders.items():
@@ -85,8 +88,11 @@ def build_index(
                 for view, v in vectors[name].items()
             }
             dim = vectors[name]["body"].shape[1]
+            token_files = {
+                view: write_tokens(index_dir, f"{name}-{view}", store) for view, store in tokens.get(name, {}).items()
+            }
             records[name] = EncoderRecord(
-                model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=dim, views=files
+                model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=dim, views=files, tokens=token_files
             )
         manifest = Manifest(
             kbsuggest_version=__version__,
@@ -113,7 +119,9 @@ def build_index(
     stores = {
         name: {view: VectorStore.from_vectors(v) for view, v in per_view.items()} for name, per_view in vectors.items()
     }
-    data = IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates, lexical=bm25)
+    data = IndexData(
+        manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=bm25
+    )
     return data, summary
 
 
@@ -138,43 +146,64 @@ def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | N
         return None
 
 
+@dataclass
+class _Encoded:
+    """Per encoder, vectors (and token matrices, for token encoders) by text hash."""
+
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    tokens: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 def _vectors(
     texts: Mapping[str, list[str]], old: IndexData | None, encoders: Mapping[str, Encoder], progress: bool
-) -> dict[str, dict[str, np.ndarray]]:
-    """Per encoder and view, one vector per text, reused by text hash from `old` where possible."""
-    cached: dict[str, dict[str, np.ndarray]] = {name: {} for name in encoders}
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, TokenStore]]]:
+    """Per encoder and view, one vector (and token matrix) per text, reused by text hash from `old`."""
+    cached = {name: _Encoded() for name in encoders}
     if old is not None:
-        old_texts = view_texts(old.sections)
-        for name in encoders:
-            for view, rows in old_texts.items():
+        for name, known in cached.items():
+            for view, rows in view_texts(old.sections).items():
                 old_vectors = old.stores[name][view].vectors()
-                cached[name].update((text_hash(t), old_vectors[i]) for i, t in enumerate(rows))
-    todo = {
-        name: sorted(
-            {text_hash(t): t for ts in texts.values() for t in ts if text_hash(t) not in cached[name]}.items(),
-            key=lambda item: len(item[1]),
-        )
-        for name in encoders
-    }
+                old_tokens = old.tokens.get(name, {}).get(view)
+                for i, text in enumerate(rows):
+                    known.vectors[text_hash(text)] = old_vectors[i]
+                    if old_tokens is not None:
+                        known.tokens[text_hash(text)] = old_tokens.rows(i)
+    todo = {}
+    for name, encoder in encoders.items():
+        have = cached[name].tokens if isinstance(encoder, TokenEncoder) else cached[name].vectors
+        unique = {text_hash(t): t for rows in texts.values() for t in rows if text_hash(t) not in have}
+        todo[name] = sorted(unique.items(), key=lambda item: len(item[1]))
     total = sum(len(items) for items in todo.values())
     with tqdm(total=total, desc="encoding", unit="text", disable=not progress or not total) as bar:
         for name, encoder in encoders.items():
-            items = todo[name]
-            for start in range(0, len(items), BATCH):
-                batch = items[start : start + BATCH]
-                for (h, _), vector in zip(batch, encoder.encode_documents([t for _, t in batch]), strict=True):
-                    cached[name][h] = vector
+            for start in range(0, len(todo[name]), BATCH):
+                batch = todo[name][start : start + BATCH]
+                batch_texts = [t for _, t in batch]
+                if isinstance(encoder, TokenEncoder):
+                    vectors, tokens = encoder.encode_with_tokens(batch_texts, query=False)
+                    cached[name].tokens.update((h, m) for (h, _), m in zip(batch, tokens, strict=True))
+                else:
+                    vectors = encoder.encode_documents(batch_texts)
+                cached[name].vectors.update((h, v) for (h, _), v in zip(batch, vectors, strict=True))
                 bar.update(len(batch))
-    out: dict[str, dict[str, np.ndarray]] = {}
+    vectors_out: dict[str, dict[str, np.ndarray]] = {}
+    tokens_out: dict[str, dict[str, TokenStore]] = {}
     for name, encoder in encoders.items():
-        out[name] = {}
+        dim = _dim(name, encoder, old, cached[name])
+        vectors_out[name] = {}
         for view, rows in texts.items():
-            vectors = [cached[name][text_hash(t)] for t in rows]
-            dim = len(vectors[0]) if vectors else _dim(name, encoder, old)
-            out[name][view] = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dim), np.float32)
-    return out
+            found = [cached[name].vectors[text_hash(t)] for t in rows]
+            vectors_out[name][view] = np.vstack(found).astype(np.float32) if found else np.zeros((0, dim), np.float32)
+        if isinstance(encoder, TokenEncoder):
+            tokens_out[name] = {
+                view: TokenStore.from_matrices([cached[name].tokens[text_hash(t)] for t in rows], dim)
+                for view, rows in texts.items()
+            }
+    return vectors_out, tokens_out
 
 
-def _dim(name: str, encoder: Encoder, old: IndexData | None) -> int:
-    """The width of `name`'s vectors, without loading the model when an old index knows it."""
+def _dim(name: str, encoder: Encoder, old: IndexData | None, encoded: _Encoded) -> int:
+    """The width of `name`'s vectors, without loading the model when it is already known."""
+    if encoded.vectors:
+        return len(next(iter(encoded.vectors.values())))
     return old.manifest.encoders[name].dim if old is not None else encoder.dim

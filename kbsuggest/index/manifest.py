@@ -18,6 +18,13 @@ class FileRecord(BaseModel):
     sha256: str
 
 
+class TokenRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    matrix: FileRecord
+    offsets: FileRecord
+
+
 class EncoderRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -25,6 +32,7 @@ class EncoderRecord(BaseModel):
     fingerprint: str
     dim: int
     views: dict[str, FileRecord]
+    tokens: dict[str, TokenRecord] = {}
 
 
 class ArticleRecord(BaseModel):
@@ -56,4 +64,5 @@ class Manifest(BaseModel):
 
     def files(self) -> list[FileRecord]:
         views = [file for record in self.encoders.values() for file in record.views.values()]
-        return [self.sections_file, self.templates_file, self.lexical_file, *views]
+        tokens = [f for r in self.encoders.values() for t in r.tokens.values() for f in (t.matrix, t.offsets)]
+        return [self.sections_file, self.templates_file, self.lexical_file, *views, *tokens]

@@ -18,8 +18,9 @@ from pydantic import TypeAdapter, ValidationError
 from kbsuggest.articles.models import Section
 from kbsuggest.encoders.base import Encoder, sha256_file
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
-from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest
+from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest, TokenRecord
 from kbsuggest.index.store import VectorStore
+from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
@@ -32,11 +33,12 @@ _TEMPLATES = TypeAdapter(dict[str, Templates])
 @dataclass(frozen=True)
 class IndexData:
     """A loaded index: the manifest, the sections, per encoder one vector store per view (row i = section i),
-    the reply templates and the BM25 index."""
+    per token-capable encoder one token store per view, the reply templates and the BM25 index."""
 
     manifest: Manifest
     sections: tuple[Section, ...]
     stores: Mapping[str, Mapping[str, VectorStore]]
+    tokens: Mapping[str, Mapping[str, TokenStore]]
     templates: Mapping[str, Templates]
     lexical: BM25
 
@@ -68,6 +70,21 @@ def write_json(index_dir: Path, stem: str, data: bytes) -> FileRecord:
 
 def write_sections(index_dir: Path, sections: tuple[Section, ...]) -> FileRecord:
     return write_json(index_dir, "sections", _SECTIONS.dump_json(sections))
+
+
+def write_tokens(index_dir: Path, stem: str, store: TokenStore) -> TokenRecord:
+    def matrix(path: Path) -> None:
+        with path.open("wb") as handle:
+            np.save(handle, store.matrix, allow_pickle=False)
+
+    def offsets(path: Path) -> None:
+        with path.open("wb") as handle:
+            np.save(handle, store.offsets, allow_pickle=False)
+
+    return TokenRecord(
+        matrix=write_file(index_dir, f"{stem}-tokens", ".npy", matrix),
+        offsets=write_file(index_dir, f"{stem}-offsets", ".npy", offsets),
+    )
 
 
 def write_lexical(index_dir: Path, bm25: BM25) -> FileRecord:
@@ -191,7 +208,21 @@ def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
                 raise IndexCorruptError(
                     f"{name} {view} vectors hold {len(store)} rows, not {expected.get(view)}; {hint}"
                 )
+    tokens = {
+        name: {
+            view: TokenStore.load(index_dir / t.matrix.name, index_dir / t.offsets.name)
+            for view, t in record.tokens.items()
+        }
+        for name, record in manifest.encoders.items()
+        if record.tokens
+    }
+    for name, token_views in tokens.items():
+        for view, token_store in token_views.items():
+            if len(token_store) != expected.get(view):
+                raise IndexCorruptError(f"{name} {view} tokens cover {len(token_store)} texts; {hint}")
     with np.load(index_dir / manifest.lexical_file.name, allow_pickle=False) as state:
         lexical = BM25.from_state({key: state[key] for key in state.files})
     templates = _TEMPLATES.validate_json((index_dir / manifest.templates_file.name).read_bytes())
-    return IndexData(manifest=manifest, sections=sections, stores=stores, templates=templates, lexical=lexical)
+    return IndexData(
+        manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=lexical
+    )

@@ -11,7 +11,9 @@ import numpy as np
 
 from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.encoders import Encoder
+from kbsuggest.encoders.base import TokenEncoder
 from kbsuggest.index.store import VectorStore
+from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.bm25 import BM25
@@ -21,8 +23,16 @@ from kbsuggest.retrieval.tokenize import Language, detect_language, encoder_text
 
 DENSE_CANDIDATES = 1000
 """Sections fetched per view from FAISS; sections below them score as the last one fetched."""
+MAXSIM_CANDIDATES = 200
+"""Sections re-scored with token-level MaxSim per message (all of them in knowledge bases this small)."""
 MATCH_DEPTH = 10
 """A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
+
+
+@dataclass(frozen=True)
+class _Query:
+    vector: np.ndarray
+    tokens: np.ndarray | None  # token vectors, when the encoder and the index have them
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class Retriever:
         sections: Sequence[Section],
         articles: Mapping[str, tuple[ArticleMeta, str]],
         stores: Mapping[str, Mapping[str, VectorStore]],
+        tokens: Mapping[str, Mapping[str, TokenStore]],
         encoders: Mapping[str, Encoder],
         lexical: BM25,
         *,
@@ -53,14 +64,12 @@ class Retriever:
         self.sections = tuple(sections)
         self.articles = dict(articles)
         self.stores = stores
+        self.tokens = tokens
         self.encoders = encoders
         self.lexical = lexical
         self.default_locale = default_locale
         self.weights = weights
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
-        self._article_of_section = np.empty(len(self.sections), dtype=np.int64)
-        counts = np.diff(np.append(self._starts, len(self.sections)))
-        self._article_of_section[self._order] = np.repeat(np.arange(len(self._article_ids)), counts)
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
 
     def signals_for(self, language: Language) -> tuple[str, ...]:
@@ -73,37 +82,45 @@ class Retriever:
     def retrieve_many(self, messages: Sequence[str], k: int, filters: Filters | None = None) -> list[Retrieval]:
         texts = [normalize_query(m) for m in messages]
         languages = [detect_language(t) for t in texts]
-        vectors: dict[tuple[int, str], np.ndarray] = {}
-        for name in self.encoders:
+        queries: list[dict[str, _Query]] = [{} for _ in texts]
+        for name, encoder in self.encoders.items():
             wanted = [i for i, lang in enumerate(languages) if name in self.signals_for(lang)]
-            if wanted:
-                encoded = self.encoders[name].encode_queries([encoder_text(texts[i]) for i in wanted])
-                vectors.update({(i, name): encoded[row] for row, i in enumerate(wanted)})
+            if not wanted:
+                continue
+            inputs = [encoder_text(texts[i]) for i in wanted]
+            tokens: list[np.ndarray | None] = [None] * len(wanted)
+            if name in self.tokens and isinstance(encoder, TokenEncoder):
+                pooled, with_tokens = encoder.encode_with_tokens(inputs, query=True)
+                tokens = list(with_tokens)
+            else:
+                pooled = encoder.encode_queries(inputs)
+            for row, i in enumerate(wanted):
+                queries[i][name] = _Query(pooled[row], tokens[row])
         return [
-            self._retrieve(text, language, {n: v for (j, n), v in vectors.items() if j == i}, k, filters or Filters())
+            self._retrieve(text, language, queries[i], k, filters or Filters())
             for i, (text, language) in enumerate(zip(texts, languages, strict=True))
         ]
 
-    def _retrieve(
-        self, text: str, language: Language, query: dict[str, np.ndarray], k: int, filters: Filters
-    ) -> Retrieval:
+    def _retrieve(self, text: str, language: Language, query: dict[str, _Query], k: int, filters: Filters) -> Retrieval:
         allowed = self._allowed_articles(language, filters)
-        tokens = tokenize(text)
-        section_scores = {"bm25": self.lexical.scores(tokens)}
-        for name, vector in query.items():
-            section_scores[name] = np.max([self._dense(self.stores[name][v], vector) for v in SECTION_VIEWS], 0)
         if not allowed.any():
             return Retrieval(text, language, (), {}, np.zeros(0))
-        article_scores = {
-            name: fusion.aggregate_articles(scores, self._order, self._starts)[allowed]
-            for name, scores in section_scores.items()
-        }
-        fused = fusion.fuse(article_scores, language, self.weights) + 1e-6 * self._priority[allowed]
-        features = fusion.confidence_features(article_scores, fused, language, self.lexical.coverage(tokens))
+        tokens = tokenize(text)
+        pooled = {"bm25": self.lexical.scores(tokens)}
+        ranked = dict(pooled)
+        for name, q in query.items():
+            pooled[name] = np.max([self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS], 0)
+            ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
+        pooled_articles = self._per_article(pooled, allowed)
+        ranked_articles = self._per_article(ranked, allowed)
+        fused = fusion.fuse(ranked_articles, language, self.weights) + 1e-6 * self._priority[allowed]
+        # The confidence models were fitted on pooled-cosine signals, so they read those.
+        pooled_fused = fusion.fuse(pooled_articles, language, self.weights)
+        features = fusion.confidence_features(pooled_articles, pooled_fused, language, self.lexical.coverage(tokens))
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
-        section_fused = self._section_fused(section_scores, article_scores, language)
-        top_sets = {name: set(np.argsort(-s)[:MATCH_DEPTH].tolist()) for name, s in section_scores.items()}
+        section_fused = self._section_fused(ranked, ranked_articles, language)
+        top_sets = {name: set(np.argsort(-s)[:MATCH_DEPTH].tolist()) for name, s in ranked.items()}
         answers = []
         for position in ranking[:k]:
             article = allowed_ids[position]
@@ -111,6 +128,24 @@ class Retriever:
             best = int(members[np.argmax(section_fused[members])])
             answers.append(self._answer(best, float(fused[position]), text, top_sets, language))
         return Retrieval(text, language, tuple(answers), features, fused[ranking])
+
+    def _per_article(self, section_scores: Mapping[str, np.ndarray], allowed: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            name: fusion.aggregate_articles(scores, self._order, self._starts)[allowed]
+            for name, scores in section_scores.items()
+        }
+
+    def _late_interaction(self, name: str, query_tokens: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+        """Pooled cosine blended with MaxSim over the token vectors of both views, for the best
+        MAXSIM_CANDIDATES sections by pooled cosine; the others score below all of them."""
+        candidates = np.argsort(-pooled)[:MAXSIM_CANDIDATES]
+        weights = fusion.LATE_INTERACTION_WEIGHTS
+        blended = weights["pooled"] * pooled[candidates]
+        for view, store in self.tokens[name].items():
+            blended = blended + weights[view] * store.maxsim(query_tokens, candidates)
+        out = np.full(len(pooled), blended.min() - 1e-3, dtype=np.float32)
+        out[candidates] = blended
+        return out
 
     def _count(self, article: int) -> int:
         end = self._starts[article + 1] if article + 1 < len(self._starts) else len(self.sections)

@@ -41,7 +41,7 @@ _PUNCT_RUN = re.compile(r"([!?.,;:~…。，、！？；：～\-_*#=+])[!?.,;:~�
 _SPACES = re.compile(r"\s+")
 
 # Function words only (no domain words), so lexical matching rests on content words.
-_EN_STOPWORDS = frozenset(
+EN_STOPWORDS = frozenset(
     """a about above after again all am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had
     has have having he her here hers herself him himself his how i if in into is it its itself
@@ -130,7 +130,7 @@ def english_tokens(text: str, *, stopwords: bool = True, stemming: bool = True) 
     """Lowercased words of a non-CJK chunk, optionally without stopwords and stemmed."""
     out = []
     for word in re.findall(r"[a-z0-9]+", text.lower().replace("'", "")):
-        if stopwords and word in _EN_STOPWORDS:
+        if stopwords and word in EN_STOPWORDS:
             continue
         out.append(stem(word) if stemming else word)
     return out

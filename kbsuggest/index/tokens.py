@@ -1,0 +1,45 @@
+"""Per-token vectors of many texts for late-interaction (MaxSim) scoring, stored as float16."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class TokenStore:
+    """Rows `offsets[i]:offsets[i + 1]` of `matrix` are the token vectors of text i."""
+
+    def __init__(self, matrix: np.ndarray, offsets: np.ndarray) -> None:
+        self.matrix = matrix
+        self.offsets = offsets
+
+    @classmethod
+    def from_matrices(cls, matrices: Sequence[np.ndarray], dim: int) -> TokenStore:
+        offsets = np.zeros(len(matrices) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(m) for m in matrices])
+        matrix = np.concatenate(matrices).astype(np.float16) if matrices else np.zeros((0, dim), np.float16)
+        return cls(matrix, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def rows(self, i: int) -> np.ndarray:
+        return np.asarray(self.matrix[self.offsets[i] : self.offsets[i + 1]], dtype=np.float32)
+
+    def maxsim(self, query: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """ColBERT's MaxSim of `query` (tokens x dim) against each text in `items`: the mean, over query
+        tokens, of the best cosine with any of the text's tokens."""
+        starts = self.offsets[items]
+        lengths = self.offsets[items + 1] - starts
+        segments = np.cumsum(lengths) - lengths  # where each item's tokens start in the gathered rows
+        gather = np.repeat(starts - segments, lengths) + np.arange(lengths.sum())
+        sims = query @ np.asarray(self.matrix[gather], dtype=np.float32).T
+        best: np.ndarray = np.maximum.reduceat(sims, segments, axis=1).mean(axis=0)
+        return best
+
+    @classmethod
+    def load(cls, matrix_path: Path, offsets_path: Path) -> TokenStore:
+        """The matrix is memory-mapped: only the candidates' rows are read."""
+        return cls(np.load(matrix_path, mmap_mode="r"), np.load(offsets_path, allow_pickle=False))
