@@ -147,3 +147,13 @@ def test_bad_tone_and_k_are_clear_errors(kb: KnowledgeBase) -> None:
         kb.suggest("refund", tone="rude")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="k must be"):
         kb.search("refund", k=0)
+
+
+def test_personal_data_is_masked_in_the_suggestion_and_never_reaches_a_draft(kb: KnowledgeBase) -> None:
+    s = kb.suggest(
+        "refund to card 4111 1111 1111 1111 please, order A1048321, mail me at ann@example.com",
+        context={"customer_name": "4111-1111-1111-1111"},
+    )
+    assert "4111" not in s.message and "ann@example.com" not in s.message
+    assert "[CARD]" in s.message and "A1048321" in s.message
+    assert all("4111" not in d.text for d in s.drafts)

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Mapping
 
 from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.retrieval.models import Answer
@@ -38,7 +39,7 @@ def compose(
     """greeting -> acknowledgement (negative messages) -> answer or clarifying question -> hand-off or next step
     -> closing. With no `answer` the draft states no facts."""
     phrases: ToneSet = templates.tones[tone]
-    values = {k: v for k, v in context.items() if v}
+    values = {k: redact(v) for k, v in context.items() if v}  # a card or ID number never reaches a draft
     if analysis.order_ids and "order_id" not in values:
         values["order_id"] = analysis.order_ids[0]
     parts: list[str] = []

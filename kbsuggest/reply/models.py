@@ -33,7 +33,7 @@ class Suggestion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="Quote it when recording feedback.")
-    message: str = Field(description="The message as analysed (chat-normalised).")
+    message: str = Field(description="The customer's message with personal data masked (order numbers kept).")
     analysis: MessageAnalysis
     stage: Literal["pre_sale", "in_sale", "after_sale"] | None = Field(
         description="Where in the purchase the customer is, from the best answer's article."

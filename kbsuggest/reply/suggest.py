@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 
 from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.privacy import redact
 from kbsuggest.reply.compose import clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Suggestion
 from kbsuggest.reply.templates import Templates, Tone
@@ -70,7 +71,7 @@ def build_suggestion(
     question = clarifying_question(phrases, tone, message, clarify) if clarify else None
     return Suggestion(
         id=uuid.uuid4().hex,
-        message=retrieval.text,
+        message=redact(message),
         analysis=analysis,
         stage=stages.get(best.article_id) if best else None,  # type: ignore[arg-type]
         answers=answers,
