@@ -3,19 +3,24 @@ all measured in this run through the same index.
 
     .venv/bin/python benchmarks/bench_quality.py [--shared ../shared/eval]
 
-Baselines: one signal alone through the same sections and views (BM25; the default dense model,
-all-MiniLM-L6-v2; USE multilingual), and naive reciprocal-rank fusion of BM25 and the dense model.
-Metrics are article-level on in-scope messages; escalation is for `no_answer` only.
+Baselines: one signal alone through the same sections, views and per-article aggregation (BM25; the
+default dense model all-MiniLM-L6-v2 as a pooled cosine, without token-level MaxSim; USE multilingual),
+and naive reciprocal-rank fusion of BM25 and that dense baseline. Metrics are article-level on in-scope
+messages; escalation counts `no_answer` only.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
+from kbsuggest.encoders import Encoder
 from kbsuggest.evaluation import DEPTH, LabelledQuery, read_queries, score
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, SignalWeights
 
@@ -30,9 +35,27 @@ def alone(**weights: float) -> FusionWeights:
 
 BASELINES = {
     "BM25": alone(bm25=1.0),
-    "dense (MiniLM)": alone(dense=1.0),
+    "dense (MiniLM, pooled)": alone(dense=1.0),
     "multilingual (USE)": alone(multilingual=1.0),
 }
+
+
+class PooledOnly:
+    """The same encoder without token vectors, so retrieval uses the pooled cosine alone."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+        self.model_id, self.fingerprint = encoder.model_id, encoder.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self._encoder.dim
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder.encode_documents(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder.encode_queries(texts)
 
 
 def articles_ranked(kb: KnowledgeBase, messages: list[str]) -> list[list[str]]:
@@ -66,16 +89,26 @@ def evaluate(name: str, articles: Path, queries_path: Path, index: Path) -> None
     print("| method | acc@1 | recall@3 | MRR | out-of-scope escalated | in-scope wrongly escalated |")
     print("|---|---|---|---|---|---|")
     rankings = {}
+    pooled = {**encoders, "dense": PooledOnly(encoders["dense"])}
     for label, weights in {**BASELINES, "**kbsuggest**": DEFAULT_WEIGHTS}.items():
-        kb = KnowledgeBase.load(index, encoders=encoders, weights=weights)
+        kb = KnowledgeBase.load(index, encoders=encoders if label.startswith("**") else pooled, weights=weights)
         report = score(queries, kb.suggest_many(messages, k=DEPTH), K)
         rankings[label] = articles_ranked(kb, messages)
         print(
             f"| {label} | {report.accuracy_at_1:.3f} | {report.recall_at_k:.3f} | {report.mrr:.3f} "
             f"| {report.escalation_recall:.3f} | {report.wrongly_escalated:.3f} |"
         )
-    acc, rec, mrr = rrf_metrics(queries, [rankings["BM25"], rankings["dense (MiniLM)"]])
+    acc, rec, mrr = rrf_metrics(queries, [rankings["BM25"], rankings["dense (MiniLM, pooled)"]])
     print(f"| naive RRF (BM25 + MiniLM) | {acc:.3f} | {rec:.3f} | {mrr:.3f} | | |")
+    print(f"\nreliability of `confidence` (kbsuggest, {name}): P(first answer right) vs observed")
+    print("| confidence | messages | mean confidence | observed accuracy@1 |")
+    print("|---|---|---|---|")
+    for low in np.arange(0.0, 1.0, 0.2):
+        members = [r for r in report.results if low <= r.confidence < low + 0.2 or (low >= 0.8 and r.confidence == 1.0)]
+        if members:
+            mean = sum(r.confidence for r in members) / len(members)
+            observed = sum(r.rank == 1 for r in members) / len(members)
+            print(f"| {low:.1f}-{low + 0.2:.1f} | {len(members)} | {mean:.2f} | {observed:.2f} |")
 
 
 def main() -> None:

@@ -11,23 +11,21 @@ from kbsuggest.articles.models import ArticleMeta
 FORMAT_VERSION = 1
 
 
-class FileRecord(BaseModel):
+class _Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+
+class FileRecord(_Record):
     name: str
     sha256: str
 
 
-class TokenRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class TokenRecord(_Record):
     matrix: FileRecord
     offsets: FileRecord
 
 
-class EncoderRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class EncoderRecord(_Record):
     model_id: str
     fingerprint: str
     dim: int
@@ -35,23 +33,17 @@ class EncoderRecord(BaseModel):
     tokens: dict[str, TokenRecord] = {}
 
 
-class ArticleRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ArticleRecord(_Record):
     meta: ArticleMeta
     path: str
 
 
-class SectionRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class SectionRecord(_Record):
     id: str
     content_hash: str
 
 
-class Manifest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Manifest(_Record):
     format_version: int = FORMAT_VERSION
     kbsuggest_version: str
     built_at: datetime
