@@ -57,6 +57,21 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument("--json", action="store_true", help="print the suggestion as JSON")
     suggest.set_defaults(run=_suggest)
 
+    evaluate = commands.add_parser(
+        "eval",
+        help="answer quality on labelled messages (exit 1 when under a --min threshold)",
+        description='QUERIES.jsonl holds {"query": ..., "expected": [article ids or article#anchor]} per line; '
+        '"expected": [] marks a message that should be escalated.',
+    )
+    evaluate.add_argument("queries", type=Path, metavar="QUERIES.jsonl")
+    evaluate.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    evaluate.add_argument("--k", type=int, default=3, help="recall@k (default 3)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics and failures as JSON")
+    evaluate.add_argument("--failures", type=int, default=20, help="failing messages to list (default 20)")
+    for metric in ("accuracy", "recall", "mrr", "escalation-recall"):
+        evaluate.add_argument(f"--min-{metric}", type=float, default=None, metavar="X")
+    evaluate.set_defaults(run=_eval)
+
     mcp = commands.add_parser("mcp", help="serve the agent tools over MCP (stdio), for Claude Desktop, IDEs, agents")
     mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
     mcp.set_defaults(run=_mcp)
@@ -130,6 +145,41 @@ def _suggest(args: argparse.Namespace) -> int:
     for draft in s.drafts:
         print(f"\n--- draft ({draft.tone}; cites {', '.join(draft.citations) or 'nothing'})\n{draft.text}")
     return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from kbsuggest.evaluation import DEPTH, read_queries, score
+    from kbsuggest.kb import KnowledgeBase
+
+    queries = read_queries(args.queries)
+    kb = KnowledgeBase.load(args.index)
+    report = score(queries, kb.suggest_many([q.query for q in queries], k=DEPTH), args.k)
+    failures = [r for r in report.results if r.rank != 1 if r.expected or not r.escalated_no_answer]
+    limits = {
+        "accuracy@1": (args.min_accuracy, report.accuracy_at_1),
+        "recall@k": (args.min_recall, report.recall_at_k),
+        "mrr": (args.min_mrr, report.mrr),
+        "escalation_recall": (args.min_escalation_recall, report.escalation_recall),
+    }
+    below = [f"{name} {value:.3f} < {floor}" for name, (floor, value) in limits.items() if floor and value < floor]
+    if args.json:
+        body = report.model_dump(mode="json", by_alias=True, exclude={"results"})
+        body["failures"] = [r.model_dump(mode="json") for r in failures]
+        body["below_threshold"] = below
+        print(json.dumps(body, ensure_ascii=False, indent=1))
+    else:
+        print(
+            f"{report.queries} messages ({report.in_scope} answerable): accuracy@1 {report.accuracy_at_1:.3f}, "
+            f"recall@{report.k} {report.recall_at_k:.3f}, MRR {report.mrr:.3f}, nDCG@10 {report.ndcg_at_10:.3f}, "
+            f"escalation precision {report.escalation_precision:.3f} recall {report.escalation_recall:.3f}"
+        )
+        for r in failures[: args.failures]:
+            got = ", ".join(r.got[:3]) or "nothing"
+            want = ", ".join(r.expected) or "escalation"
+            print(f"  miss: {r.query!r}: expected {want}; got {got}")
+        for line in below:
+            print(f"below threshold: {line}", file=sys.stderr)
+    return EXIT_ERROR if below else 0
 
 
 def _mcp(args: argparse.Namespace) -> int:

@@ -42,3 +42,31 @@ def test_bad_articles_report_every_problem_and_leave_the_index_alone(
 def test_missing_index_is_a_clear_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", str(tmp_path / "none"), "--index", str(tmp_path / "ix")]) == 2
     assert "the articles folder does not exist" in capsys.readouterr().err
+
+
+def test_eval_prints_metrics_and_fails_under_a_threshold(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        '{"query": "refund timing bank business days", "expected": ["refunds"]}\n'
+        '{"query": "express shipping cost", "expected": ["shipping#shipping-options"]}\n'
+        '{"query": "what is the capital of France", "expected": []}\n',
+        encoding="utf-8",
+    )
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(queries), "--index", str(tmp_path / "ix"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) >= {"accuracy@1", "recall@k", "mrr", "ndcg@10", "escalation_precision", "escalation_recall"}
+    assert report["in_scope"] == 2 and 0.0 <= report["accuracy@1"] <= 1.0
+    assert main(["eval", str(queries), "--index", str(tmp_path / "ix"), "--min-accuracy", "1.01"]) == 1
+    assert "below threshold: accuracy@1" in capsys.readouterr().err
+
+
+def test_eval_names_the_bad_line(articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"query": "ok", "expected": []}\n{"query": "no expected field"}\n', encoding="utf-8")
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    assert main(["eval", str(queries), "--index", str(tmp_path / "ix")]) == 1
+    assert "queries.jsonl:2:" in capsys.readouterr().err

@@ -189,7 +189,8 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
     except (ValidationError, ValueError, RuntimeError) as exc:
         # pydantic, numpy and faiss (RuntimeError) reject files written by another format or damaged
         # in a way their checksum cannot show (a manifest edited by hand).
-        raise IndexCorruptError(f"{index_dir} holds data this kbsuggest cannot read ({exc}); {hint}") from None
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise IndexCorruptError(f"{index_dir} holds data this kbsuggest cannot read ({first_line}); {hint}") from None
 
 
 def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
