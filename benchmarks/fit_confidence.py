@@ -51,9 +51,8 @@ def reliability(p: np.ndarray, y: np.ndarray) -> None:
             print(
                 f"| {low:.1f}-{low + 0.2:.1f} | {members.sum()} | {p[members].mean():.2f} | {y[members].mean():.2f} |"
             )
-    print(
-        f"expected calibration error: {sum(abs(p[(p >= lo) & (p < lo + 0.1)].sum() - y[(p >= lo) & (p < lo + 0.1)].sum()) for lo in np.arange(0, 1.0, 0.1)) / len(p):.3f}"
-    )
+    bins = [(p >= low) & (p < low + 0.1) for low in np.arange(0, 1.0, 0.1)]
+    print(f"expected calibration error: {sum(abs(p[b].sum() - y[b].sum()) for b in bins) / len(p):.3f}")
 
 
 def main() -> None:
