@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         evaluate.add_argument(f"--min-{metric}", type=float, default=None, metavar="X")
     evaluate.set_defaults(run=_eval)
 
+    report = commands.add_parser(
+        "report", help="what agents' feedback says: acceptance, knowledge gaps, unused articles"
+    )
+    report.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.set_defaults(run=_report)
+
     mcp = commands.add_parser("mcp", help="serve the agent tools over MCP (stdio), for Claude Desktop, IDEs, agents")
     mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
     mcp.set_defaults(run=_mcp)
@@ -180,6 +187,28 @@ def _eval(args: argparse.Namespace) -> int:
         for line in below:
             print(f"below threshold: {line}", file=sys.stderr)
     return EXIT_ERROR if below else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from kbsuggest.kb import KnowledgeBase
+
+    report = KnowledgeBase.load(args.index).report()
+    if args.json:
+        body = report.model_dump(mode="json")
+        for usage, row in zip(report.articles, body["articles"], strict=True):
+            row["acceptance_rate"] = usage.acceptance_rate
+        print(json.dumps(body, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{report.suggestions} suggestions, {report.feedback} feedback records")
+    print("\nacceptance per article (accepted / edited / rejected; times suggested first):")
+    for a in sorted(report.articles, key=lambda a: -a.suggested):
+        rate = "-" if a.acceptance_rate is None else f"{a.acceptance_rate:.0%}"
+        print(f"  {a.article_id}: {rate} ({a.accepted}/{a.edited}/{a.rejected}; {a.suggested})")
+    print("\nknowledge gaps (unanswered or rejected, clustered):")
+    for gap in report.gaps:
+        print(f"  {gap.count} x {' | '.join(gap.examples)}")
+    print(f"\nnever used: {', '.join(report.never_used) or 'none'}")
+    return 0
 
 
 def _mcp(args: argparse.Namespace) -> int:

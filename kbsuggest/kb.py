@@ -5,22 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from kbsuggest.analysis import analyse
 from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import Section
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, InputError
+from kbsuggest.feedback.report import FeedbackReport, build_report
+from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
 from kbsuggest.index import BuildSummary, IndexData, build_index
 from kbsuggest.index.manifest import ArticleRecord, Manifest
 from kbsuggest.index.storage import check_encoders, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.reply.suggest import build_suggestion
 from kbsuggest.reply.templates import TONES, Tone, load_templates
-from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
+from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, confidence_signal
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
 
+FEEDBACK_FILE = "feedback.sqlite"
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
 
@@ -36,10 +41,12 @@ class KnowledgeBase:
         settings: Settings,
         last_build: BuildSummary | None = None,
         weights: FusionWeights = DEFAULT_WEIGHTS,
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self._data = data
         self.encoders = dict(encoders)
         self.last_build = last_build
+        self.feedback = feedback
         self._retriever = Retriever(
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
@@ -69,7 +76,8 @@ class KnowledgeBase:
         articles = load_articles(articles_dir, default_locale=settings.default_locale)
         templates = load_templates(Path(articles_dir))
         data, summary = build_index(articles, templates, Path(index_dir), encoders, progress=progress)
-        return cls(data, encoders, settings=settings, last_build=summary)
+        feedback = FeedbackStore(Path(index_dir) / FEEDBACK_FILE)
+        return cls(data, encoders, settings=settings, last_build=summary, feedback=feedback)
 
     @classmethod
     def load(
@@ -79,10 +87,12 @@ class KnowledgeBase:
         settings: Settings | None = None,
         encoders: Mapping[str, Encoder] | None = None,
         weights: FusionWeights = DEFAULT_WEIGHTS,
+        feedback: bool = True,
     ) -> KnowledgeBase:
         """Load a built index, refusing one built with other models or a different format version.
 
-        `weights`: how much each signal counts per language (defaults fitted on labelled data)."""
+        `weights`: how much each signal counts per language (defaults fitted on labelled data).
+        `feedback`: log suggestions (messages redacted) and agents' feedback in INDEX_DIR/feedback.sqlite."""
         index_dir = Path(index_dir)
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
@@ -90,7 +100,8 @@ class KnowledgeBase:
         if manifest is None:
             raise IndexCorruptError(f"{index_dir} holds no index; {REBUILD_HINT.format(index_dir=index_dir)}")
         check_encoders(manifest, encoders, index_dir)
-        return cls(read_index(index_dir, manifest), encoders, settings=settings, weights=weights)
+        store = FeedbackStore(index_dir / FEEDBACK_FILE) if feedback else None
+        return cls(read_index(index_dir, manifest), encoders, settings=settings, weights=weights, feedback=store)
 
     @property
     def manifest(self) -> Manifest:
@@ -139,7 +150,7 @@ class KnowledgeBase:
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = {a.meta.id: a.meta.stage for a in self.articles}
-        return [
+        suggestions = [
             build_suggestion(
                 message,
                 retrieval,
@@ -151,6 +162,42 @@ class KnowledgeBase:
             )
             for message, retrieval in zip(messages, self._retrieve(messages, k, filters), strict=True)
         ]
+        if self.feedback is not None:
+            for suggestion in suggestions:
+                self.feedback.log_suggestion(suggestion)
+        return suggestions
+
+    def record_feedback(
+        self,
+        suggestion_id: str,
+        outcome: Outcome,
+        final_text: str | None = None,
+        article_id: str | None = None,
+        agent: str | None = None,
+    ) -> Feedback:
+        """Record an agent's verdict on a suggestion: accepted, edited (with `final_text`) or rejected.
+
+        `article_id`: the article the reply was really answered with, when not the first answer."""
+        if article_id is not None and article_id not in {a.meta.id for a in self.articles}:
+            raise InputError(f"article {article_id!r} is not in this knowledge base")
+        return self._store().record(suggestion_id, outcome, final_text=final_text, article_id=article_id, agent=agent)
+
+    def report(self) -> FeedbackReport:
+        """Acceptance per article, clusters of unanswered messages (knowledge gaps), articles never used."""
+        store = self._store()
+
+        def embed(items: list[LoggedSuggestion]) -> np.ndarray:
+            language = items[0].language if items else "en"
+            encoder = self.encoders[confidence_signal(language)]
+            return encoder.encode_queries([i.message for i in items])
+
+        ids = [a.meta.id for a in self.articles]
+        return build_report(ids, store.suggestions(), store.feedback(), embed)
+
+    def _store(self) -> FeedbackStore:
+        if self.feedback is None:
+            raise InputError("this KnowledgeBase keeps no feedback. Fix: load it with feedback=True")
+        return self.feedback
 
     def _retrieve(self, messages: Sequence[str], k: int, filters: Filters | None) -> list[Retrieval]:
         if k < 1:
@@ -163,4 +210,12 @@ class KnowledgeBase:
                     f"the message has {len(message)} characters, over the limit of {MAX_MESSAGE_CHARS}. "
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
+            if not message.isascii():
+                try:
+                    message.encode("utf-8")
+                except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a bad decode or JSON "\ud800"
+                    raise InputError(
+                        f"the message is not valid Unicode (an unpaired surrogate at character {exc.start}). "
+                        "Fix: decode the customer's text as UTF-8 before passing it"
+                    ) from None
         return self._retriever.retrieve_many(messages, k, filters)

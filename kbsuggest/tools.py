@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kbsuggest.errors import InputError, KbSuggestError
+from kbsuggest.feedback.store import Outcome
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.reply.templates import Tone
 from kbsuggest.retrieval.models import Filters
@@ -55,6 +56,22 @@ class SuggestArgs(SearchArgs):
         description="Values for the draft's placeholders: customer_name, order_id, agent_name, store_name.",
     )
     tone: Tone = Field(default="friendly", description="The draft's tone.")
+
+
+class FeedbackArgs(BaseModel):
+    """Arguments of `record_feedback` (and the body of the HTTP `/v1/feedback`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suggestion_id: str = Field(min_length=1, description="The `id` of the suggestion being judged.")
+    outcome: Outcome = Field(description="accepted: sent as drafted; edited: sent after changes; rejected: not used.")
+    final_text: str | None = Field(default=None, description="The reply actually sent, when edited.")
+    article_id: str | None = Field(default=None, description="The article really used, if not the first answer.")
+    agent: str | None = Field(default=None, description="Who judged it.")
+
+
+def _feedback(kb: KnowledgeBase, args: FeedbackArgs) -> dict[str, Any]:
+    return kb.record_feedback(**args.model_dump()).model_dump(mode="json")
 
 
 def _search(kb: KnowledgeBase, args: SearchArgs) -> dict[str, Any]:
@@ -100,6 +117,13 @@ TOOLS: Mapping[str, Tool] = {
             "reply drafts with citations, a confidence, and whether a person should take over (escalate).",
             SuggestArgs,
             _suggest,
+        ),
+        Tool(
+            "record_feedback",
+            "Record whether a suggested reply was accepted, edited or rejected, so the knowledge base's "
+            "editors learn which questions it answers badly.",
+            FeedbackArgs,
+            _feedback,
         ),
     )
 }

@@ -70,3 +70,16 @@ def test_eval_names_the_bad_line(articles_dir: Path, tmp_path: Path, capsys: pyt
     assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
     assert main(["eval", str(queries), "--index", str(tmp_path / "ix")]) == 1
     assert "queries.jsonl:2:" in capsys.readouterr().err
+
+
+def test_report_after_feedback(articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kbsuggest import KnowledgeBase
+
+    kb = KnowledgeBase.build(articles_dir, tmp_path / "ix")
+    kb.record_feedback(kb.suggest("refund timing").id, "accepted", article_id="refunds")
+    assert main(["report", "--index", str(tmp_path / "ix")]) == 0
+    out = capsys.readouterr().out
+    assert "1 suggestions, 1 feedback records" in out and "refunds: 100% (1/0/0;" in out
+    assert main(["report", "--index", str(tmp_path / "ix"), "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert next(a for a in body["articles"] if a["article_id"] == "refunds")["acceptance_rate"] == 1.0

@@ -260,3 +260,14 @@ def test_hundreds_of_concurrent_requests_across_rebuilds_and_reloads(base_url: s
     mixed = [marks for _, marks in results if len(marks) != 1]
     assert mixed == [], "an answer list mixed index versions"
     assert {"V1", "V5"} <= seen_versions
+
+
+def test_feedback_round_trip(base_url: str, index_dir: Path) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        suggestion = client.post("/v1/suggest", json={"message": "gift cards?"}).json()
+        r = client.post("/v1/feedback", json={"suggestion_id": suggestion["id"], "outcome": "edited", "agent": "kim"})
+        assert r.status_code == 200, r.text
+        assert r.json()["outcome"] == "edited" and r.json()["agent"] == "kim"
+        r = client.post("/v1/feedback", json={"suggestion_id": "nope", "outcome": "accepted"})
+        assert r.status_code == 422 and "no suggestion" in r.json()["error"]["message"]
+        assert client.post("/v1/feedback", json={"suggestion_id": "x", "outcome": "meh"}).status_code == 422

@@ -29,14 +29,15 @@ def _walk(node: Any) -> Iterator[Any]:
 
 def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
     openai, anthropic = openai_tools(), anthropic_tools()
-    assert [t["type"] for t in openai] == ["function", "function"]
-    assert [t["function"]["name"] for t in openai] == ["search_knowledge_base", "suggest_reply"]
-    assert [set(t) for t in anthropic] == [{"name", "description", "input_schema"}] * 2
+    assert [t["type"] for t in openai] == ["function"] * 3
+    assert [t["function"]["name"] for t in openai] == ["search_knowledge_base", "suggest_reply", "record_feedback"]
+    assert [set(t) for t in anthropic] == [{"name", "description", "input_schema"}] * 3
     for o, a in zip(openai, anthropic, strict=True):
         assert set(o["function"]) == {"name", "description", "parameters"}
         assert o["function"]["name"] == a["name"] and o["function"]["description"] == a["description"]
         assert o["function"]["parameters"] == a["input_schema"]
-    search, suggest = (t["input_schema"] for t in anthropic)
+    search, suggest, feedback = (t["input_schema"] for t in anthropic)
+    assert set(feedback["required"]) == {"suggestion_id", "outcome"}
     assert search["type"] == "object" and search["required"] == ["message"]
     assert search["additionalProperties"] is False
     assert set(search["properties"]) == {"message", "k", "filters"}
@@ -48,7 +49,7 @@ def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
 
 
 def test_schemas_are_valid_json_schema_that_match_what_the_dispatcher_accepts() -> None:
-    search, suggest = (t["input_schema"] for t in anthropic_tools())
+    search, suggest, _ = (t["input_schema"] for t in anthropic_tools())
     jsonschema.Draft202012Validator.check_schema(search)
     good = {"message": "refund?", "k": 2, "filters": {"locale": "en", "type": ["policy"], "today": "2026-01-01"}}
     jsonschema.validate(good, search)
@@ -175,3 +176,11 @@ def test_agent_loop_gets_errors_back_as_data(kb: KnowledgeBase) -> None:
 
     assert run_agent(kb, model, "hello?") == "Sorry, let me ask a colleague."
     assert json.loads(seen[-1]["content"])["error"]["type"] == "invalid_arguments"
+
+
+def test_record_feedback_tool_round_trip(kb: KnowledgeBase) -> None:
+    suggestion = call_tool(kb, "suggest_reply", {"message": "when does my refund arrive?"})["result"]
+    result = call_tool(kb, "record_feedback", {"suggestion_id": suggestion["id"], "outcome": "accepted"})
+    assert result["result"]["outcome"] == "accepted" and result["result"]["suggestion_id"] == suggestion["id"]
+    bad = call_tool(kb, "record_feedback", {"suggestion_id": "nope", "outcome": "accepted"})
+    assert bad["error"]["type"] == "invalid_arguments" and "no suggestion 'nope'" in bad["error"]["message"]

@@ -7,7 +7,9 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
 
 MANIFEST = "manifest.json"
+_DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss)$")
+"""Names `write_file` gives; nothing else in the folder (a feedback database, say) is ever deleted."""
 _SECTIONS = TypeAdapter(tuple[Section, ...])
 _TEMPLATES = TypeAdapter(dict[str, Templates])
 
@@ -116,9 +120,9 @@ def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | No
     finally:
         os.close(dir_fd)
     kept = manifest.files() + (previous.files() if previous else [])
-    keep = {record.name for record in kept} | {MANIFEST, ".lock"}
+    keep = {record.name for record in kept}
     for path in index_dir.iterdir():
-        if path.name not in keep and path.is_file() and not path.name.startswith(".tmp-"):
+        if _DATA_FILE.match(path.name) and path.name not in keep:
             path.unlink(missing_ok=True)
 
 
@@ -186,9 +190,10 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
             raise IndexCorruptError(f"{path} does not match its checksum in {MANIFEST}; {hint}")
     try:
         return _read_data(index_dir, manifest)
-    except (ValidationError, ValueError, RuntimeError) as exc:
-        # pydantic, numpy and faiss (RuntimeError) reject files written by another format or damaged
-        # in a way their checksum cannot show (a manifest edited by hand).
+    except (ValidationError, ValueError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        # pydantic, numpy (EOFError for an empty .npy, BadZipFile for a damaged .npz) and faiss (RuntimeError)
+        # reject files written by another format or damaged in a way their checksum cannot show (a manifest
+        # edited by hand).
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise IndexCorruptError(f"{index_dir} holds data this kbsuggest cannot read ({first_line}); {hint}") from None
 

@@ -35,10 +35,11 @@ from starlette.exceptions import HTTPException
 from kbsuggest import __version__
 from kbsuggest.config import Settings
 from kbsuggest.errors import InputError, KbSuggestError
+from kbsuggest.feedback.store import Feedback
 from kbsuggest.kb import KnowledgeBase
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.retrieval.models import Answer
-from kbsuggest.tools import SearchArgs, SuggestArgs, describe_validation_errors, error
+from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
 
 MAX_BODY_BYTES = 64 * 1024
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed when the service has a key.")
@@ -125,6 +126,11 @@ def create_app(
     def suggest(args: SuggestArgs) -> Suggestion:
         """Answers, reply drafts, a confidence and whether to hand the message to a person."""
         return holder.kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
+
+    @app.post("/v1/feedback", dependencies=authorised)
+    def feedback(args: FeedbackArgs) -> Feedback:
+        """Record an agent's verdict on a suggestion (accepted, edited or rejected)."""
+        return holder.kb.record_feedback(**args.model_dump())
 
     @app.post("/v1/reload", dependencies=authorised)
     def reload() -> Health:

@@ -1,0 +1,179 @@
+"""Suggestions and agents' feedback in one SQLite file (stdlib sqlite3, WAL).
+
+Safe with concurrent writers, threads and processes alike: every call opens its own connection, writes
+in one short transaction and waits (busy timeout) rather than failing while another writer commits.
+A committed row survives a killed process (WAL with synchronous=NORMAL: only a power cut can lose the
+last transactions). Messages and edited replies are
+stored only after `kbsuggest.privacy.redact`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from kbsuggest.errors import InputError
+from kbsuggest.privacy import redact
+from kbsuggest.reply.models import Suggestion
+
+Outcome = Literal["accepted", "edited", "rejected"]
+OUTCOMES: tuple[Outcome, ...] = ("accepted", "edited", "rejected")
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS suggestions (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    message TEXT NOT NULL,
+    language TEXT NOT NULL,
+    article_id TEXT,
+    confidence REAL NOT NULL,
+    escalate_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    suggestion_id TEXT NOT NULL REFERENCES suggestions(id),
+    created_at TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'edited', 'rejected')),
+    article_id TEXT,
+    final_text TEXT,
+    agent TEXT
+);
+CREATE INDEX IF NOT EXISTS feedback_suggestion ON feedback(suggestion_id);
+"""
+
+
+class Feedback(BaseModel):
+    """One agent's verdict on one suggestion, as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    suggestion_id: str
+    outcome: Outcome
+    article_id: str | None
+    final_text: str | None
+    agent: str | None
+    created_at: datetime
+
+
+class LoggedSuggestion(BaseModel):
+    """A suggestion as the store keeps it (message redacted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    message: str
+    language: str
+    article_id: str | None
+    confidence: float
+    escalate_reason: str | None
+
+
+class FeedbackStore:
+    """The SQLite file at `path`, created on first use."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.executescript(_SCHEMA)
+            yield db
+
+    def log_suggestion(self, suggestion: Suggestion) -> None:
+        """Keep what feedback and reports need: the redacted message and what was answered."""
+        answered = bool(suggestion.answers) and suggestion.escalate_reason != "no_answer"
+        best = suggestion.answers[0].article_id if answered else None
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    suggestion.id,
+                    _now(),
+                    redact(suggestion.message),
+                    suggestion.analysis.language,
+                    best,
+                    suggestion.confidence,
+                    suggestion.escalate_reason,
+                ),
+            )
+
+    def record(
+        self,
+        suggestion_id: str,
+        outcome: str,
+        *,
+        final_text: str | None = None,
+        article_id: str | None = None,
+        agent: str | None = None,
+    ) -> Feedback:
+        """Store one verdict. `article_id` is the article the reply was really answered with (default: the
+        suggestion's first answer)."""
+        if outcome not in OUTCOMES:
+            raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        with self._connect() as db:
+            row = db.execute("SELECT article_id FROM suggestions WHERE id = ?", (suggestion_id,)).fetchone()
+            if row is None:
+                raise InputError(
+                    f"no suggestion {suggestion_id!r} in {self.path}. Fix: pass the `id` of a Suggestion "
+                    "made by a KnowledgeBase using this feedback store"
+                )
+            feedback = Feedback(
+                suggestion_id=suggestion_id,
+                outcome=outcome,
+                article_id=article_id or row[0],
+                final_text=redact(final_text) if final_text else None,
+                agent=agent,
+                created_at=datetime.now(UTC),
+            )
+            db.execute(
+                "INSERT INTO feedback (suggestion_id, created_at, outcome, article_id, final_text, agent)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    feedback.suggestion_id,
+                    feedback.created_at.isoformat(),
+                    feedback.outcome,
+                    feedback.article_id,
+                    feedback.final_text,
+                    feedback.agent,
+                ),
+            )
+        return feedback
+
+    def feedback(self) -> list[Feedback]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT suggestion_id, outcome, article_id, final_text, agent, created_at FROM feedback ORDER BY id"
+            ).fetchall()
+        return [
+            Feedback(suggestion_id=r[0], outcome=r[1], article_id=r[2], final_text=r[3], agent=r[4], created_at=r[5])
+            for r in rows
+        ]
+
+    def suggestions(self) -> list[LoggedSuggestion]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, message, language, article_id, confidence, escalate_reason FROM suggestions"
+                " ORDER BY created_at"
+            ).fetchall()
+        return [
+            LoggedSuggestion(
+                id=r[0], message=r[1], language=r[2], article_id=r[3], confidence=r[4], escalate_reason=r[5]
+            )
+            for r in rows
+        ]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kbsuggest import KnowledgeBase, Settings
+from kbsuggest.errors import InputError
+from kbsuggest.feedback import FeedbackStore
+
+HASHING = Settings(model="hashing")
+
+
+@pytest.fixture
+def kb(articles_dir: Path, tmp_path: Path) -> KnowledgeBase:
+    KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
+    return KnowledgeBase.load(tmp_path / "ix", settings=HASHING)
+
+
+def test_feedback_is_persisted_with_personal_data_masked(kb: KnowledgeBase, tmp_path: Path) -> None:
+    s = kb.suggest("refund timing for card 4111 1111 1111 1111? mail ann@example.com")
+    final = "Sent to ann@example.com, card 4111-1111-1111-1111"
+    kb.record_feedback(s.id, "edited", final_text=final, article_id="refunds", agent="kim")
+    again = FeedbackStore(tmp_path / "ix" / "feedback.sqlite")  # a fresh reader of the same file
+    (logged,) = again.suggestions()
+    assert logged.id == s.id and "4111" not in logged.message and "[EMAIL]" in logged.message
+    (stored,) = again.feedback()
+    assert stored.outcome == "edited" and stored.agent == "kim" and stored.article_id == "refunds"
+    assert stored.final_text == "Sent to [EMAIL], card [CARD]"
+
+
+def test_feedback_errors_are_clear(kb: KnowledgeBase) -> None:
+    s = kb.suggest("express shipping cost")
+    with pytest.raises(InputError, match="outcome 'liked'"):
+        kb.record_feedback(s.id, "liked")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="no suggestion 'nope'"):
+        kb.record_feedback("nope", "accepted")
+    with pytest.raises(InputError, match="article 'ghost'"):
+        kb.record_feedback(s.id, "accepted", article_id="ghost")
+
+
+def test_rebuilding_the_index_keeps_the_feedback(kb: KnowledgeBase, articles_dir: Path, tmp_path: Path) -> None:
+    kb.record_feedback(kb.suggest("refund timing").id, "accepted")
+    (articles_dir / "shipping.md").unlink()
+    KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
+    assert len(FeedbackStore(tmp_path / "ix" / "feedback.sqlite").feedback()) == 1
+
+
+def test_report_counts_acceptance_gaps_and_unused_articles(kb: KnowledgeBase) -> None:
+    for outcome in ("accepted", "accepted", "rejected"):
+        s = kb.suggest("refund timing bank business days")
+        kb.record_feedback(s.id, outcome, article_id="refunds")
+    for message in ("what is the weather in paris", "weather in paris tomorrow?"):
+        s = kb.suggest(message)
+        kb.record_feedback(s.id, "rejected")
+    report = kb.report()
+    refunds = next(a for a in report.articles if a.article_id == "refunds")
+    assert (refunds.accepted, refunds.rejected, refunds.acceptance_rate) == (2, 1, 2 / 3)
+    assert report.suggestions == 5 and report.feedback == 5
+    assert sum(g.count for g in report.gaps) >= 3  # the rejected ones, clustered
+    assert "returns-zh" in report.never_used
+    assert type(report).model_validate_json(report.model_dump_json()) == report
+
+
+def test_concurrent_threads_lose_no_rows(kb: KnowledgeBase) -> None:
+    ids = [kb.suggest(f"refund timing {i}").id for i in range(8)]
+
+    def worker(suggestion_id: str) -> None:
+        for _ in range(25):
+            kb.record_feedback(suggestion_id, "accepted")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert kb.feedback is not None and len(kb.feedback.feedback()) == 200
+
+
+WRITER = """
+import sys
+from kbsuggest.feedback.store import FeedbackStore
+from kbsuggest import KnowledgeBase, Settings
+kb = KnowledgeBase.load(sys.argv[1], settings=Settings(model="hashing"))
+sid = kb.suggest("refund timing").id
+for n in range(1, 100000):
+    kb.record_feedback(sid, "accepted", agent=sys.argv[2])
+    print(n, flush=True)
+"""
+
+
+def test_concurrent_processes_and_a_killed_writer_lose_no_committed_rows(kb: KnowledgeBase, tmp_path: Path) -> None:
+    index = str(tmp_path / "ix")
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, index, f"p{i}"], stdout=subprocess.PIPE, text=True, bufsize=1)
+        for i in range(2)
+    ]
+    committed = [0, 0]
+
+    def follow(i: int) -> None:
+        stdout = writers[i].stdout
+        assert stdout is not None
+        for line in stdout:
+            committed[i] = int(line)
+
+    readers = [threading.Thread(target=follow, args=(i,)) for i in range(2)]
+    for r in readers:
+        r.start()
+    deadline = time.monotonic() + 30
+    while min(committed) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for w in writers:
+        w.kill()  # SIGKILL, mid-write
+        w.wait()
+    for r in readers:
+        r.join()
+    for w in writers:
+        assert w.stdout is not None
+        w.stdout.close()
+    assert min(committed) >= 40
+    rows = FeedbackStore(tmp_path / "ix" / "feedback.sqlite").feedback()
+    for i in range(2):
+        assert sum(1 for f in rows if f.agent == f"p{i}") >= committed[i]
