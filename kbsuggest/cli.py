@@ -91,6 +91,22 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", default=None, help="require this X-API-Key header on /v1 routes (default: $KBSUGGEST_API_KEY)"
     )
     serve.set_defaults(run=_serve)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check articles for what an editor should fix: invalid files, broken links, conflicting facts...",
+        description="Errors: what `build` refuses, duplicate ids, broken links and anchors, conflicting facts. "
+        "Warnings: expired or soon-expiring articles, near-duplicate sections.",
+        epilog="exit status: 0 nothing found, 1 warnings only, 2 errors",
+    )
+    lint.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR")
+    lint.add_argument("--json", action="store_true", help='print {"errors": [...], "warnings": [...]} as JSON')
+    lint.add_argument(
+        "--expiring-days", type=int, default=14, metavar="N", help="warn about articles expiring within N days (14)"
+    )
+    lint.add_argument("--today", metavar="YYYY-MM-DD", help="check validity dates against this day (default today)")
+    lint.add_argument("--no-similarity", action="store_true", help="skip the near-duplicate check (loads no model)")
+    lint.set_defaults(run=_lint)
     return parser
 
 
@@ -224,6 +240,32 @@ def _serve(args: argparse.Namespace) -> int:
     api_key = args.api_key or os.environ.get("KBSUGGEST_API_KEY") or None
     serve(args.index, host=args.host, port=args.port, api_key=api_key)
     return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from kbsuggest.config import Settings
+    from kbsuggest.lint import lint
+
+    try:
+        today = date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        print(f"error: --today {args.today!r} is not a date; write it as YYYY-MM-DD", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    encoders = None if args.no_similarity else Settings.from_env().encoders()
+    try:
+        report = lint(args.articles_dir, today=today, expiring_days=args.expiring_days, encoders=encoders)
+    except KbSuggestError as exc:  # a model that cannot load: exit status 1 would read as "warnings only"
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    if args.json:
+        print(report.model_dump_json(indent=1))
+    else:
+        for finding in (*report.errors, *report.warnings):
+            print(finding)
+        print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    return 2 if report.errors else 1 if report.warnings else 0
 
 
 if __name__ == "__main__":
