@@ -22,9 +22,10 @@ from kbsuggest.index.views import view_texts
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sections", type=int, default=5000)
+    parser.add_argument("--sentences", type=int, default=4, help="per section (4: about 90 word pieces)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_kb(Path(tmp) / "articles", args.sections)
+        root = write_kb(Path(tmp) / "articles", args.sections, sentences=args.sentences)
         sections = [s for a in load_articles(root) for s in a.sections]
         texts = sorted({t for rows in view_texts(sections).values() for t in rows}, key=len)
         encoders = Settings().encoders()

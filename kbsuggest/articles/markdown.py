@@ -78,6 +78,7 @@ def _render(tokens: list[Token]) -> str:
     header: list[str] = []
     row: list[str] = []
     in_head = in_cell = False
+    body_rows = 0
     for token in tokens:
         kind = token.type
         if kind in ("bullet_list_open", "ordered_list_open"):
@@ -92,6 +93,10 @@ def _render(tokens: list[Token]) -> str:
             else:
                 prefix_pending = f"{indent}{number}. "
                 counters[-1] = number + 1
+        elif kind == "table_open":
+            body_rows = 0
+        elif kind == "table_close" and not body_rows and any(header):
+            lines.append("; ".join(h for h in header if h))  # a header-only table: its text is all there is
         elif kind == "thead_open":
             in_head = True
         elif kind == "thead_close":
@@ -107,6 +112,7 @@ def _render(tokens: list[Token]) -> str:
                 labels = header + [""] * len(row)
                 cells = [f"{h}: {v}" if h else v for h, v in zip(labels, row, strict=False) if v]
                 lines.append("; ".join(cells))
+                body_rows += bool(cells)
         elif kind == "inline":
             text = _inline(token)
             if in_cell:

@@ -59,8 +59,10 @@ def group(title: str, body_blocks: list[Block]) -> list[Draft]:
     for block in body_blocks:
         if block.level == 1 and first_h1:
             first_h1 = False
-            drafts[0] = replace(drafts[0], line_start=block.line_start, line_end=block.line_end)
-            continue
+            if slugify(block.text) == drafts[0].anchor:  # the title's own heading
+                drafts[0] = replace(drafts[0], line_start=block.line_start, line_end=block.line_end)
+                continue
+            # a front-matter title that differs: this H1 is an ordinary heading, so its text is kept
         if block.level:
             level = max(block.level, 2)
             stack = [(lvl, text) for lvl, text in stack if lvl < level] + [(level, block.text)]

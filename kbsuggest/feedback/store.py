@@ -1,7 +1,8 @@
 """Suggestions and agents' feedback in one SQLite file (stdlib sqlite3, WAL).
 
-Safe with concurrent writers, threads and processes alike: every call opens its own connection, writes
-in one short transaction and waits (busy timeout) rather than failing while another writer commits.
+Safe with concurrent writers, threads and processes alike: each thread has its own connection, every
+write is one short transaction, and a writer waits (busy timeout) rather than failing while another
+commits.
 A committed row survives a killed process (WAL with synchronous=NORMAL: only a power cut can lose the
 last transactions). Messages and edited replies are
 stored only after `kbsuggest.privacy.redact`.
@@ -10,8 +11,9 @@ stored only after `kbsuggest.privacy.redact`.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -80,16 +82,21 @@ class FeedbackStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._local = threading.local()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as db:
+        """This thread's connection, opened and set up once (WAL, busy timeout, schema)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             db.executescript(_SCHEMA)
-            yield db
+            self._local.db = db
+        yield db
 
     def log_suggestion(self, suggestion: Suggestion) -> None:
         """Keep what feedback and reports need: the redacted message and what was answered."""

@@ -226,7 +226,8 @@ def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
         for view, token_store in token_views.items():
             if len(token_store) != expected.get(view):
                 raise IndexCorruptError(f"{name} {view} tokens cover {len(token_store)} texts; {hint}")
-    with np.load(index_dir / manifest.lexical_file.name, allow_pickle=False) as state:
+    # Opened here, not by np.load, which leaks its own handle when a damaged .npz fails to open.
+    with (index_dir / manifest.lexical_file.name).open("rb") as handle, np.load(handle, allow_pickle=False) as state:
         lexical = BM25.from_state({key: state[key] for key in state.files})
     templates = _TEMPLATES.validate_json((index_dir / manifest.templates_file.name).read_bytes())
     return IndexData(

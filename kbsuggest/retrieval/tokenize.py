@@ -92,8 +92,8 @@ def normalize_query(text: str) -> str:
     order numbers (A1048321, 2024112233) replaced by `ORDER_PLACEHOLDER`, whitespace squeezed."""
     text = unicodedata.normalize("NFKC", text)
     text = _EMOJI.sub(" ", text)
+    text = _PUNCT_RUN.sub(r"\1", text)  # before masking, so "A--1048321" is masked now, not on a second pass
     text = _ORDER.sub(f" {ORDER_PLACEHOLDER} ", text)
-    text = _PUNCT_RUN.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -1,0 +1,283 @@
+"""A build killed at any moment leaves the previous index whole; damaged index files are refused with the fix.
+
+The kill test runs the real command line (`python -m kbsuggest.cli build`) in a subprocess and SIGKILLs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kbsuggest import KnowledgeBase, Settings
+from kbsuggest.encoders.base import sha256_file
+from kbsuggest.errors import IndexCorruptError
+from kbsuggest.index.manifest import FileRecord, Manifest
+from kbsuggest.index.storage import MANIFEST
+from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+
+HASHING = Settings(model="hashing")
+ENV = {**os.environ, "KBSUGGEST_MODEL": "hashing"}
+MARKERS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf")
+TOPICS = ("returns", "refunds", "shipping", "warranty", "payment", "invoices", "sizing", "coupons")
+REBUILD = r"kbsuggest build ARTICLES_DIR --index "
+DATA_FILE = re.compile(r"[a-z-]+-[0-9a-f]{16}\.(json|npz|npy|faiss)")
+
+
+def write_versioned_kb(root: Path, marker: str, articles: int) -> Path:
+    """`articles` articles of two sections each; every section's text carries `marker` (its version)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(articles):
+        topic = TOPICS[i % len(TOPICS)]
+        (root / f"{topic}-{i}.md").write_text(
+            f"# {topic.title()} guide {i}\n\n"
+            f"## {topic.title()} timing {i}\n\n"
+            f"Your {topic} request number {i} is handled within {i % 9 + 2} business days, version {marker}. "
+            f"We email you when the {topic} step is complete and the tracking page shows it too.\n\n"
+            f"## {topic.title()} costs {i}\n\n"
+            f"The {topic} service costs nothing for orders over ${i % 50 + 20}, version {marker}. "
+            f"Below that amount a flat fee applies and is shown at checkout before you pay.\n",
+            encoding="utf-8",
+        )
+    return root
+
+
+def markers_in(kb: KnowledgeBase) -> set[str]:
+    return {m for s in kb.sections for m in MARKERS if m in s.text}
+
+
+def assert_whole_index(index: Path, allowed: set[str]) -> str:
+    """The index loads, answers, and every section comes from one version, which is one of `allowed`."""
+    kb = KnowledgeBase.load(index, settings=HASHING)
+    found = markers_in(kb)
+    assert len(found) == 1 and found <= allowed, found
+    marker = found.pop()
+    answers = kb.search("how long does a refunds request take", k=3)
+    assert answers and all(marker in a.text for a in answers)
+    assert kb.suggest("refunds timing").drafts[0].text
+    return marker
+
+
+def start_build(articles: Path, index: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--index", str(index), "--quiet"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def kill_after(delay: float) -> Callable[[subprocess.Popen[bytes], Path, set[str]], None]:
+    def wait(process: subprocess.Popen[bytes], index: Path, before: set[str]) -> None:
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.005)
+
+    return wait
+
+
+def kill_when_new_files(count: int) -> Callable[[subprocess.Popen[bytes], Path, set[str]], None]:
+    """Kill in the middle of writing: once `count` index files (or temp files) the previous index lacks exist."""
+
+    def wait(process: subprocess.Popen[bytes], index: Path, before: set[str]) -> None:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and process.poll() is None:
+            new = set(os.listdir(index)) - before
+            if len([n for n in new if n.startswith(".tmp-") or DATA_FILE.fullmatch(n)]) >= count:
+                return
+            time.sleep(0.001)
+
+    return wait
+
+
+def test_a_killed_build_leaves_the_previous_index_loadable(tmp_path: Path) -> None:
+    articles, index = tmp_path / "articles", tmp_path / "ix"
+    write_versioned_kb(articles, MARKERS[0], articles=200)
+    KnowledgeBase.build(articles, index, settings=HASHING)
+    committed = MARKERS[0]
+    rng = random.Random(20260615)
+    kill_points = [
+        kill_after(rng.uniform(0.3, 0.8)),  # starting up, reading articles
+        kill_after(rng.uniform(0.9, 1.4)),  # encoding, usually
+        kill_when_new_files(1),  # the first temp file of the new version
+        kill_when_new_files(6),  # some data files renamed into place, others not yet
+    ]
+    killed_before_commit = 0
+    for attempt, wait in enumerate(kill_points, start=1):
+        marker = MARKERS[attempt]
+        write_versioned_kb(articles, marker, articles=200)  # every section changes: a full re-encode
+        before = set(os.listdir(index))
+        process = start_build(articles, index)
+        wait(process, index, before)
+        process.send_signal(signal.SIGKILL)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()
+        loaded = assert_whole_index(index, {committed, marker})
+        killed_before_commit += loaded == committed
+        committed = loaded
+    assert killed_before_commit >= 2  # the kills did land inside builds (the timed ones may miss on a fast machine)
+
+    # Leftovers of the killed builds neither break nor survive the next complete build. Plant a few too, in
+    # case the kills above happened to land between files.
+    (index / f".tmp-{os.getpid()}-{MANIFEST}").write_text('{"format_version": 1, "trunc', encoding="utf-8")
+    (index / ".tmp-k1ll3d.faiss").write_bytes(b"\0" * 1000)
+    (index / "sections-0123456789abcdef.json").write_text("[]", encoding="utf-8")  # an unreferenced orphan
+    previous = Manifest.model_validate_json((index / MANIFEST).read_text(encoding="utf-8"))
+    final = MARKERS[-1]
+    write_versioned_kb(articles, final, articles=200)
+    process = start_build(articles, index)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    assert assert_whole_index(index, {final}) == final
+    current = Manifest.model_validate_json((index / MANIFEST).read_text(encoding="utf-8"))
+    referenced = {r.name for r in current.files() + previous.files()}
+    left = {p.name for p in index.iterdir()} - referenced - {MANIFEST, ".lock"}
+    assert [name for name in left if name.startswith(".tmp-") or DATA_FILE.fullmatch(name)] == []
+
+
+# --- damaged index files ---------------------------------------------------------------------------------------
+
+ROLES = (
+    "sections",
+    "templates",
+    "lexical",
+    *(f"{encoder}-{view}" for encoder in ("dense", "multilingual") for view in ("path", "body")),
+    *(
+        f"{encoder}-{view}-{part}"
+        for encoder in ("dense", "multilingual")
+        for view in ("path", "body")
+        for part in ("tokens", "offsets")
+    ),
+)
+
+
+def files_by_role(manifest: Manifest) -> dict[str, FileRecord]:
+    roles = {"sections": manifest.sections_file, "templates": manifest.templates_file, "lexical": manifest.lexical_file}
+    for name, record in manifest.encoders.items():
+        for view, file in record.views.items():
+            roles[f"{name}-{view}"] = file
+        for view, tokens in record.tokens.items():
+            roles[f"{name}-{view}-tokens"] = tokens.matrix
+            roles[f"{name}-{view}-offsets"] = tokens.offsets
+    return roles
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("damage")
+    articles = write_articles(
+        root / "articles", {"refunds.md": REFUND, "shipping.md": SHIPPING, "zh/returns-zh.md": RETURNS_ZH}
+    )
+    KnowledgeBase.build(articles, root / "ix", settings=HASHING)
+    return root / "ix"
+
+
+@pytest.fixture
+def index(built: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ix"
+    shutil.copytree(built, copy)
+    return copy
+
+
+def manifest_of(index: Path) -> Manifest:
+    return Manifest.model_validate_json((index / MANIFEST).read_text(encoding="utf-8"))
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "missing":
+        path.unlink()
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "zeroed":  # a torn write: a block of NULs in the middle
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + b"\0" * 32 + data[middle + 32 :])
+    elif how == "garbled":  # every bit of a block in the middle flipped
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 32]) + data[middle + 32 :])
+    elif how == "flipped":
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
+    else:
+        raise AssertionError(how)
+
+
+def assert_refused_with_the_fix(index: Path) -> None:
+    with pytest.raises(IndexCorruptError, match=REBUILD) as caught:
+        KnowledgeBase.load(index, settings=HASHING)
+    assert str(index) in str(caught.value)
+
+
+def test_every_data_file_has_a_role(built: Path) -> None:
+    assert set(files_by_role(manifest_of(built))) == set(ROLES)
+
+
+@pytest.mark.parametrize("how", ["missing", "empty", "truncated", "garbled"])
+@pytest.mark.parametrize("role", ROLES)
+def test_a_damaged_data_file_is_refused_with_the_fix(index: Path, role: str, how: str) -> None:
+    damage(index / files_by_role(manifest_of(index))[role].name, how)
+    assert_refused_with_the_fix(index)
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated"])
+@pytest.mark.parametrize("role", ROLES)
+def test_a_damaged_file_whose_checksum_was_edited_to_match_is_refused(index: Path, role: str, how: str) -> None:
+    """A manifest edited by hand: the checksum passes, so the readers themselves must refuse the file."""
+    path = index / files_by_role(manifest_of(index))[role].name
+    damage(path, how)
+    raw = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+
+    def edit(node: Any) -> None:  # only this file's record: another file may hold the same bytes
+        if isinstance(node, dict):
+            if node.get("name") == path.name:
+                node["sha256"] = sha256_file(path)
+            for child in node.values():
+                edit(child)
+        elif isinstance(node, list):
+            for child in node:
+                edit(child)
+
+    edit(raw)
+    (index / MANIFEST).write_text(json.dumps(raw), encoding="utf-8")
+    assert_refused_with_the_fix(index)
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated", "zeroed", "garbled"])
+def test_a_damaged_manifest_is_refused_with_the_fix(index: Path, how: str) -> None:
+    damage(index / MANIFEST, how)
+    assert_refused_with_the_fix(index)
+
+
+def test_a_manifest_with_its_files_swapped_is_refused_with_the_fix(index: Path) -> None:
+    raw = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+    raw["sections_file"], raw["templates_file"] = raw["templates_file"], raw["sections_file"]
+    (index / MANIFEST).write_text(json.dumps(raw), encoding="utf-8")
+    assert_refused_with_the_fix(index)
+
+
+def test_a_missing_manifest_is_no_index_with_the_fix(index: Path) -> None:
+    damage(index / MANIFEST, "missing")
+    with pytest.raises(IndexCorruptError, match=rf"holds no index; rebuild it with `{REBUILD}"):
+        KnowledgeBase.load(index, settings=HASHING)
+
+
+@pytest.mark.parametrize("role", ["sections", "dense-body", "dense-body-tokens", "lexical"])
+def test_building_over_a_damaged_index_repairs_it(index: Path, role: str) -> None:
+    damage(index / files_by_role(manifest_of(index))[role].name, "truncated")
+    articles = index.parent / "articles"
+    write_articles(articles, {"refunds.md": REFUND, "shipping.md": SHIPPING})
+    kb = KnowledgeBase.build(articles, index, settings=HASHING)
+    assert kb.last_build is not None and kb.last_build.reused == 0  # nothing trusted from the damaged index
+    loaded = KnowledgeBase.load(index, settings=HASHING)
+    assert loaded.sections == kb.sections and loaded.search("refund timing")
