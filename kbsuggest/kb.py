@@ -21,6 +21,7 @@ from kbsuggest.index.storage import check_encoders, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.reply.suggest import build_suggestion
 from kbsuggest.reply.templates import TONES, Tone, load_templates
+from kbsuggest.retrieval import examples
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, confidence_signal
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
@@ -41,12 +42,18 @@ class KnowledgeBase:
         settings: Settings,
         last_build: BuildSummary | None = None,
         weights: FusionWeights = DEFAULT_WEIGHTS,
+        example_weights: examples.ExampleWeights = examples.DEFAULT_EXAMPLE_WEIGHTS,
         feedback: FeedbackStore | None = None,
     ) -> None:
         self._data = data
         self.encoders = dict(encoders)
         self.last_build = last_build
         self.feedback = feedback
+        phrasings = examples.front_matter_examples(a.meta for a in data.manifest.articles)
+        cache = None
+        if feedback is not None:
+            phrasings += examples.learned_examples(feedback)
+            cache = examples.VectorCache(feedback.path)
         self._retriever = Retriever(
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
@@ -56,6 +63,8 @@ class KnowledgeBase:
             data.lexical,
             default_locale=settings.default_locale,
             weights=weights,
+            phrasings=examples.embed_examples(phrasings, self.encoders, cache),
+            example_weights=example_weights,
         )
 
     @classmethod
@@ -87,12 +96,16 @@ class KnowledgeBase:
         settings: Settings | None = None,
         encoders: Mapping[str, Encoder] | None = None,
         weights: FusionWeights = DEFAULT_WEIGHTS,
+        example_weights: examples.ExampleWeights = examples.DEFAULT_EXAMPLE_WEIGHTS,
         feedback: bool = True,
     ) -> KnowledgeBase:
         """Load a built index, refusing one built with other models or a different format version.
 
         `weights`: how much each signal counts per language (defaults fitted on labelled data).
-        `feedback`: log suggestions (messages redacted) and agents' feedback in INDEX_DIR/feedback.sqlite."""
+        `example_weights`: the share of articles' example phrasings (front-matter questions and messages
+        taught by accepted feedback) in the fused score, per language; 0 ignores them.
+        `feedback`: log suggestions (messages redacted) and agents' feedback in INDEX_DIR/feedback.sqlite,
+        and learn from the feedback recorded there before this load."""
         index_dir = Path(index_dir)
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
@@ -101,7 +114,8 @@ class KnowledgeBase:
             raise IndexCorruptError(f"{index_dir} holds no index; {REBUILD_HINT.format(index_dir=index_dir)}")
         check_encoders(manifest, encoders, index_dir)
         store = FeedbackStore(index_dir / FEEDBACK_FILE) if feedback else None
-        return cls(read_index(index_dir, manifest), encoders, settings=settings, weights=weights, feedback=store)
+        data = read_index(index_dir, manifest)
+        return cls(data, encoders, settings=settings, weights=weights, example_weights=example_weights, feedback=store)
 
     @property
     def manifest(self) -> Manifest:
@@ -177,7 +191,9 @@ class KnowledgeBase:
     ) -> Feedback:
         """Record an agent's verdict on a suggestion: accepted, edited (with `final_text`) or rejected.
 
-        `article_id`: the article the reply was really answered with, when not the first answer."""
+        `article_id`: the article the reply was really answered with, when not the first answer.
+        Accepted and edited suggestions teach: from the next `KnowledgeBase.load`, the (redacted) message is
+        an example phrasing of that article."""
         if article_id is not None and article_id not in {a.meta.id for a in self.articles}:
             raise InputError(f"article {article_id!r} is not in this knowledge base")
         return self._store().record(suggestion_id, outcome, final_text=final_text, article_id=article_id, agent=agent)

@@ -1,5 +1,6 @@
 """Message -> ranked answers: dense views and BM25 per section, aggregated per article, fused with the
-weights of the message's language, filtered by metadata; plus the features the confidence models read."""
+weights of the message's language together with the articles' example phrasings (`examples`), filtered
+by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kbsuggest.encoders.base import TokenEncoder
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
-from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval import examples, fusion
 from kbsuggest.retrieval.bm25 import BM25
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.snippet import best_sentences
@@ -60,6 +61,8 @@ class Retriever:
         *,
         default_locale: str = "en",
         weights: fusion.FusionWeights = fusion.DEFAULT_WEIGHTS,
+        phrasings: examples.ExampleVectors = examples.NO_EXAMPLES,
+        example_weights: examples.ExampleWeights = examples.DEFAULT_EXAMPLE_WEIGHTS,
     ) -> None:
         self.sections = tuple(sections)
         self.articles = dict(articles)
@@ -71,6 +74,14 @@ class Retriever:
         self.weights = weights
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
+        self.example_weights = example_weights
+        position = {a: i for i, a in enumerate(self._article_ids)}
+        self._phrasings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, vectors in phrasings.vectors.items():
+            ids = phrasings.article_ids[name]  # phrasings of articles no longer in the index are left out
+            known = np.array([a in position for a in ids], dtype=bool)
+            owners = np.array([position[a] for a in ids if a in position], dtype=np.int64)
+            self._phrasings[name] = (vectors[known], owners)
 
     def signals_for(self, language: Language) -> tuple[str, ...]:
         """The dense signals a message in `language` needs: those with weight, and the confidence signal."""
@@ -113,7 +124,12 @@ class Retriever:
             ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
         pooled_articles = self._per_article(pooled, allowed)
         ranked_articles = self._per_article(ranked, allowed)
-        fused = fusion.fuse(ranked_articles, language, self.weights) + 1e-6 * self._priority[allowed]
+        fused = fusion.fuse(ranked_articles, language, self.weights)
+        share = self.example_weights.for_language(language)
+        taught = self._taught(language, query, allowed) if share else None
+        if taught is not None:
+            fused = (1 - share) * fused + share * taught
+        fused = fused + 1e-6 * self._priority[allowed]
         # The confidence models were fitted on pooled-cosine signals, so they read those.
         pooled_fused = fusion.fuse(pooled_articles, language, self.weights)
         features = fusion.confidence_features(pooled_articles, pooled_fused, language, self.lexical.coverage(tokens))
@@ -134,6 +150,15 @@ class Retriever:
             name: fusion.aggregate_articles(scores, self._order, self._starts)[allowed]
             for name, scores in section_scores.items()
         }
+
+    def _taught(self, language: Language, query: Mapping[str, _Query], allowed: np.ndarray) -> np.ndarray | None:
+        """The example-phrasing signal of the allowed articles (`examples.taught_signal`), or None."""
+        name = fusion.confidence_signal(language)
+        if name not in self._phrasings:
+            return None
+        vectors, owners = self._phrasings[name]
+        scores = examples.article_scores(vectors, owners, query[name].vector, len(self._article_ids))
+        return examples.taught_signal(scores[allowed])
 
     def _late_interaction(self, name: str, query_tokens: np.ndarray, pooled: np.ndarray) -> np.ndarray:
         """Pooled cosine blended with MaxSim over the token vectors of both views, for the best
