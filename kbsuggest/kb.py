@@ -163,6 +163,10 @@ class KnowledgeBase:
         """`suggest` for many messages sharing one context; the queries are encoded in one batch."""
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
+        for key, value in (context or {}).items():
+            if not isinstance(value, str):
+                raise InputError(f"context value for {key!r} is {type(value).__name__}, not text")
+            _check_unicode(value, f"context value for {key!r}")
         stages = {a.meta.id: a.meta.stage for a in self.articles}
         suggestions = [
             build_suggestion(
@@ -226,12 +230,17 @@ class KnowledgeBase:
                     f"the message has {len(message)} characters, over the limit of {MAX_MESSAGE_CHARS}. "
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
-            if not message.isascii():
-                try:
-                    message.encode("utf-8")
-                except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a bad decode or JSON "\ud800"
-                    raise InputError(
-                        f"the message is not valid Unicode (an unpaired surrogate at character {exc.start}). "
-                        "Fix: decode the customer's text as UTF-8 before passing it"
-                    ) from None
+            _check_unicode(message, "the message")
         return self._retriever.retrieve_many(messages, k, filters)
+
+
+def _check_unicode(text: str, what: str) -> None:
+    """Refuse a lone surrogate (from a bad decode or JSON "\\ud800"): it cannot be encoded or serialised."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"{what} is not valid Unicode (an unpaired surrogate at character {exc.start}). "
+                "Fix: decode the customer's text as UTF-8 before passing it"
+            ) from None

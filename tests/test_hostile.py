@@ -314,3 +314,10 @@ def test_suggest_on_any_text_is_a_suggestion_or_an_input_error(kb: KnowledgeBase
         assert "Fix:" in str(exc)
         return
     assert_valid_json_ready(suggestion)
+
+
+def test_context_with_a_lone_surrogate_or_a_non_text_value_is_refused(kb: KnowledgeBase) -> None:
+    with pytest.raises(InputError, match="context value for 'customer_name' is not valid Unicode"):
+        kb.suggest("refund timing", context={"customer_name": "\ud800"})
+    with pytest.raises(InputError, match="context value for 'order_id' is int"):
+        kb.suggest("refund timing", context={"order_id": 12})  # type: ignore[dict-item]
