@@ -271,3 +271,18 @@ def test_feedback_round_trip(base_url: str, index_dir: Path) -> None:
         r = client.post("/v1/feedback", json={"suggestion_id": "nope", "outcome": "accepted"})
         assert r.status_code == 422 and "no suggestion" in r.json()["error"]["message"]
         assert client.post("/v1/feedback", json={"suggestion_id": "x", "outcome": "meh"}).status_code == 422
+
+
+def test_a_client_that_sends_its_body_too_slowly_gets_408(index_dir: Path) -> None:
+    app = create_app(index_dir, settings=HASHING, body_timeout=0.5)
+    with running(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as client:
+            client.sendall(
+                b"POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"message": "re'
+            )
+            started = time.monotonic()
+            reply = client.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
+        assert time.monotonic() - started < 3

@@ -17,6 +17,7 @@ The endpoints are plain `def`s, so FastAPI runs the CPU-bound retrieval in its t
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import threading
@@ -42,6 +43,10 @@ from kbsuggest.retrieval.models import Answer
 from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_READ_TIMEOUT = 10.0
+"""Seconds a client has to send its whole request body."""
+MAX_CONCURRENT_CONNECTIONS = 256
+"""uvicorn answers 503 past this many open connections, so idle or slow clients cannot exhaust it."""
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed when the service has a key.")
 
 Scope = MutableMapping[str, Any]
@@ -95,11 +100,13 @@ def create_app(
     *,
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_READ_TIMEOUT,
     settings: Settings | None = None,
 ) -> FastAPI:
     """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used).
 
-    `api_key`: when set, `/v1` routes need it in `X-API-Key`. `max_body_bytes`: larger bodies get 413.
+    `api_key`: when set, `/v1` routes need it in `X-API-Key`. `max_body_bytes`: larger bodies get 413;
+    `body_timeout`: seconds to send the body, else 408.
     `settings`: passed to `KnowledgeBase.load` (default: from `KBSUGGEST_*` environment variables)."""
     if api_key == "":
         raise InputError("the API key is empty. Fix: pass a long random key, or None for no key")
@@ -110,7 +117,7 @@ def create_app(
             raise HTTPException(401, "missing or wrong X-API-Key header")
 
     app = FastAPI(title="kbsuggest", version=__version__, description=__doc__)
-    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes, read_timeout=body_timeout)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KbSuggestError, _library_error)
@@ -149,7 +156,13 @@ def serve(index_dir: Path | str, *, host: str = "127.0.0.1", port: int = 8000, a
     """Load the index and serve it with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(index_dir, api_key=api_key), host=host, port=port)
+    uvicorn.run(
+        create_app(index_dir, api_key=api_key),
+        host=host,
+        port=port,
+        timeout_keep_alive=5,
+        limit_concurrency=MAX_CONCURRENT_CONNECTIONS,
+    )
 
 
 def _json_error(status: int, kind: str, message: str) -> JSONResponse:
@@ -178,11 +191,13 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 class _BodyLimit:
-    """Reject request bodies over `max_bytes` with 413, whether declared by Content-Length or streamed."""
+    """Reject request bodies over `max_bytes` with 413, whether declared by Content-Length or streamed, and
+    bodies not received within `read_timeout` seconds with 408, so a slow client holds nothing for long."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float = BODY_READ_TIMEOUT) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,8 +209,13 @@ class _BodyLimit:
             return
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                await self._refuse(send, 408, "request_timeout", f"the body took over {self.read_timeout:g} s")
+                return
             if message["type"] != "http.request":
                 return  # the client went away
             chunks.append(message.get("body", b""))
@@ -217,11 +237,14 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps(error("payload_too_large", f"the request body is over {self.max_bytes} bytes")).encode()
+        await self._refuse(send, 413, "payload_too_large", f"the request body is over {self.max_bytes} bytes")
+
+    async def _refuse(self, send: Send, status: int, kind: str, message: str) -> None:
+        body = json.dumps(error(kind, message)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )
