@@ -54,6 +54,7 @@ class KnowledgeBase:
         if feedback is not None:
             phrasings += examples.learned_examples(feedback)
             cache = examples.VectorCache(feedback.path)
+        self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
         self._retriever = Retriever(
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
@@ -167,7 +168,7 @@ class KnowledgeBase:
             if not isinstance(value, str):
                 raise InputError(f"context value for {key!r} is {type(value).__name__}, not text")
             _check_unicode(value, f"context value for {key!r}")
-        stages = {a.meta.id: a.meta.stage for a in self.articles}
+        stages = self._stages
         suggestions = [
             build_suggestion(
                 message,

@@ -185,7 +185,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def index(built: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "ix"
-    shutil.copytree(built, copy)
+    shutil.copytree(built, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))  # a live database: not data
     return copy
 
 

@@ -24,8 +24,10 @@ from kbsuggest.retrieval.tokenize import Language, detect_language, encoder_text
 
 DENSE_CANDIDATES = 1000
 """Sections fetched per view from FAISS; sections below them score as the last one fetched."""
-MAXSIM_CANDIDATES = 200
-"""Sections re-scored with token-level MaxSim per message (all of them in knowledge bases this small)."""
+MAXSIM_CANDIDATES = 64
+"""Sections (by pooled cosine) re-scored with token-level MaxSim per message. The English dev set and the
+demo store score the same with 32, 64 or 200 (benchmarks/bench_quality.py); fewer means less work."""
+MASK_CACHE_SIZE = 1024
 MATCH_DEPTH = 10
 """A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
 
@@ -73,6 +75,7 @@ class Retriever:
         self.default_locale = default_locale
         self.weights = weights
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
+        self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
         position = {a: i for i, a in enumerate(self._article_ids)}
@@ -222,8 +225,17 @@ class Retriever:
         )
 
     def _allowed_articles(self, language: Language, filters: Filters) -> np.ndarray:
-        """Articles passing every filter; locale falls back from exact, to same language, to the default."""
-        today = filters.today or date.today()
+        """Articles passing every filter; locale falls back from exact, to same language, to the default.
+        Masks are cached per (language, filters, day): most messages share a handful."""
+        key = (language, filters, filters.today or date.today())
+        mask = self._masks.get(key)
+        if mask is None:
+            if len(self._masks) >= MASK_CACHE_SIZE:
+                self._masks.clear()
+            mask = self._masks[key] = self._compute_allowed(language, filters, key[2])
+        return mask
+
+    def _compute_allowed(self, language: Language, filters: Filters, today: date) -> np.ndarray:
         metas = [self.articles[a][0] for a in self._article_ids]
         base = np.array([_passes(m, filters, today) for m in metas], dtype=bool)
         wanted = filters.locale or language

@@ -32,7 +32,8 @@ def best_sentences(text: str, message: str, limit: int = 3) -> list[str]:
     With no overlap at all, the section's opening units."""
     units = sentences(text)
     query = set(tokenize(message))
-    scores = [len(query & set(tokenize(unit))) / (1 + len(tokenize(unit))) ** 0.5 for unit in units]
+    unit_tokens = [tokenize(unit) for unit in units]
+    scores = [len(query & set(tokens)) / (1 + len(tokens)) ** 0.5 for tokens in unit_tokens]
     ranked = sorted(range(len(units)), key=lambda i: (-scores[i], i))
     chosen = sorted(i for i in ranked[:limit] if scores[i] > 0)
     return [units[i] for i in chosen] or units[:limit]
