@@ -18,6 +18,7 @@ MIN_TOKENS = 12
 
 _CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_PUNCT = re.compile(r"[^\w\s]|_")
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s+|(?<=[。！？；])")
 
 
@@ -25,7 +26,7 @@ def estimate_tokens(text: str) -> int:
     """Word pieces, roughly: one per CJK character, 1.3 per other word, 0.5 per punctuation mark."""
     cjk = len(_CJK_CHAR.findall(text))
     words = len(_WORD.findall(_CJK_CHAR.sub(" ", text)))
-    punct = sum(1 for ch in text if not ch.isalnum() and not ch.isspace())
+    punct = len(_PUNCT.findall(text))
     return math.ceil(cjk + 1.3 * words + 0.5 * punct)
 
 

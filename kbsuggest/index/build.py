@@ -181,7 +181,9 @@ def _vectors(
                 batch_texts = [t for _, t in batch]
                 if isinstance(encoder, TokenEncoder):
                     vectors, tokens = encoder.encode_with_tokens(batch_texts, query=False)
-                    cached[name].tokens.update((h, m) for (h, _), m in zip(batch, tokens, strict=True))
+                    cached[name].tokens.update(
+                        (h, m.astype(np.float16)) for (h, _), m in zip(batch, tokens, strict=True)
+                    )
                 else:
                     vectors = encoder.encode_documents(batch_texts)
                 cached[name].vectors.update((h, v) for (h, _), v in zip(batch, vectors, strict=True))

@@ -26,7 +26,8 @@ class TokenStore:
         return len(self.offsets) - 1
 
     def rows(self, i: int) -> np.ndarray:
-        return np.asarray(self.matrix[self.offsets[i] : self.offsets[i + 1]], dtype=np.float32)
+        """Text i's token vectors, as stored (float16)."""
+        return np.array(self.matrix[self.offsets[i] : self.offsets[i + 1]])
 
     def maxsim(self, query: np.ndarray, items: np.ndarray) -> np.ndarray:
         """ColBERT's MaxSim of `query` (tokens x dim) against each text in `items`: the mean, over query

@@ -159,9 +159,13 @@ def tokenize(text: str) -> list[str]:
     The order-number placeholder is dropped."""
     text = unicodedata.normalize("NFKC", text).replace(ORDER_PLACEHOLDER, " ")
     tokens: list[str] = []
+    words: list[str] = []  # consecutive non-CJK chunks, tokenised together (one call, same tokens)
     for chunk in _CHUNK.findall(text):
         if _CJK_CHAR.match(chunk):
+            tokens.extend(english_tokens(" ".join(words)))
+            words = []
             tokens.extend(chinese_tokens(chunk))
         else:
-            tokens.extend(english_tokens(chunk))
+            words.append(chunk)
+    tokens.extend(english_tokens(" ".join(words)))
     return tokens
