@@ -3,7 +3,8 @@ all measured in this run through the same index.
 
     .venv/bin/python benchmarks/bench_quality.py [--shared ../shared/eval]
 
-Baselines: one signal alone through the same sections, views and per-article aggregation (BM25; the
+Baselines: one signal alone, without example phrasings, through the same sections, views and per-article
+aggregation (BM25; the
 default dense model all-MiniLM-L6-v2 as a pooled cosine, without token-level MaxSim; USE multilingual),
 and naive reciprocal-rank fusion of BM25 and that dense baseline. Metrics are article-level on in-scope
 messages; escalation counts `no_answer` only.
@@ -22,6 +23,7 @@ from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
 from kbsuggest.evaluation import DEPTH, LabelledQuery, read_queries, score
+from kbsuggest.retrieval.examples import DEFAULT_EXAMPLE_WEIGHTS, ExampleWeights
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, SignalWeights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +93,14 @@ def evaluate(name: str, articles: Path, queries_path: Path, index: Path) -> None
     rankings = {}
     pooled = {**encoders, "dense": PooledOnly(encoders["dense"])}
     for label, weights in {**BASELINES, "**kbsuggest**": DEFAULT_WEIGHTS}.items():
-        kb = KnowledgeBase.load(index, encoders=encoders if label.startswith("**") else pooled, weights=weights)
+        ours = label.startswith("**")
+        kb = KnowledgeBase.load(
+            index,
+            encoders=encoders if ours else pooled,
+            weights=weights,
+            example_weights=DEFAULT_EXAMPLE_WEIGHTS if ours else ExampleWeights(en=0.0, zh=0.0),
+            feedback=False,
+        )
         report = score(queries, kb.suggest_many(messages, k=DEPTH), K)
         rankings[label] = articles_ranked(kb, messages)
         print(
