@@ -139,7 +139,7 @@ class Retriever:
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
         section_fused = self._section_fused(ranked, ranked_articles, language)
-        top_sets = {name: set(np.argsort(-s)[:MATCH_DEPTH].tolist()) for name, s in ranked.items()}
+        top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
         answers = []
         for position in ranking[:k]:
             article = allowed_ids[position]
@@ -166,7 +166,7 @@ class Retriever:
     def _late_interaction(self, name: str, query_tokens: np.ndarray, pooled: np.ndarray) -> np.ndarray:
         """Pooled cosine blended with MaxSim over the token vectors of both views, for the best
         MAXSIM_CANDIDATES sections by pooled cosine; the others score below all of them."""
-        candidates = np.argsort(-pooled)[:MAXSIM_CANDIDATES]
+        candidates = _top(pooled, MAXSIM_CANDIDATES)
         weights = fusion.LATE_INTERACTION_WEIGHTS
         blended = weights["pooled"] * pooled[candidates]
         for view, store in self.tokens[name].items():
@@ -248,6 +248,14 @@ class Retriever:
             if mask.any():
                 return mask
         return base
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` highest scores, in no particular order (all of them when there are fewer)."""
+    if len(scores) <= n:
+        return np.arange(len(scores))
+    top: np.ndarray = np.argpartition(-scores, n - 1)[:n]
+    return top
 
 
 def _primary(locale: str) -> str:
