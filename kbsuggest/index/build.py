@@ -33,7 +33,7 @@ from kbsuggest.index.storage import (
     write_tokens,
 )
 from kbsuggest.index.store import VectorStore
-from kbsuggest.index.tokens import TokenStore
+from kbsuggest.index.tokens import TokenStore, quantize
 from kbsuggest.index.views import SECTION_VIEWS, view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
@@ -181,9 +181,7 @@ def _vectors(
                 batch_texts = [t for _, t in batch]
                 if isinstance(encoder, TokenEncoder):
                     vectors, tokens = encoder.encode_with_tokens(batch_texts, query=False)
-                    cached[name].tokens.update(
-                        (h, m.astype(np.float16)) for (h, _), m in zip(batch, tokens, strict=True)
-                    )
+                    cached[name].tokens.update((h, quantize(m)) for (h, _), m in zip(batch, tokens, strict=True))
                 else:
                     vectors = encoder.encode_documents(batch_texts)
                 cached[name].vectors.update((h, v) for (h, _), v in zip(batch, vectors, strict=True))
