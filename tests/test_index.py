@@ -10,6 +10,7 @@ from kbsuggest import KnowledgeBase
 from kbsuggest.encoders import HashingEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
 from kbsuggest.index import VectorStore, storage
+from kbsuggest.index.manifest import FORMAT_VERSION
 from kbsuggest.index.tokens import TokenStore, quantize
 from tests.conftest import REFUND
 
@@ -34,7 +35,7 @@ def test_build_then_load_round_trips(articles_dir: Path, tmp_path: Path, encoder
     assert loaded.sections == built.sections
     assert [a.meta.id for a in loaded.articles] == ["refunds", "shipping", "returns-zh"]
     manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["encoders"]["dense"]["model_id"] == "kbsuggest/hashing-64"
     assert len(manifest["sections"]) == len(built.sections)
 
@@ -109,7 +110,7 @@ def test_rebuild_with_another_model_encodes_everything(articles_dir: Path, tmp_p
 def test_other_format_version_is_refused(articles_dir: Path, tmp_path: Path, encoders: dict) -> None:
     KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders=encoders)
     path = tmp_path / "ix" / "manifest.json"
-    path.write_text(path.read_text().replace('"format_version": 1', '"format_version": 99'))
+    path.write_text(path.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
     with pytest.raises(IndexMismatchError, match="format version 99"):
         KnowledgeBase.load(tmp_path / "ix", encoders=encoders)
 

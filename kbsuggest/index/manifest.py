@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kbsuggest.articles.models import ArticleMeta
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class _Record(BaseModel):
