@@ -36,6 +36,7 @@ from synthetic import write_kb
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.encoders import HashingEncoder
+from kbsuggest.encoders.base import PooledOnly
 from kbsuggest.index.manifest import Manifest
 from kbsuggest.index.store import VectorStore
 
@@ -45,31 +46,6 @@ MINILM_MAX_PIECES = 254  # max_seq_length 256, less [CLS] and [SEP]
 QUERIES = 100
 MB = 1024 * 1024
 HASHING = Settings(model="hashing")
-
-
-class PooledOnly:
-    """An encoder without token vectors (USE keeps none): hides `encode_with_tokens` of the one it wraps."""
-
-    def __init__(self, encoder: HashingEncoder) -> None:
-        self._encoder = encoder
-
-    @property
-    def model_id(self) -> str:
-        return self._encoder.model_id
-
-    @property
-    def fingerprint(self) -> str:
-        return self._encoder.fingerprint
-
-    @property
-    def dim(self) -> int:
-        return self._encoder.dim
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_documents(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_queries(texts)
 
 
 def encoders() -> dict[str, Any]:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
-from kbsuggest.encoders import Encoder
+from kbsuggest.encoders.base import PooledOnly
 from kbsuggest.evaluation import DEPTH, LabelledQuery, read_queries, score
 from kbsuggest.retrieval.examples import DEFAULT_EXAMPLE_WEIGHTS, ExampleWeights
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, SignalWeights
@@ -40,24 +39,6 @@ BASELINES = {
     "dense (MiniLM, pooled)": alone(dense=1.0),
     "multilingual (USE)": alone(multilingual=1.0),
 }
-
-
-class PooledOnly:
-    """The same encoder without token vectors, so retrieval uses the pooled cosine alone."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self._encoder = encoder
-        self.model_id, self.fingerprint = encoder.model_id, encoder.fingerprint
-
-    @property
-    def dim(self) -> int:
-        return self._encoder.dim
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_documents(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_queries(texts)
 
 
 def articles_ranked(kb: KnowledgeBase, messages: list[str]) -> list[list[str]]:

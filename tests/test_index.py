@@ -169,3 +169,11 @@ def test_token_vectors_are_stored_reused_and_reloaded(articles_dir: Path, tmp_pa
         assert len(fresh) == len(again) == len(built.sections)
         np.testing.assert_array_equal(fresh.offsets, again.offsets)
         np.testing.assert_array_equal(fresh.matrix, np.asarray(again.matrix))
+
+
+def test_pooled_only_encoder_builds_an_index_without_token_vectors(articles_dir: Path, tmp_path: Path) -> None:
+    from kbsuggest.encoders import PooledOnly
+
+    kb = KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders={"dense": PooledOnly(HashingEncoder(64))})
+    assert kb._data.tokens == {} and not list((tmp_path / "ix").glob("*tokens*"))
+    assert kb.search("refund timing bank business days")[0].article_id == "refunds"

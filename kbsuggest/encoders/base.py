@@ -42,6 +42,32 @@ class TokenEncoder(Encoder, Protocol):
         ...
 
 
+class PooledOnly:
+    """`encoder` without its token vectors: an index built with it stores none (saving their memory), and
+    retrieval then uses the pooled cosine alone."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+
+    @property
+    def model_id(self) -> str:
+        return self._encoder.model_id
+
+    @property
+    def fingerprint(self) -> str:
+        return self._encoder.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self._encoder.dim
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder.encode_documents(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder.encode_queries(texts)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
