@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from kbsuggest.lint.models import Finding
+from kbsuggest.lint.models import Finding, Kind
 from kbsuggest.lint.text import Document
 
 
@@ -17,27 +17,13 @@ def expiry(documents: Sequence[Document], today: date, within_days: int) -> list
         if until is None or (until - today).days > within_days:
             continue
         line = document.front_matter_line("valid_until")
+        days = (until - today).days
+        kind: Kind
         if until < today:
-            findings.append(
-                Finding(
-                    severity="warning",
-                    kind="expired",
-                    path=document.path,
-                    line=line,
-                    message=f"expired on {until} (valid_until), so it is never shown to customers",
-                    fix="delete it, or move it into a folder whose name starts with '_' to keep it",
-                )
-            )
+            kind, message = "expired", f"expired on {until} (valid_until), so it is never shown to customers"
+            fix = "delete it, or move it into a folder whose name starts with '_' to keep it"
         else:
-            days = (until - today).days
-            findings.append(
-                Finding(
-                    severity="warning",
-                    kind="expiring",
-                    path=document.path,
-                    line=line,
-                    message=f"expires on {until} (valid_until), in {days} day{'s' * (days != 1)}",
-                    fix="extend valid_until if the offer continues",
-                )
-            )
+            kind, message = "expiring", f"expires on {until} (valid_until), in {days} day{'s' * (days != 1)}"
+            fix = "extend valid_until if the offer continues"
+        findings.append(Finding(severity="warning", kind=kind, path=document.path, line=line, message=message, fix=fix))
     return findings
