@@ -233,11 +233,14 @@ def test_hundreds_of_concurrent_requests_across_rebuilds_and_reloads(base_url: s
 
     def client_loop(worker: int) -> list[tuple[int, set[str]]]:
         seen: list[tuple[int, set[str]]] = []
+        after_last_reload = 0  # requests sent once the last reload had finished: they must see V5
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            while len(seen) < 13 or not reloads_done.is_set():
+            while len(seen) < 13 or not after_last_reload:
+                reloaded = reloads_done.is_set()
                 route = "/v1/search" if len(seen) % 2 else "/v1/suggest"
                 r = client.post(route, json={"message": messages[(worker + len(seen)) % 5], "k": 3})
                 seen.append((r.status_code, versions(r.json()["answers"]) if r.status_code == 200 else set()))
+                after_last_reload += reloaded
         return seen
 
     with ThreadPoolExecutor(16) as pool:
