@@ -177,3 +177,16 @@ def test_pooled_only_encoder_builds_an_index_without_token_vectors(articles_dir:
     kb = KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders={"dense": PooledOnly(HashingEncoder(64))})
     assert kb._data.tokens == {} and not list((tmp_path / "ix").glob("*tokens*"))
     assert kb.search("refund timing bank business days")[0].article_id == "refunds"
+
+
+def test_incremental_lexical_index_equals_a_fresh_one(articles_dir: Path, tmp_path: Path) -> None:
+    """Unchanged sections' BM25 tokens are reused from the old index, and give the same BM25 state."""
+    KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+    (articles_dir / "refunds.md").write_text(REFUND.replace("2 business days", "3 business days"), encoding="utf-8")
+    incremental = KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+    fresh = KnowledgeBase.build(articles_dir, tmp_path / "b", encoders={"dense": HashingEncoder(64)})
+    ours, theirs = incremental._data.lexical.to_state(), fresh._data.lexical.to_state()
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(theirs[key]))
+    assert incremental._data.lexical.document(0) == fresh._data.lexical.document(0)

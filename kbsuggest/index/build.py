@@ -80,7 +80,7 @@ def build_index(
         texts = view_texts(sections)
         fresh = _fresh_sections(sections, old)
         vectors, tokens = _vectors(texts, old, encoders, progress)
-        bm25 = BM25([tokenize(s.embed_text) for s in sections])
+        bm25 = BM25(_lexical_documents(sections, hashes, old))
         records = {}
         for name, encoder in encoders.items():
             files = {
@@ -123,6 +123,17 @@ def build_index(
         manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=bm25
     )
     return data, summary
+
+
+def _lexical_documents(sections: tuple[Section, ...], hashes: list[str], old: IndexData | None) -> list[list[str]]:
+    """BM25 tokens per section: reused from `old` for unchanged text (same content hash), else tokenised."""
+    known: dict[str, int] = {}
+    if old is not None:
+        known = {record.content_hash: row for row, record in enumerate(old.manifest.sections)}
+    return [
+        old.lexical.document(known[h]) if old is not None and h in known else tokenize(s.embed_text)
+        for s, h in zip(sections, hashes, strict=True)
+    ]
 
 
 def _fresh_sections(sections: tuple[Section, ...], old: IndexData | None) -> int:

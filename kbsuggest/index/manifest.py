@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kbsuggest.articles.models import ArticleMeta
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class _Record(BaseModel):

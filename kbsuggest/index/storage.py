@@ -190,7 +190,7 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
             raise IndexCorruptError(f"{path} does not match its checksum in {MANIFEST}; {hint}")
     try:
         return _read_data(index_dir, manifest)
-    except (ValidationError, ValueError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValidationError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         # pydantic, numpy (EOFError for an empty .npy, BadZipFile for a damaged .npz) and faiss (RuntimeError)
         # reject files written by another format or damaged in a way their checksum cannot show (a manifest
         # edited by hand).

@@ -26,6 +26,7 @@ class BM25:
             for term, tf in Counter(doc).items():
                 postings.setdefault(term, []).append((doc_id, tf))
         terms = sorted(postings)
+        self._terms = terms
         self._vocab: dict[str, int] = {term: i for i, term in enumerate(terms)}
         indptr = np.zeros(len(terms) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(postings[t]) for t in terms])
@@ -41,6 +42,11 @@ class BM25:
             doc_ids[indptr[i] : indptr[i + 1]] = ids
             weights[indptr[i] : indptr[i + 1]] = idf * freqs * (self.k1 + 1.0) / (freqs + norm)
         self._indptr, self._doc_ids, self._weights = indptr, doc_ids, weights
+        self._doc_offsets = np.zeros(self.n_docs + 1, dtype=np.int64)
+        self._doc_offsets[1:] = np.cumsum(lengths, dtype=np.int64)
+        self._doc_terms = np.fromiter(
+            (self._vocab[t] for doc in documents for t in doc), dtype=np.int32, count=int(self._doc_offsets[-1])
+        )
 
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every document (float32, length `n_docs`); each distinct query term counts once."""
@@ -61,16 +67,22 @@ class BM25:
         distinct = set(query_tokens)
         return sum(term in self._vocab for term in distinct) / len(distinct) if distinct else 0.0
 
+    def document(self, i: int) -> list[str]:
+        """Document i's tokens, as indexed (so a rebuild can reuse them instead of tokenising again)."""
+        return [self._terms[t] for t in self._doc_terms[self._doc_offsets[i] : self._doc_offsets[i + 1]]]
+
     def to_state(self) -> dict[str, Any]:
         """Plain arrays and scalars (vocabulary as a list of terms in id order), e.g. for np.savez."""
         return {
             "k1": self.k1,
             "b": self.b,
             "n_docs": self.n_docs,
-            "terms": list(self._vocab),
+            "terms": self._terms,
             "indptr": self._indptr,
             "doc_ids": self._doc_ids,
             "weights": self._weights,
+            "doc_terms": self._doc_terms,
+            "doc_offsets": self._doc_offsets,
         }
 
     @classmethod
@@ -78,8 +90,11 @@ class BM25:
         """Rebuild an index from `to_state()` output without re-tokenising."""
         self = cls.__new__(cls)
         self.k1, self.b, self.n_docs = float(state["k1"]), float(state["b"]), int(state["n_docs"])
-        self._vocab = {str(term): i for i, term in enumerate(state["terms"])}
+        self._terms = [str(term) for term in state["terms"]]
+        self._vocab = {term: i for i, term in enumerate(self._terms)}
         self._indptr = np.asarray(state["indptr"], dtype=np.int64)
         self._doc_ids = np.asarray(state["doc_ids"], dtype=np.int32)
         self._weights = np.asarray(state["weights"], dtype=np.float32)
+        self._doc_terms = np.asarray(state["doc_terms"], dtype=np.int32)
+        self._doc_offsets = np.asarray(state["doc_offsets"], dtype=np.int64)
         return self
