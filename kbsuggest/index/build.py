@@ -34,7 +34,7 @@ from kbsuggest.index.storage import (
 )
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore, quantize
-from kbsuggest.index.views import SECTION_VIEWS, view_texts
+from kbsuggest.index.views import view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
 from kbsuggest.retrieval.tokenize import tokenize
@@ -78,8 +78,10 @@ def build_index(
         old = _previous(index_dir, encoders)
         old_hashes = {r.id: r.content_hash for r in old.manifest.sections} if old else {}
         texts = view_texts(sections)
-        fresh = _fresh_sections(sections, old)
-        vectors, tokens = _vectors(texts, old, encoders, progress)
+        view_hashes = _hash_views(texts)
+        old_hashes_by_view = _hash_views(view_texts(old.sections)) if old else {}
+        fresh = _fresh_sections(view_hashes, old_hashes_by_view)
+        vectors, tokens = _vectors(texts, view_hashes, old, old_hashes_by_view, encoders, progress)
         bm25 = BM25(_lexical_documents(sections, hashes, old))
         records = {}
         for name, encoder in encoders.items():
@@ -136,12 +138,16 @@ def _lexical_documents(sections: tuple[Section, ...], hashes: list[str], old: In
     ]
 
 
-def _fresh_sections(sections: tuple[Section, ...], old: IndexData | None) -> int:
+def _hash_views(texts: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Each view's text hashes, row-aligned with its texts: computed once per build."""
+    return {view: [text_hash(t) for t in rows] for view, rows in texts.items()}
+
+
+def _fresh_sections(view_hashes: Mapping[str, list[str]], old_view_hashes: Mapping[str, list[str]]) -> int:
     """How many sections have a view text the old index did not embed (and so needed encoding)."""
-    if old is None:
-        return len(sections)
-    known = {text_hash(make(s)) for s in old.sections for make in SECTION_VIEWS.values()}
-    return sum(1 for s in sections if any(text_hash(make(s)) not in known for make in SECTION_VIEWS.values()))
+    known = {h for rows in old_view_hashes.values() for h in rows}
+    rows = zip(*view_hashes.values(), strict=True)
+    return sum(1 for row in rows if any(h not in known for h in row))
 
 
 def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | None:
@@ -166,23 +172,31 @@ class _Encoded:
 
 
 def _vectors(
-    texts: Mapping[str, list[str]], old: IndexData | None, encoders: Mapping[str, Encoder], progress: bool
+    texts: Mapping[str, list[str]],
+    hashes: Mapping[str, list[str]],
+    old: IndexData | None,
+    old_hashes: Mapping[str, list[str]],
+    encoders: Mapping[str, Encoder],
+    progress: bool,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, TokenStore]]]:
-    """Per encoder and view, one vector (and token matrix) per text, reused by text hash from `old`."""
+    """Per encoder and view, one vector (and token matrix) per text, reused by text hash from `old`.
+    `hashes` and `old_hashes` are the views' text hashes (`_hash_views`), row-aligned with the texts."""
     cached = {name: _Encoded() for name in encoders}
     if old is not None:
         for name, known in cached.items():
-            for view, rows in view_texts(old.sections).items():
+            for view, rows in old_hashes.items():
                 old_vectors = old.stores[name][view].vectors()
                 old_tokens = old.tokens.get(name, {}).get(view)
-                for i, text in enumerate(rows):
-                    known.vectors[text_hash(text)] = old_vectors[i]
+                for i, h in enumerate(rows):
+                    known.vectors[h] = old_vectors[i]
                     if old_tokens is not None:
-                        known.tokens[text_hash(text)] = old_tokens.rows(i)
+                        known.tokens[h] = old_tokens.rows(i)
     todo = {}
     for name, encoder in encoders.items():
         have = cached[name].tokens if isinstance(encoder, TokenEncoder) else cached[name].vectors
-        unique = {text_hash(t): t for rows in texts.values() for t in rows if text_hash(t) not in have}
+        unique = {
+            h: t for view, rows in texts.items() for h, t in zip(hashes[view], rows, strict=True) if h not in have
+        }
         todo[name] = sorted(unique.items(), key=lambda item: len(item[1]))
     total = sum(len(items) for items in todo.values())
     with tqdm(total=total, desc="encoding", unit="text", disable=not progress or not total) as bar:
@@ -202,13 +216,13 @@ def _vectors(
     for name, encoder in encoders.items():
         dim = _dim(name, encoder, old, cached[name])
         vectors_out[name] = {}
-        for view, rows in texts.items():
-            found = [cached[name].vectors[text_hash(t)] for t in rows]
+        for view, rows in hashes.items():
+            found = [cached[name].vectors[h] for h in rows]
             vectors_out[name][view] = np.vstack(found).astype(np.float32) if found else np.zeros((0, dim), np.float32)
         if isinstance(encoder, TokenEncoder):
             tokens_out[name] = {
-                view: TokenStore.from_matrices([cached[name].tokens[text_hash(t)] for t in rows], dim)
-                for view, rows in texts.items()
+                view: TokenStore.from_matrices([cached[name].tokens[h] for h in rows], dim)
+                for view, rows in hashes.items()
             }
     return vectors_out, tokens_out
 
