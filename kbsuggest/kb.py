@@ -53,7 +53,7 @@ class KnowledgeBase:
         cache = None
         if feedback is not None:
             phrasings += examples.learned_examples(feedback)
-            cache = examples.VectorCache(feedback.path)
+            cache = examples.VectorCache(feedback)
         self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
         self._retriever = Retriever(
             data.sections,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS feedback (
     agent TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_suggestion ON feedback(suggestion_id);
+CREATE TABLE IF NOT EXISTS example_vectors (
+    encoder TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (encoder, text_hash)
+);
 """
 
 
@@ -157,6 +163,19 @@ class FeedbackStore:
                 ),
             )
         return feedback
+
+    def vectors(self, encoder: str) -> dict[str, bytes]:
+        """Cached phrasing vectors of `encoder` (model id and fingerprint), by text hash."""
+        with self._connect() as db:
+            rows = db.execute("SELECT text_hash, vector FROM example_vectors WHERE encoder = ?", (encoder,))
+            return dict(rows.fetchall())
+
+    def store_vectors(self, encoder: str, vectors: Mapping[str, bytes]) -> None:
+        with self._connect() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO example_vectors VALUES (?, ?, ?)",
+                [(encoder, h, blob) for h, blob in vectors.items()],
+            )
 
     def feedback(self) -> list[Feedback]:
         with self._connect() as db:

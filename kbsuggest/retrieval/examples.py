@@ -36,17 +36,14 @@ question-to-section ones, so only their z-scores compare.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from kbsuggest.articles.models import ArticleMeta
 from kbsuggest.encoders import Encoder
-from kbsuggest.feedback.store import BUSY_TIMEOUT_MS, FeedbackStore
+from kbsuggest.feedback.store import FeedbackStore
 from kbsuggest.index.build import text_hash
 from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.tokenize import detect_language, encoder_text, normalize_query
@@ -101,39 +98,23 @@ def learned_examples(store: FeedbackStore) -> list[Example]:
 
 
 class VectorCache:
-    """Phrasing vectors in a table of the SQLite file at `path` (the feedback store's): little-endian float32
-    blobs keyed by the encoder (model id and fingerprint, so new weights under the same name re-encode)
-    and the sha256 of the text it encoded."""
+    """Phrasing vectors kept in the feedback store's SQLite file: little-endian float32 blobs keyed by the
+    encoder (model id and fingerprint, so new weights under the same name re-encode) and the sha256 of
+    the text it encoded."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS example_vectors (encoder TEXT NOT NULL, text_hash TEXT NOT NULL,"
-                " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_hash))"
-            )
-            yield db
+    def __init__(self, store: FeedbackStore) -> None:
+        self.store = store
 
     def encode(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
         """One row per text; only texts not cached for this encoder are encoded (then cached)."""
         key = f"{encoder.model_id}@{encoder.fingerprint}"
         hashes = [text_hash(t) for t in texts]
-        with self._connect() as db:
-            rows = db.execute("SELECT text_hash, vector FROM example_vectors WHERE encoder = ?", (key,))
-            known = {h: np.frombuffer(blob, dtype="<f4") for h, blob in rows}
+        known = {h: np.frombuffer(blob, dtype="<f4") for h, blob in self.store.vectors(key).items()}
         missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         if missing:
             fresh = encoder.encode_queries(list(missing.values())).astype("<f4")
             known.update(zip(missing, fresh, strict=True))
-            with self._connect() as db:
-                db.executemany(
-                    "INSERT OR REPLACE INTO example_vectors VALUES (?, ?, ?)",
-                    [(key, h, known[h].tobytes()) for h in missing],
-                )
+            self.store.store_vectors(key, {h: known[h].tobytes() for h in missing})
         return np.array([known[h] for h in hashes], dtype=np.float32).reshape(len(hashes), -1)
 
 
