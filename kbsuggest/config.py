@@ -13,12 +13,15 @@ from kbsuggest.encoders.sentence_transformers import BUNDLED_NAME
 class Settings(BaseModel):
     """`model`: any sentence-transformers model: the bundled 'all-MiniLM-L6-v2', a local folder or a hub name;
     or 'hashing', the tiny deterministic test encoder (no model files; for tests and dry runs only).
-    `default_locale`: the locale of articles whose front matter names none."""
+    `default_locale`: the locale of articles whose front matter names none.
+    `fast_queries`: encode messages with the ONNX export of the model that a build stores in the index
+    (same vectors, no torch: `kbsuggest.index.onnx_export`); False encodes them with sentence-transformers."""
 
     model_config = ConfigDict(frozen=True)
 
     model: str = BUNDLED_NAME
     default_locale: str = "en"
+    fast_queries: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -17,6 +17,7 @@ from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
 from kbsuggest.index import BuildSummary, IndexData, build_index
 from kbsuggest.index.manifest import ArticleRecord, Manifest
+from kbsuggest.index.onnx_export import with_fast_queries
 from kbsuggest.index.storage import check_encoders, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.reply.suggest import build_suggestion
@@ -114,6 +115,8 @@ class KnowledgeBase:
         if manifest is None:
             raise IndexCorruptError(f"{index_dir} holds no index; {REBUILD_HINT.format(index_dir=index_dir)}")
         check_encoders(manifest, encoders, index_dir)
+        if settings.fast_queries:
+            encoders = with_fast_queries(encoders, manifest, index_dir)
         store = FeedbackStore(index_dir / FEEDBACK_FILE) if feedback else None
         data = read_index(index_dir, manifest)
         return cls(data, encoders, settings=settings, weights=weights, example_weights=example_weights, feedback=store)

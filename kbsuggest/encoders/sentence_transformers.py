@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,7 +62,7 @@ class SentenceTransformerEncoder:
         return sha256_file(weights[0])
 
     @cached_property
-    def _model(self) -> SentenceTransformer:
+    def model(self) -> SentenceTransformer:
         self.fingerprint  # noqa: B018 - verifies the bundled weights before they are loaded
         from sentence_transformers import SentenceTransformer
 
@@ -77,7 +77,7 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        dim = self._model.get_embedding_dimension()
+        dim = self.model.get_embedding_dimension()
         assert dim is not None
         return int(dim)
 
@@ -89,24 +89,15 @@ class SentenceTransformerEncoder:
 
     @cached_property
     def _keep(self) -> dict[bool, np.ndarray]:
-        """Per word piece id, whether its token vector takes part in MaxSim: never special tokens or pure
-        punctuation; for queries, not whole-word stopwords either. Derived from the vocabulary alone."""
-        from kbsuggest.retrieval.tokenize import EN_STOPWORDS
-
-        tokenizer = self._model.tokenizer
+        tokenizer = self.model.tokenizer
         pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        special = set(tokenizer.all_special_tokens)
-        document = np.array(
-            [p not in special and any(ch.isalnum() for ch in p.removeprefix("##")) for p in pieces], dtype=bool
-        )
-        query = document & np.array([p.startswith("##") or p not in EN_STOPWORDS for p in pieces], dtype=bool)
-        return {False: document, True: query}
+        return keep_masks(pieces, set(tokenizer.all_special_tokens))
 
     def encode_with_tokens(self, texts: Sequence[str], *, query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         with self._lock:
-            model = self._model
+            model = self.model
         keep = self._keep
         outputs: list[dict[str, Any]] = model.encode(  # type: ignore[assignment]  # dicts with output_value=None
             list(texts), batch_size=self.batch_size, output_value=None, show_progress_bar=False
@@ -115,12 +106,7 @@ class SentenceTransformerEncoder:
         for output in outputs:
             mask = output["attention_mask"].numpy().astype(bool)
             ids = output["input_ids"].numpy()[mask]
-            vectors = output["token_embeddings"].numpy()[mask]
-            kept = keep[query][ids]
-            if not kept.any():
-                kept = keep[False][ids] if keep[False][ids].any() else np.ones(len(ids), dtype=bool)
-            chosen = vectors[kept]
-            tokens.append((chosen / np.linalg.norm(chosen, axis=1, keepdims=True)).astype(np.float32))
+            tokens.append(token_rows(ids, output["token_embeddings"].numpy()[mask], keep, query=query))
             sentence = output["sentence_embedding"].numpy()
             pooled.append(sentence / np.linalg.norm(sentence))
         return np.asarray(pooled, dtype=np.float32), tokens
@@ -129,8 +115,30 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            model = self._model
+            model = self.model
         vectors = model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def keep_masks(pieces: Sequence[str], special: Set[str]) -> dict[bool, np.ndarray]:
+    """Per word piece id (`pieces[id]`), whether its token vector takes part in MaxSim: never special tokens
+    or pure punctuation; for queries (key True), not whole-word stopwords either. From the vocabulary alone."""
+    from kbsuggest.retrieval.tokenize import EN_STOPWORDS
+
+    document = np.array(
+        [p not in special and any(ch.isalnum() for ch in p.removeprefix("##")) for p in pieces], dtype=bool
+    )
+    query = document & np.array([p.startswith("##") or p not in EN_STOPWORDS for p in pieces], dtype=bool)
+    return {False: document, True: query}
+
+
+def token_rows(ids: np.ndarray, vectors: np.ndarray, keep: Mapping[bool, np.ndarray], *, query: bool) -> np.ndarray:
+    """The L2-normalised token vectors of one text (`ids`, `vectors`: its unpadded word pieces) that MaxSim
+    uses; when `keep` leaves none, the document rule, then every token."""
+    kept = keep[query][ids]
+    if not kept.any():
+        kept = keep[False][ids] if keep[False][ids].any() else np.ones(len(ids), dtype=bool)
+    chosen = vectors[kept]
+    return np.asarray(chosen / np.linalg.norm(chosen, axis=1, keepdims=True), dtype=np.float32)

@@ -19,6 +19,7 @@ from kbsuggest.articles.models import Article, Section
 from kbsuggest.encoders.base import Encoder, TokenEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, Manifest, SectionRecord
+from kbsuggest.index.onnx_export import onnx_for
 from kbsuggest.index.storage import (
     IndexData,
     build_lock,
@@ -94,7 +95,12 @@ def build_index(
                 view: write_tokens(index_dir, f"{name}-{view}", store) for view, store in tokens.get(name, {}).items()
             }
             records[name] = EncoderRecord(
-                model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=dim, views=files, tokens=token_files
+                model_id=encoder.model_id,
+                fingerprint=encoder.fingerprint,
+                dim=dim,
+                views=files,
+                tokens=token_files,
+                onnx=onnx_for(encoder, old.manifest.encoders[name] if old else None, index_dir, name),
             )
         manifest = Manifest(
             kbsuggest_version=__version__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,12 +26,23 @@ class TokenRecord(_Record):
     offsets: FileRecord
 
 
+class OnnxRecord(_Record):
+    """A sentence-transformers model's transformer in ONNX, for the fast path (`kbsuggest.index.onnx_export`)."""
+
+    model: FileRecord
+    tokenizer: FileRecord
+    max_seq_length: int
+    pooling: Literal["mean", "cls"]
+    special_tokens: tuple[str, ...]
+
+
 class EncoderRecord(_Record):
     model_id: str
     fingerprint: str
     dim: int
     views: dict[str, FileRecord]
     tokens: dict[str, TokenRecord] = {}
+    onnx: OnnxRecord | None = None
 
 
 class ArticleRecord(_Record):
@@ -57,4 +69,5 @@ class Manifest(_Record):
     def files(self) -> list[FileRecord]:
         views = [file for record in self.encoders.values() for file in record.views.values()]
         tokens = [f for r in self.encoders.values() for t in r.tokens.values() for f in (t.matrix, t.offsets)]
-        return [self.sections_file, self.templates_file, self.lexical_file, *views, *tokens]
+        onnx = [f for r in self.encoders.values() if r.onnx for f in (r.onnx.model, r.onnx.tokenizer)]
+        return [self.sections_file, self.templates_file, self.lexical_file, *views, *tokens, *onnx]

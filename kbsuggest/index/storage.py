@@ -28,7 +28,7 @@ from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
 
 MANIFEST = "manifest.json"
-_DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss)$")
+_DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss|onnx)$")
 """Names `write_file` gives; nothing else in the folder (a feedback database, say) is ever deleted."""
 _SECTIONS = TypeAdapter(tuple[Section, ...])
 _TEMPLATES = TypeAdapter(dict[str, Templates])

@@ -27,6 +27,12 @@ def real_encoders() -> dict[str, Encoder]:
 
 
 @pytest.fixture(scope="session")
-def demo_kb(real_encoders: dict[str, Encoder], tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+def demo_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where `demo_kb` is built."""
+    return tmp_path_factory.mktemp("demo") / "index"
+
+
+@pytest.fixture(scope="session")
+def demo_kb(real_encoders: dict[str, Encoder], demo_index: Path) -> KnowledgeBase:
     """The demo store's knowledge base (articles/), built once with the real models."""
-    return KnowledgeBase.build(ROOT / "articles", tmp_path_factory.mktemp("demo") / "index", encoders=real_encoders)
+    return KnowledgeBase.build(ROOT / "articles", demo_index, encoders=real_encoders)

@@ -1,0 +1,121 @@
+"""The fast query path: a sentence-transformers model's transformer exported once, at build time, to ONNX
+and stored in the index with its tokenizer (`export_onnx`); a loaded index then encodes messages with it
+(`fast_encoder`), importing neither torch nor sentence-transformers.
+
+Its vectors equal the sentence-transformers ones: an export whose output differs (cosine below
+`EXPORT_MIN_COSINE` on probe texts, a truncated long one among them) is not stored, and the index then
+answers through sentence-transformers as before."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
+from kbsuggest.encoders.onnx import OnnxEncoder
+from kbsuggest.index.manifest import EncoderRecord, Manifest, OnnxRecord
+from kbsuggest.index.storage import write_file, write_json
+
+log = logging.getLogger(__name__)
+EXPORT_MIN_COSINE = 0.9999
+PROBES = (
+    "where is my parcel? it's been 10 days!!",
+    "我的退款怎么还没到账？",
+    "Does the M fit someone 175cm tall, or should I size up?",
+    " ".join(["Returns are accepted within 30 days of delivery when the item is unworn."] * 40),
+)
+
+
+def export_onnx(encoder: SentenceTransformerEncoder, index_dir: Path, stem: str) -> OnnxRecord | None:
+    """Export `encoder`'s transformer into `index_dir`; None (logged) when its pipeline is not a transformer
+    then mean or CLS pooling (then normalisation), the exporter fails, or the exported vectors differ."""
+    modules: list[Any] = list(encoder.model)
+    pooling = getattr(modules[1], "pooling_mode", None) if len(modules) in (2, 3) else None
+    if pooling not in ("mean", "cls") or not hasattr(modules[0], "auto_model"):
+        log.warning("no ONNX fast path for %s: its modules are not transformer + mean or CLS pooling", encoder.model_id)
+        return None
+    try:
+        model = write_file(index_dir, f"{stem}-onnx", ".onnx", lambda path: _export(modules[0].auto_model, path))
+    except Exception as exc:  # whatever the exporter raises only means no fast path
+        log.warning("no ONNX fast path for %s: the export failed (%s)", encoder.model_id, exc)
+        return None
+    tokenizer = modules[0].tokenizer
+    record = OnnxRecord(
+        model=model,
+        tokenizer=write_json(index_dir, f"{stem}-tokenizer", tokenizer.backend_tokenizer.to_str().encode()),
+        max_seq_length=modules[0].max_seq_length,
+        pooling=pooling,
+        special_tokens=tuple(tokenizer.all_special_tokens),
+    )
+    identity = EncoderRecord(
+        model_id=encoder.model_id, fingerprint=encoder.fingerprint, dim=encoder.dim, views={}, onnx=record
+    )
+    fast = fast_encoder(identity, index_dir)
+    cosine = float(np.min(np.sum(fast.encode_queries(PROBES) * encoder.encode_queries(PROBES), axis=1)))
+    if cosine < EXPORT_MIN_COSINE:
+        log.warning("no ONNX fast path for %s: its vectors differ (cosine %.6f)", encoder.model_id, cosine)
+        return None
+    return record
+
+
+def fast_encoder(record: EncoderRecord, index_dir: Path) -> Encoder:
+    """The ONNX encoder of an index's encoder `record`, which must have an export."""
+    assert record.onnx is not None
+    return OnnxEncoder(
+        record.model_id,
+        record.fingerprint,
+        record.dim,
+        (index_dir / record.onnx.model.name, index_dir / record.onnx.tokenizer.name),
+        max_seq_length=record.onnx.max_seq_length,
+        pooling=record.onnx.pooling,
+        special_tokens=record.onnx.special_tokens,
+    )
+
+
+def _export(transformer: Any, path: Path) -> None:
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            output: torch.Tensor = self.transformer(input_ids=input_ids, attention_mask=attention_mask)[0]
+            return output
+
+    example = torch.ones((1, 8), dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
+        torch.onnx.export(
+            LastHiddenState().eval(),
+            (example, example),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def onnx_for(encoder: Encoder, previous: EncoderRecord | None, index_dir: Path, stem: str) -> OnnxRecord | None:
+    """The build's export for `encoder`: the previous index's (same model, so its files are kept), else a new
+    one for a sentence-transformers model."""
+    if previous is not None and previous.onnx is not None:
+        return previous.onnx
+    return export_onnx(encoder, index_dir, stem) if isinstance(encoder, SentenceTransformerEncoder) else None
+
+
+def with_fast_queries(encoders: Mapping[str, Encoder], manifest: Manifest, index_dir: Path) -> dict[str, Encoder]:
+    """`encoders` with each one that has an export in `manifest` replaced by its ONNX encoder."""
+    return {
+        name: fast_encoder(manifest.encoders[name], index_dir) if manifest.encoders[name].onnx else encoder
+        for name, encoder in encoders.items()
+    }

@@ -1,0 +1,101 @@
+"""The ONNX query path against its sentence-transformers reference, with the real bundled model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.config import Settings
+from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
+from kbsuggest.encoders.onnx import OnnxEncoder
+from kbsuggest.index import onnx_export
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+
+
+@pytest.fixture(scope="module")
+def index_dir(demo_kb: KnowledgeBase, demo_index: Path) -> Path:
+    """The demo store's index: its build stored the ONNX export."""
+    return demo_index
+
+
+def _dev_messages() -> list[str]:
+    files = [SHARED_EVAL / "helpcenter" / "queries_dev.jsonl", SHARED_EVAL / "helpcenter-zh" / "queries.jsonl"]
+    if not all(f.is_file() for f in files):
+        pytest.skip(f"the shared dev queries are not beside the checkout ({SHARED_EVAL})")
+    return [json.loads(line)["query"] for f in files for line in f.read_text(encoding="utf-8").splitlines()]
+
+
+def test_onnx_vectors_equal_sentence_transformers_on_the_shared_dev_queries(
+    index_dir: Path, real_encoders: dict[str, Encoder]
+) -> None:
+    kb = KnowledgeBase.load(index_dir, feedback=False)
+    fast, reference = kb.encoders["dense"], real_encoders["dense"]
+    assert isinstance(fast, OnnxEncoder) and isinstance(reference, SentenceTransformerEncoder)
+    assert (fast.model_id, fast.fingerprint, fast.dim) == (reference.model_id, reference.fingerprint, reference.dim)
+    messages = _dev_messages()
+    assert len(messages) > 1000
+    for query in (True, False):
+        pooled, tokens = fast.encode_with_tokens(messages, query=query)
+        ref_pooled, ref_tokens = reference.encode_with_tokens(messages, query=query)
+        assert np.sum(pooled * ref_pooled, axis=1).min() >= 0.999
+        for ours, theirs in zip(tokens, ref_tokens, strict=True):
+            assert ours.shape == theirs.shape
+            assert np.sum(ours * theirs, axis=1).min() >= 0.999
+    np.testing.assert_allclose(fast.encode_queries(messages[:50]), reference.encode_queries(messages[:50]), atol=1e-4)
+
+
+def test_fast_path_answers_like_the_reference(index_dir: Path) -> None:
+    fast = KnowledgeBase.load(index_dir, feedback=False)
+    reference = KnowledgeBase.load(index_dir, settings=Settings(fast_queries=False), feedback=False)
+    assert isinstance(fast.encoders["dense"], OnnxEncoder)
+    assert isinstance(reference.encoders["dense"], SentenceTransformerEncoder)
+    lines = (ROOT / "tests/data/demo_queries.jsonl").read_text(encoding="utf-8").splitlines()
+    messages = [json.loads(line)["query"] for line in lines]
+    for ours, theirs in zip(fast.suggest_many(messages), reference.suggest_many(messages), strict=True):
+        assert [(a.section_id, a.matched_by) for a in ours.answers] == [
+            (a.section_id, a.matched_by) for a in theirs.answers
+        ]
+        np.testing.assert_allclose([a.score for a in ours.answers], [a.score for a in theirs.answers], atol=1e-3)
+        assert (ours.escalate, ours.escalate_reason) == (theirs.escalate, theirs.escalate_reason)
+
+
+def test_one_shot_cli_imports_neither_torch_nor_sentence_transformers(index_dir: Path) -> None:
+    script = (
+        "import sys\n"
+        "from kbsuggest.cli import main\n"
+        "try:\n"
+        f"    main(['suggest', 'where is my parcel? ordered 10 days ago', '--index', {str(index_dir)!r}, '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)\n"
+        "print(heavy, file=sys.stderr)\n"
+        "sys.exit(1 if heavy else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["answers"][0]["article_id"] == "lost-delayed-parcels"
+
+
+def test_failed_export_leaves_the_reference_path(
+    tmp_path: Path, real_encoders: dict[str, Encoder], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(transformer: object, path: Path) -> None:
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(onnx_export, "_export", broken)
+    with caplog.at_level(logging.WARNING):
+        KnowledgeBase.build(ROOT / "articles", tmp_path / "index", encoders=real_encoders)
+    assert "export failed (exporter exploded)" in caplog.text
+    assert not list((tmp_path / "index").glob("*.onnx"))
+    kb = KnowledgeBase.load(tmp_path / "index", feedback=False)
+    assert isinstance(kb.encoders["dense"], SentenceTransformerEncoder)
+    assert kb.search("where is my parcel?", k=1)[0].article_id == "lost-delayed-parcels"
