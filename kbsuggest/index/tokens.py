@@ -55,5 +55,6 @@ class TokenStore:
 
     @classmethod
     def load(cls, matrix_path: Path, offsets_path: Path) -> TokenStore:
-        """The matrix is memory-mapped: only the candidates' rows are read."""
-        return cls(np.load(matrix_path, mmap_mode="r"), np.load(offsets_path, allow_pickle=False))
+        """The matrix is memory-mapped: only the candidates' rows are read. (A plain array over the mapping:
+        indexing a `np.memmap` costs ~0.1 ms more per call.)"""
+        return cls(np.asarray(np.load(matrix_path, mmap_mode="r")), np.load(offsets_path, allow_pickle=False))
