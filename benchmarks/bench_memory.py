@@ -91,7 +91,9 @@ def measure_load(index_dir: Path) -> None:
 def disk_usage(index_dir: Path) -> dict[str, int]:
     manifest = Manifest.model_validate_json((index_dir / "manifest.json").read_text(encoding="utf-8"))
     sizes = {p.name: p.stat().st_size for p in index_dir.iterdir() if p.is_file()}
-    tokens = {f.name for r in manifest.encoders.values() for t in r.tokens.values() for f in (t.matrix, t.offsets)}
+    tokens = {
+        f.name for r in manifest.encoders.values() if r.tokens for f in (*r.tokens.segments, *r.tokens.spans.values())
+    }
     vectors = {f.name for r in manifest.encoders.values() for f in r.views.values()}
     referenced = {f.name for f in manifest.files()} | {"manifest.json"}
     return {
@@ -123,7 +125,7 @@ def run(sections: int, tmp: Path) -> dict[str, Any]:
     articles = write_kb(tmp / "articles", sections, sentences=2)
     index_dir = tmp / "ix"
     kb = KnowledgeBase.build(articles, index_dir, settings=HASHING, encoders=encoders())
-    token_rows = sum(store.matrix.shape[0] for store in kb._data.tokens["dense"].values())
+    token_rows = kb._data.tokens["dense"]["body"].pool_rows  # one pool holds both views' rows
     sample = [text for s in kb.sections[:500] for text in (" > ".join(s.heading_path), s.embed_text)]
     count = len(kb.sections)
     del kb

@@ -18,7 +18,7 @@ from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, 
 from kbsuggest.index import BuildSummary, IndexData, build_index
 from kbsuggest.index.manifest import ArticleRecord, Manifest
 from kbsuggest.index.onnx_export import with_fast_queries
-from kbsuggest.index.storage import check_encoders, read_index, read_manifest
+from kbsuggest.index.storage import check_encoders, parsed_articles, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.reply.suggest import build_suggestion
 from kbsuggest.reply.templates import TONES, Tone, load_templates
@@ -84,7 +84,8 @@ class KnowledgeBase:
         Raises `ArticlesInvalid` listing all problems (or `TemplateError`) before anything is written."""
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
-        articles = load_articles(articles_dir, default_locale=settings.default_locale)
+        parsed = parsed_articles(Path(index_dir))
+        articles = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
         templates = load_templates(Path(articles_dir))
         data, summary = build_index(articles, templates, Path(index_dir), encoders, progress=progress)
         feedback = FeedbackStore(Path(index_dir) / FEEDBACK_FILE)

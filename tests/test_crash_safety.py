@@ -152,12 +152,8 @@ ROLES = (
     "templates",
     "lexical",
     *(f"{encoder}-{view}" for encoder in ("dense", "multilingual") for view in ("path", "body")),
-    *(
-        f"{encoder}-{view}-{part}"
-        for encoder in ("dense", "multilingual")
-        for view in ("path", "body")
-        for part in ("tokens", "offsets")
-    ),
+    *(f"{encoder}-tokens" for encoder in ("dense", "multilingual")),
+    *(f"{encoder}-{view}-spans" for encoder in ("dense", "multilingual") for view in ("path", "body")),
 )
 
 
@@ -166,9 +162,10 @@ def files_by_role(manifest: Manifest) -> dict[str, FileRecord]:
     for name, record in manifest.encoders.items():
         for view, file in record.views.items():
             roles[f"{name}-{view}"] = file
-        for view, tokens in record.tokens.items():
-            roles[f"{name}-{view}-tokens"] = tokens.matrix
-            roles[f"{name}-{view}-offsets"] = tokens.offsets
+        if record.tokens:
+            (roles[f"{name}-tokens"],) = record.tokens.segments  # a full build writes one segment
+            for view, file in record.tokens.spans.items():
+                roles[f"{name}-{view}-spans"] = file
     return roles
 
 
@@ -272,7 +269,7 @@ def test_a_missing_manifest_is_no_index_with_the_fix(index: Path) -> None:
         KnowledgeBase.load(index, settings=HASHING)
 
 
-@pytest.mark.parametrize("role", ["sections", "dense-body", "dense-body-tokens", "lexical"])
+@pytest.mark.parametrize("role", ["sections", "dense-body", "dense-tokens", "lexical"])
 def test_building_over_a_damaged_index_repairs_it(index: Path, role: str) -> None:
     damage(index / files_by_role(manifest_of(index))[role].name, "truncated")
     articles = index.parent / "articles"

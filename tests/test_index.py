@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -7,11 +8,13 @@ import numpy as np
 import pytest
 
 from kbsuggest import KnowledgeBase
+from kbsuggest.articles import Article, load
+from kbsuggest.config import Settings
 from kbsuggest.encoders import HashingEncoder
-from kbsuggest.errors import IndexCorruptError, IndexMismatchError
+from kbsuggest.errors import ArticlesInvalid, IndexCorruptError, IndexMismatchError
 from kbsuggest.index import VectorStore, storage
 from kbsuggest.index.manifest import FORMAT_VERSION
-from kbsuggest.index.tokens import TokenStore, quantize
+from kbsuggest.index.tokens import MAX_SEGMENTS, TokenStore, compact, quantize, wasteful
 from tests.conftest import REFUND
 
 
@@ -148,16 +151,25 @@ def test_approximate_store_finds_nearly_all_exact_neighbours(tmp_path: Path) -> 
     np.testing.assert_allclose(loaded.vectors(), vectors, rtol=1e-6)
 
 
-def test_maxsim_equals_brute_force() -> None:
+def test_maxsim_over_a_pool_of_segments_equals_brute_force() -> None:
     rng = np.random.default_rng(5)
     matrices = [rng.normal(size=(n, 8)).astype(np.float32) for n in (3, 1, 6, 2)]
     matrices = [m / np.linalg.norm(m, axis=1, keepdims=True) for m in matrices]
-    store = TokenStore.from_matrices([quantize(m) for m in matrices], 8)
+    stored = [quantize(m) for m in matrices]
+    unused = np.ones((1, 8), np.int8)  # a text no longer indexed
+    segments = [np.concatenate([stored[0], stored[2]]), np.concatenate([stored[1], unused, stored[3]])]
+    store = TokenStore(segments, np.array([[0, 3], [9, 10], [3, 9], [11, 13]]))
     query = rng.normal(size=(4, 8)).astype(np.float32)
     query /= np.linalg.norm(query, axis=1, keepdims=True)
     items = np.array([2, 0, 3])
     expected = [(query @ matrices[i].T).max(axis=1).mean() for i in items]
     np.testing.assert_allclose(store.maxsim(query, items), expected, atol=0.01)  # int8 storage
+    compacted = compact({"body": store})["body"]
+    assert len(compacted.segments) == 1 and compacted.pool_rows == 12
+    for i, matrix in enumerate(stored):
+        np.testing.assert_array_equal(store.rows(i), matrix)
+        np.testing.assert_array_equal(compacted.rows(i), matrix)
+    np.testing.assert_allclose(compacted.maxsim(query, items), expected, atol=0.01)
 
 
 def test_token_vectors_are_stored_reused_and_reloaded(articles_dir: Path, tmp_path: Path) -> None:
@@ -167,8 +179,43 @@ def test_token_vectors_are_stored_reused_and_reloaded(articles_dir: Path, tmp_pa
     for view in ("path", "body"):
         fresh, again = built._data.tokens["dense"][view], loaded._data.tokens["dense"][view]
         assert len(fresh) == len(again) == len(built.sections)
-        np.testing.assert_array_equal(fresh.offsets, again.offsets)
-        np.testing.assert_array_equal(fresh.matrix, np.asarray(again.matrix))
+        np.testing.assert_array_equal(fresh.spans, again.spans)
+        for ours, theirs in zip(fresh.segments, again.segments, strict=True):
+            np.testing.assert_array_equal(ours, np.asarray(theirs))
+
+
+def test_a_token_pool_is_wasteful_with_too_many_segments_or_mostly_unused_rows() -> None:
+    rows = np.zeros((4, 8), np.int8)
+    assert not wasteful({"body": TokenStore([rows], np.array([[0, 2], [2, 4]]))})
+    assert wasteful({"body": TokenStore([rows], np.array([[0, 1]]))})
+    spans = np.array([[4 * i, 4 * i + 4] for i in range(MAX_SEGMENTS + 1)])
+    assert wasteful({"body": TokenStore([rows] * (MAX_SEGMENTS + 1), spans)})
+
+
+def test_incremental_builds_append_token_segments_until_the_pool_is_compacted(
+    articles_dir: Path, tmp_path: Path
+) -> None:
+    """Each build leaves the token segments on disk as they are and appends one with the texts it encoded,
+    until the pool is wasteful and is rewritten as one segment; the index stays equal to a fresh build."""
+
+    def segments(index: Path) -> list[str]:
+        manifest = storage.read_manifest(index)
+        assert manifest is not None and manifest.encoders["dense"].tokens is not None
+        return [file.name for file in manifest.encoders["dense"].tokens.segments]
+
+    KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+    history = [segments(tmp_path / "a")]
+    for days in range(3, 12):
+        text = REFUND.replace("2 business days", f"{days} business days")
+        (articles_dir / "refunds.md").write_text(text, encoding="utf-8")
+        kb = KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+        assert not wasteful(kb._data.tokens["dense"])
+        history.append(segments(tmp_path / "a"))
+    appended = [after[:-1] == before for before, after in itertools.pairwise(history)]
+    compacted = [len(after) == 1 for after in history[1:]]
+    assert all(a or c for a, c in zip(appended, compacted, strict=True)) and any(appended) and any(compacted)
+    fresh = KnowledgeBase.build(articles_dir, tmp_path / "b", encoders={"dense": HashingEncoder(64)})
+    assert _index_content(kb) == _index_content(fresh)
 
 
 def test_pooled_only_encoder_builds_an_index_without_token_vectors(articles_dir: Path, tmp_path: Path) -> None:
@@ -190,3 +237,76 @@ def test_incremental_lexical_index_equals_a_fresh_one(articles_dir: Path, tmp_pa
     for key in ours:
         np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(theirs[key]))
     assert incremental._data.lexical.document(0) == fresh._data.lexical.document(0)
+
+
+def _index_content(kb: KnowledgeBase) -> dict[str, object]:
+    """Everything a build stores, as plain values: articles, sections, vectors, token vectors, BM25."""
+    data = kb._data
+    tokens = {
+        (name, view): [store.rows(i).tolist() for i in range(len(store))]
+        for name, per_view in data.tokens.items()
+        for view, store in per_view.items()
+    }
+    return {
+        "articles": data.manifest.articles,
+        "sections": data.sections,
+        "vectors": {(n, v): s.vectors().tolist() for n, per_view in data.stores.items() for v, s in per_view.items()},
+        "tokens": tokens,
+        "bm25": {key: np.asarray(value).tolist() for key, value in data.lexical.to_state().items()},
+    }
+
+
+def test_incremental_build_equals_a_full_build(
+    articles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edited, renamed and added files are parsed again and a deleted one is dropped; the index holds
+    exactly what a build from scratch of the same articles holds."""
+    KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+    (articles_dir / "refunds.md").write_text(REFUND.replace("2 business days", "3 business days"), encoding="utf-8")
+    (articles_dir / "shipping.md").rename(articles_dir / "delivery.md")
+    (articles_dir / "zh" / "returns-zh.md").unlink()
+    (articles_dir / "gifts.md").write_text("# Gift cards\n\nGift cards never expire.\n", encoding="utf-8")
+    parsed: list[str] = []
+    real_parse = load.parse_article
+
+    def parse_article(source: str, path: str, **kwargs: str) -> Article:
+        parsed.append(path)
+        return real_parse(source, path, **kwargs)
+
+    monkeypatch.setattr(load, "parse_article", parse_article)
+
+    incremental = KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+    assert sorted(Path(p).name for p in parsed) == ["delivery.md", "gifts.md", "refunds.md"]
+    assert [a.path for a in incremental.articles if a.meta.id == "shipping"] == [str(articles_dir / "delivery.md")]
+    assert "returns-zh" not in {a.meta.id for a in incremental.articles}
+    fresh = KnowledgeBase.build(articles_dir, tmp_path / "b", encoders={"dense": HashingEncoder(64)})
+    assert _index_content(incremental) == _index_content(fresh)
+
+    parsed.clear()
+    KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
+    assert parsed == []
+
+
+def test_parsed_articles_are_reused_only_for_the_same_default_locale(articles_dir: Path, tmp_path: Path) -> None:
+    encoders = {"dense": HashingEncoder(64)}
+    KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders=encoders)
+    kb = KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders=encoders, settings=Settings(default_locale="de"))
+    assert {a.meta.id: a.meta.locale for a in kb.articles}["shipping"] == "de"  # its front matter names no locale
+
+
+def test_a_bad_article_is_reported_with_its_line_although_the_others_are_cached(
+    articles_dir: Path, tmp_path: Path, encoders: dict
+) -> None:
+    index = tmp_path / "ix"
+    KnowledgeBase.build(articles_dir, index, encoders=encoders)
+    before = {path.name: path.read_bytes() for path in index.iterdir() if path.is_file()}
+    (articles_dir / "refunds.md").write_text(REFUND.replace("tags: [refunds]", "tagz: [refunds]"), encoding="utf-8")
+    (articles_dir / "shipping-copy.md").write_bytes((articles_dir / "shipping.md").read_bytes())
+    with pytest.raises(ArticlesInvalid) as caught:
+        KnowledgeBase.build(articles_dir, index, encoders=encoders)
+    found = {(Path(e.path).name, e.line, e.problem.split(",")[0]) for e in caught.value.errors}
+    assert found == {
+        ("refunds.md", 6, "unknown front-matter field 'tagz'"),
+        ("shipping.md", 1, "duplicate id 'shipping'"),
+    }
+    assert {path.name: path.read_bytes() for path in index.iterdir() if path.is_file()} == before

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from kbsuggest.articles.models import Article
-from kbsuggest.articles.parse import parse_article
+from kbsuggest.articles.parse import parse_article, source_hash
 from kbsuggest.errors import ArticleError, ArticlesInvalid
 
 IGNORED_NAMES = frozenset({"readme.md"})
@@ -24,8 +25,12 @@ def article_files(articles_dir: Path) -> list[Path]:
     return found
 
 
-def load_articles(articles_dir: Path | str, *, default_locale: str = "en") -> list[Article]:
-    """Parse every article under `articles_dir`. Raises `ArticlesInvalid` with all problems at once."""
+def load_articles(
+    articles_dir: Path | str, *, default_locale: str = "en", parsed: Mapping[str, Article] | None = None
+) -> list[Article]:
+    """Parse every article under `articles_dir`. Raises `ArticlesInvalid` with all problems at once.
+
+    `parsed`: articles parsed before, by `Article.source_hash`; a file whose hash is there is not parsed again."""
     root = Path(articles_dir)
     if not root.is_dir():
         raise ArticlesInvalid(
@@ -35,7 +40,7 @@ def load_articles(articles_dir: Path | str, *, default_locale: str = "en") -> li
     errors: list[ArticleError] = []
     for path in article_files(root):
         try:
-            articles.append(_load_one(path, default_locale))
+            articles.append(_load_one(path, default_locale, parsed or {}))
         except ArticlesInvalid as exc:
             errors.extend(exc.errors)
         except ArticleError as exc:
@@ -48,7 +53,7 @@ def load_articles(articles_dir: Path | str, *, default_locale: str = "en") -> li
     return articles
 
 
-def _load_one(path: Path, default_locale: str) -> Article:
+def _load_one(path: Path, default_locale: str, parsed: Mapping[str, Article]) -> Article:
     if path.suffix.lower() != ".md":
         raise ArticleError(
             path, None, "not a Markdown file", "rename it to .md, or move it into a folder whose name starts with '_'"
@@ -61,7 +66,8 @@ def _load_one(path: Path, default_locale: str) -> Article:
         raise ArticleError(path, line, "the file is not valid UTF-8", "save it as UTF-8") from None
     if not source.strip():
         raise ArticleError(path, None, "the file is empty", "write the article or delete the file")
-    return parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
+    known = parsed.get(source_hash(source, str(path), default_id=path.stem, default_locale=default_locale))
+    return known or parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
 
 
 def _duplicate_ids(articles: list[Article]) -> list[ArticleError]:

@@ -98,3 +98,6 @@ class Article(BaseModel):
     meta: ArticleMeta
     path: str
     sections: tuple[Section, ...]
+    source_hash: str = Field(
+        description="sha256 of everything the parse depended on (`parse.source_hash`): equal hashes, equal articles."
+    )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from typing import Any
 
+import markdown_it
 import yaml
 from pydantic import ValidationError
 
+from kbsuggest._version import __version__
 from kbsuggest.articles.markdown import blocks
 from kbsuggest.articles.models import Article, ArticleMeta, Section
 from kbsuggest.articles.split import sections_from_blocks
@@ -17,6 +21,15 @@ from kbsuggest.errors import ArticleError, ArticlesInvalid
 _FENCE = re.compile(r"^---[ \t]*$")
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 _FIELDS = tuple(ArticleMeta.model_fields)
+PARSER_VERSION = 1
+"""Bump when parsing or splitting changes what a source yields, so builds parse cached articles again."""
+_PARSER = (PARSER_VERSION, __version__, markdown_it.__version__, yaml.__version__)
+
+
+def source_hash(source: str, path: str, *, default_id: str, default_locale: str) -> str:
+    """sha256 of everything `parse_article` reads, and of the parser's version: equal hashes, equal articles."""
+    head = json.dumps([*_PARSER, path, default_id, default_locale]).encode("utf-8")
+    return hashlib.sha256(head + b"\n" + source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_article(source: str, path: str, *, default_id: str, default_locale: str) -> Article:
@@ -53,7 +66,8 @@ def parse_article(source: str, path: str, *, default_id: str, default_locale: st
                 line_end=body_offset + max(draft.line_end, draft.line_start + 1),
             )
         )
-    return Article(meta=meta, path=path, sections=tuple(sections))
+    key = source_hash(source, path, default_id=default_id, default_locale=default_locale)
+    return Article(meta=meta, path=path, sections=tuple(sections), source_hash=key)
 
 
 def _split_front_matter(source: str, path: str) -> tuple[dict[str, Any], str, int]:

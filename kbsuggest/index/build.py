@@ -18,7 +18,7 @@ from kbsuggest._version import __version__
 from kbsuggest.articles.models import Article, Section
 from kbsuggest.encoders.base import Encoder, TokenEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
-from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, Manifest, SectionRecord
+from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, FileRecord, Manifest, SectionRecord
 from kbsuggest.index.onnx_export import onnx_for
 from kbsuggest.index.storage import (
     IndexData,
@@ -34,7 +34,7 @@ from kbsuggest.index.storage import (
     write_tokens,
 )
 from kbsuggest.index.store import VectorStore
-from kbsuggest.index.tokens import TokenStore, quantize
+from kbsuggest.index.tokens import TokenStore, compact, quantize, wasteful
 from kbsuggest.index.views import view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
@@ -82,18 +82,24 @@ def build_index(
         view_hashes = _hash_views(texts)
         old_hashes_by_view = _hash_views(view_texts(old.sections)) if old else {}
         fresh = _fresh_sections(view_hashes, old_hashes_by_view)
-        vectors, tokens = _vectors(texts, view_hashes, old, old_hashes_by_view, encoders, progress)
+        vectors, encoded = _vectors(texts, view_hashes, old, old_hashes_by_view, encoders, progress)
         bm25 = BM25(_lexical_documents(sections, hashes, old))
         records = {}
+        stores = {
+            name: {view: VectorStore.from_vectors(v) for view, v in per_view.items()}
+            for name, per_view in vectors.items()
+        }
+        tokens = {}
         for name, encoder in encoders.items():
             files = {
-                view: write_file(index_dir, f"{name}-{view}", ".faiss", VectorStore.from_vectors(v).save)
-                for view, v in vectors[name].items()
+                view: write_file(index_dir, f"{name}-{view}", ".faiss", store.save)
+                for view, store in stores[name].items()
             }
             dim = vectors[name]["body"].shape[1]
-            token_files = {
-                view: write_tokens(index_dir, f"{name}-{view}", store) for view, store in tokens.get(name, {}).items()
-            }
+            token_files = None
+            if isinstance(encoder, TokenEncoder):
+                tokens[name], on_disk = _token_stores(name, view_hashes, old, encoded[name])
+                token_files = write_tokens(index_dir, name, tokens[name], on_disk)
             records[name] = EncoderRecord(
                 model_id=encoder.model_id,
                 fingerprint=encoder.fingerprint,
@@ -109,7 +115,7 @@ def build_index(
             sections_file=write_sections(index_dir, sections),
             templates_file=write_templates(index_dir, templates),
             lexical_file=write_lexical(index_dir, bm25),
-            articles=tuple(ArticleRecord(meta=a.meta, path=a.path) for a in articles),
+            articles=tuple(ArticleRecord(meta=a.meta, path=a.path, source_hash=a.source_hash) for a in articles),
             sections=tuple(SectionRecord(id=s.id, content_hash=h) for s, h in zip(sections, hashes, strict=True)),
         )
         commit_manifest(index_dir, manifest, old.manifest if old else None)
@@ -124,9 +130,6 @@ def build_index(
         encoded=fresh,
         seconds=round(time.perf_counter() - started, 3),
     )
-    stores = {
-        name: {view: VectorStore.from_vectors(v) for view, v in per_view.items()} for name, per_view in vectors.items()
-    }
     data = IndexData(
         manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=bm25
     )
@@ -171,9 +174,11 @@ def _previous(index_dir: Path, encoders: Mapping[str, Encoder]) -> IndexData | N
 
 @dataclass
 class _Encoded:
-    """Per encoder, vectors (and token matrices, for token encoders) by text hash."""
+    """Per encoder, by text hash: vectors; for token encoders, where each text's token vectors are in the old
+    index's pool (`spans`), or, for the texts encoded now, the vectors themselves (`tokens`)."""
 
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    spans: dict[str, list[int]] = field(default_factory=dict)
     tokens: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -184,22 +189,21 @@ def _vectors(
     old_hashes: Mapping[str, list[str]],
     encoders: Mapping[str, Encoder],
     progress: bool,
-) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, TokenStore]]]:
-    """Per encoder and view, one vector (and token matrix) per text, reused by text hash from `old`.
-    `hashes` and `old_hashes` are the views' text hashes (`_hash_views`), row-aligned with the texts."""
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, _Encoded]]:
+    """Per encoder and view, one vector per text, reused by text hash from `old`, and what was encoded or
+    found per text hash. `hashes` and `old_hashes` are the views' text hashes (`_hash_views`), row-aligned
+    with the texts."""
     cached = {name: _Encoded() for name in encoders}
     if old is not None:
         for name, known in cached.items():
+            old_tokens = old.tokens.get(name, {})
             for view, rows in old_hashes.items():
-                old_vectors = old.stores[name][view].vectors()
-                old_tokens = old.tokens.get(name, {}).get(view)
-                for i, h in enumerate(rows):
-                    known.vectors[h] = old_vectors[i]
-                    if old_tokens is not None:
-                        known.tokens[h] = old_tokens.rows(i)
+                known.vectors.update(zip(rows, old.stores[name][view].vectors(), strict=True))
+                if view in old_tokens:
+                    known.spans.update(zip(rows, old_tokens[view].spans.tolist(), strict=True))
     todo = {}
     for name, encoder in encoders.items():
-        have = cached[name].tokens if isinstance(encoder, TokenEncoder) else cached[name].vectors
+        have = cached[name].spans if isinstance(encoder, TokenEncoder) else cached[name].vectors
         unique = {
             h: t for view, rows in texts.items() for h, t in zip(hashes[view], rows, strict=True) if h not in have
         }
@@ -218,19 +222,37 @@ def _vectors(
                 cached[name].vectors.update((h, v) for (h, _), v in zip(batch, vectors, strict=True))
                 bar.update(len(batch))
     vectors_out: dict[str, dict[str, np.ndarray]] = {}
-    tokens_out: dict[str, dict[str, TokenStore]] = {}
     for name, encoder in encoders.items():
         dim = _dim(name, encoder, old, cached[name])
         vectors_out[name] = {}
         for view, rows in hashes.items():
             found = [cached[name].vectors[h] for h in rows]
             vectors_out[name][view] = np.vstack(found).astype(np.float32) if found else np.zeros((0, dim), np.float32)
-        if isinstance(encoder, TokenEncoder):
-            tokens_out[name] = {
-                view: TokenStore.from_matrices([cached[name].tokens[h] for h in rows], dim)
-                for view, rows in hashes.items()
-            }
-    return vectors_out, tokens_out
+    return vectors_out, cached
+
+
+def _token_stores(
+    name: str, hashes: Mapping[str, list[str]], old: IndexData | None, encoded: _Encoded
+) -> tuple[dict[str, TokenStore], tuple[FileRecord, ...]]:
+    """Per view, `name`'s token store: the old index's pool plus one segment of the texts encoded now, or the
+    whole pool compacted when that is wasteful; and the files of the segments already on disk."""
+    segments: list[np.ndarray] = []
+    on_disk: tuple[FileRecord, ...] = ()
+    record = old.manifest.encoders[name].tokens if old is not None else None
+    if old is not None and record is not None:
+        segments, on_disk = list(next(iter(old.tokens[name].values())).segments), record.segments
+    where = dict(encoded.spans)
+    end = sum(len(segment) for segment in segments)
+    for h, matrix in encoded.tokens.items():
+        where[h] = [end, end + len(matrix)]
+        end += len(matrix)
+    if encoded.tokens:
+        segments.append(np.concatenate(list(encoded.tokens.values())))
+    stores = {
+        view: TokenStore(segments, np.array([where[h] for h in rows], dtype=np.int64).reshape(-1, 2))
+        for view, rows in hashes.items()
+    }
+    return (compact(stores), ()) if wasteful(stores) else (stores, on_disk)
 
 
 def _dim(name: str, encoder: Encoder, old: IndexData | None, encoded: _Encoded) -> int:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kbsuggest.articles.models import ArticleMeta
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 class _Record(BaseModel):
@@ -22,8 +22,11 @@ class FileRecord(_Record):
 
 
 class TokenRecord(_Record):
-    matrix: FileRecord
-    offsets: FileRecord
+    """An encoder's token vectors (`kbsuggest.index.tokens`): its pool's segments in order, and per view the
+    (start, end) rows of each text in the pool."""
+
+    segments: tuple[FileRecord, ...]
+    spans: dict[str, FileRecord]
 
 
 class OnnxRecord(_Record):
@@ -41,13 +44,14 @@ class EncoderRecord(_Record):
     fingerprint: str
     dim: int
     views: dict[str, FileRecord]
-    tokens: dict[str, TokenRecord] = {}
+    tokens: TokenRecord | None = None
     onnx: OnnxRecord | None = None
 
 
 class ArticleRecord(_Record):
     meta: ArticleMeta
     path: str
+    source_hash: str
 
 
 class SectionRecord(_Record):
@@ -68,6 +72,6 @@ class Manifest(_Record):
 
     def files(self) -> list[FileRecord]:
         views = [file for record in self.encoders.values() for file in record.views.values()]
-        tokens = [f for r in self.encoders.values() for t in r.tokens.values() for f in (t.matrix, t.offsets)]
+        tokens = [f for r in self.encoders.values() if r.tokens for f in (*r.tokens.segments, *r.tokens.spans.values())]
         onnx = [f for r in self.encoders.values() if r.onnx for f in (r.onnx.model, r.onnx.tokenizer)]
         return [self.sections_file, self.templates_file, self.lexical_file, *views, *tokens, *onnx]

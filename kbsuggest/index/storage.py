@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -17,12 +18,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from kbsuggest.articles.models import Section
+from kbsuggest.articles.models import Article, Section
 from kbsuggest.encoders.base import Encoder, sha256_file
-from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError
+from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, KbSuggestError
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest, TokenRecord
 from kbsuggest.index.store import VectorStore
-from kbsuggest.index.tokens import TokenStore
+from kbsuggest.index.tokens import TokenStore, load_segment
 from kbsuggest.index.views import view_texts
 from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
@@ -76,18 +77,23 @@ def write_sections(index_dir: Path, sections: tuple[Section, ...]) -> FileRecord
     return write_json(index_dir, "sections", _SECTIONS.dump_json(sections))
 
 
-def write_tokens(index_dir: Path, stem: str, store: TokenStore) -> TokenRecord:
-    def matrix(path: Path) -> None:
+def write_array(index_dir: Path, stem: str, array: np.ndarray) -> FileRecord:
+    def write(path: Path) -> None:
         with path.open("wb") as handle:
-            np.save(handle, store.matrix, allow_pickle=False)
+            np.save(handle, array, allow_pickle=False)
 
-    def offsets(path: Path) -> None:
-        with path.open("wb") as handle:
-            np.save(handle, store.offsets, allow_pickle=False)
+    return write_file(index_dir, stem, ".npy", write)
 
+
+def write_tokens(
+    index_dir: Path, name: str, stores: Mapping[str, TokenStore], on_disk: tuple[FileRecord, ...]
+) -> TokenRecord:
+    """Write the segments of the views' shared pool after the first `len(on_disk)` (already in `index_dir`),
+    and each view's spans."""
+    segments = next(iter(stores.values())).segments[len(on_disk) :]
     return TokenRecord(
-        matrix=write_file(index_dir, f"{stem}-tokens", ".npy", matrix),
-        offsets=write_file(index_dir, f"{stem}-offsets", ".npy", offsets),
+        segments=(*on_disk, *(write_array(index_dir, f"{name}-tokens", segment) for segment in segments)),
+        spans={view: write_array(index_dir, f"{name}-{view}-spans", store.spans) for view, store in stores.items()},
     )
 
 
@@ -179,6 +185,30 @@ def check_encoders(manifest: Manifest, encoders: Mapping[str, Encoder], index_di
             )
 
 
+def parsed_articles(index_dir: Path) -> dict[str, Article]:
+    """The articles the current index was built from, by `Article.source_hash`, for `load_articles` to reuse
+    instead of parsing unchanged files again; empty when there is no readable index. Needs no build lock: an
+    article is keyed by everything its parse depended on, so any index's copy of it is right."""
+    try:
+        manifest = read_manifest(index_dir)
+        if manifest is None:
+            return {}
+        data = (index_dir / manifest.sections_file.name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != manifest.sections_file.sha256:
+            return {}
+        by_article: dict[str, list[Section]] = {}
+        for section in _SECTIONS.validate_json(data):
+            by_article.setdefault(section.article_id, []).append(section)
+        return {
+            a.source_hash: Article(
+                meta=a.meta, path=a.path, sections=tuple(by_article[a.meta.id]), source_hash=a.source_hash
+            )
+            for a in manifest.articles
+        }
+    except (KbSuggestError, OSError, ValidationError, KeyError):
+        return {}
+
+
 def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
     """Load the data files `manifest` names, verifying each checksum first."""
     hint = REBUILD_HINT.format(index_dir=index_dir)
@@ -215,12 +245,7 @@ def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
                     f"{name} {view} vectors hold {len(store)} rows, not {expected.get(view)}; {hint}"
                 )
     tokens = {
-        name: {
-            view: TokenStore.load(index_dir / t.matrix.name, index_dir / t.offsets.name)
-            for view, t in record.tokens.items()
-        }
-        for name, record in manifest.encoders.items()
-        if record.tokens
+        name: _token_stores(index_dir, record.tokens) for name, record in manifest.encoders.items() if record.tokens
     }
     for name, token_views in tokens.items():
         for view, token_store in token_views.items():
@@ -233,3 +258,11 @@ def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
     return IndexData(
         manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=lexical
     )
+
+
+def _token_stores(index_dir: Path, record: TokenRecord) -> dict[str, TokenStore]:
+    segments = [load_segment(index_dir / file.name) for file in record.segments]
+    return {
+        view: TokenStore(segments, np.load(index_dir / file.name, allow_pickle=False))
+        for view, file in record.spans.items()
+    }
