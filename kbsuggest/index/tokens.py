@@ -54,14 +54,15 @@ class TokenStore:
         lengths = self.spans[items, 1] - starts
         segments = np.cumsum(lengths) - lengths  # where each item's tokens start in the gathered rows
         gather = np.repeat(starts - segments, lengths) + np.arange(lengths.sum())
-        sims = (query / SCALE) @ self._take(gather).astype(np.float32).T
-        best: np.ndarray = np.maximum.reduceat(sims, segments, axis=1).mean(axis=0)
+        sims = self._take(gather, np.float32) @ (query.T / SCALE)  # rows x query tokens: twice as fast as its transpose
+        best: np.ndarray = np.maximum.reduceat(sims, segments, axis=0).mean(axis=1)
         return best
 
-    def _take(self, rows: np.ndarray) -> np.ndarray:
-        """Pool rows `rows`, in that order (int8); only those rows of memory-mapped segments are read."""
+    def _take(self, rows: np.ndarray, dtype: type[np.generic] = np.int8) -> np.ndarray:
+        """Pool rows `rows`, in that order, as stored or converted to `dtype` on the way; only those rows of
+        memory-mapped segments are read."""
         which = np.searchsorted(self._bases, rows, side="right") - 1
-        out = np.empty((len(rows), self.segments[0].shape[1]), np.int8)
+        out = np.empty((len(rows), self.segments[0].shape[1]), dtype)
         for s in np.unique(which):
             hit = which == s
             out[hit] = self.segments[s][rows[hit] - self._bases[s]]
