@@ -1,4 +1,6 @@
-"""Full build vs raw `encode` of the same texts, one-article incremental rebuild, size on disk, peak RSS.
+"""Full build (documents encoded with the int8 export, the default) beside an exact build
+(`quantized_build=False`, sentence-transformers) and beside raw `encode` of the same texts, all in the
+same run; one-article incremental rebuild, size on disk, peak RSS.
 
 .venv/bin/python benchmarks/bench_build.py [--sections 5000]
 """
@@ -41,23 +43,31 @@ def main() -> None:
                 encoder.encode_documents(texts[start : start + 256])
         raw = time.perf_counter() - started
 
-        started = time.perf_counter()
-        KnowledgeBase.build(root, Path(tmp) / "index", encoders=encoders)
-        build = time.perf_counter() - started
+        builds = {}
+        for name, quantized in (("exact", False), ("int8", True)):
+            started = time.perf_counter()
+            settings = Settings(quantized_build=quantized)
+            KnowledgeBase.build(root, Path(tmp) / f"index-{name}", encoders=encoders, settings=settings)
+            builds[name] = time.perf_counter() - started
 
         first = sorted(root.glob("*.md"))[0]
         first.write_text(first.read_text() + "\nOne more sentence about store credit.\n")
         started = time.perf_counter()
-        kb = KnowledgeBase.build(root, Path(tmp) / "index", encoders=encoders)
+        kb = KnowledgeBase.build(root, Path(tmp) / "index-int8", encoders=encoders)
         incremental = time.perf_counter() - started
 
-        size = sum(p.stat().st_size for p in (Path(tmp) / "index").iterdir())
+        size = sum(p.stat().st_size for p in (Path(tmp) / "index-int8").iterdir())
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"sections: {len(sections)} ({len(texts)} distinct texts to embed)")
         print(f"encoders: {', '.join(e.model_id for e in encoders.values())}")
         print(f"model load (excluded below): {load_seconds:.2f} s")
         print(f"raw encode of the same texts: {raw:.1f} s ({len(sections) / raw:.1f} sections/s)")
-        print(f"full build: {build:.1f} s ({len(sections) / build:.1f} sections/s), {build / raw:.3f}x raw encode")
+        for name, seconds in builds.items():
+            print(
+                f"full build, {name} documents: {seconds:.1f} s ({len(sections) / seconds:.1f} sections/s), "
+                f"{seconds / raw:.3f}x raw encode"
+            )
+        print(f"int8 build speed-up over the exact build: {builds['exact'] / builds['int8']:.2f}x")
         print(f"one-article incremental rebuild: {incremental:.2f} s ({kb.last_build})")
         print(f"index on disk: {size / 1e6:.1f} MB; peak RSS: {rss_mb:.0f} MB")
 

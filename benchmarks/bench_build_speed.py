@@ -26,12 +26,10 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from synthetic import write_kb
@@ -84,32 +82,22 @@ class Documents:
     encode_queries = encode_documents
 
 
-class BatchOnnx(OnnxEncoder):
-    """`OnnxEncoder` on both cores: a build encodes one batch at a time, not concurrent messages."""
-
-    @cached_property
-    def _session(self) -> onnxruntime.InferenceSession:
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 2
-        return onnxruntime.InferenceSession(str(self._files[0]), options, providers=["CPUExecutionProvider"])
-
-
 def options(reference: SentenceTransformerEncoder, record: EncoderRecord, tmp: Path) -> dict[str, Documents]:
     def st(batch: int, model: Any = reference.model) -> SentenceTransformerEncoder:
         encoder = SentenceTransformerEncoder(batch_size=batch)
         encoder.model = model  # type: ignore[misc]  # share the loaded (or quantised) model
         return encoder
 
-    def ort(model: Path) -> BatchOnnx:
+    def ort(model: Path) -> OnnxEncoder:
         assert record.onnx is not None
-        return BatchOnnx(
+        return OnnxEncoder(
             record.model_id,
             record.fingerprint,
-            record.dim,
             (model, tmp / record.onnx.tokenizer.name),
             max_seq_length=record.onnx.max_seq_length,
             pooling=record.onnx.pooling,
             special_tokens=record.onnx.special_tokens,
+            threads=2,  # a build encodes one batch at a time, not concurrent messages
         )
 
     assert record.onnx is not None

@@ -87,7 +87,9 @@ class KnowledgeBase:
         parsed = parsed_articles(Path(index_dir))
         articles = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
         templates = load_templates(Path(articles_dir))
-        data, summary = build_index(articles, templates, Path(index_dir), encoders, progress=progress)
+        data, summary = build_index(
+            articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
+        )
         feedback = FeedbackStore(Path(index_dir) / FEEDBACK_FILE)
         return cls(data, encoders, settings=settings, last_build=summary, feedback=feedback)
 

@@ -13,7 +13,8 @@ from kbsuggest.config import Settings
 from kbsuggest.encoders import HashingEncoder
 from kbsuggest.errors import ArticlesInvalid, IndexCorruptError, IndexMismatchError
 from kbsuggest.index import VectorStore, storage
-from kbsuggest.index.manifest import FORMAT_VERSION
+from kbsuggest.index.manifest import FORMAT_VERSION, EncoderRecord, FileRecord, OnnxRecord
+from kbsuggest.index.onnx_export import onnx_for
 from kbsuggest.index.tokens import MAX_SEGMENTS, TokenStore, compact, quantize, wasteful
 from tests.conftest import REFUND
 
@@ -310,3 +311,16 @@ def test_a_bad_article_is_reported_with_its_line_although_the_others_are_cached(
         ("shipping.md", 1, "duplicate id 'shipping'"),
     }
     assert {path.name: path.read_bytes() for path in index.iterdir() if path.is_file()} == before
+
+
+def test_the_int8_model_follows_the_quantized_build_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = FileRecord(name="dense-onnx-0000000000000000.onnx", sha256="0" * 64)
+    onnx = OnnxRecord(model=file, tokenizer=file, max_seq_length=8, pooling="mean", special_tokens=(), documents=file)
+    previous = EncoderRecord(model_id="m", fingerprint="f", dim=4, views={}, onnx=onnx)
+    encoder = HashingEncoder(4)
+    assert onnx_for(encoder, previous, tmp_path, "dense", quantized=True) == onnx
+    exact = onnx_for(encoder, previous, tmp_path, "dense", quantized=False)
+    assert exact is not None and exact.documents is None and exact.model == file
+    assert onnx_for(encoder, None, tmp_path, "dense", quantized=True) is None  # no export for a non-ST model
+    monkeypatch.setenv("KBSUGGEST_QUANTIZED_BUILD", "false")
+    assert Settings.from_env().quantized_build is False

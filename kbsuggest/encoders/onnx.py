@@ -5,7 +5,7 @@ sentence-transformers."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,29 +19,33 @@ if TYPE_CHECKING:
 
 
 class OnnxEncoder:
-    """A sentence-transformers model's ONNX export (`export_onnx`), run on one thread per call so
-    concurrent requests do not fight over the cores. Same model id, fingerprint and vectors as the model."""
+    """A sentence-transformers model's ONNX export (`export_onnx`), run on `threads` threads per call: one
+    for messages, so concurrent requests do not fight over the cores; a build, encoding one batch at a
+    time, passes two. Same model id and fingerprint as the model; same vectors, or near them for the int8
+    export that builds encode documents with."""
 
     def __init__(
         self,
         model_id: str,
         fingerprint: str,
-        dim: int,
         files: tuple[Path, Path],
         *,
         max_seq_length: int,
         pooling: Literal["mean", "cls"],
         special_tokens: Sequence[str],
+        threads: int = 1,
+        batch_size: int = 32,
     ) -> None:
         """`files`: the ONNX model (inputs input_ids and attention_mask, output last_hidden_state) and the
         `tokenizers` JSON; `special_tokens` never take part in MaxSim."""
         self.model_id = model_id
         self.fingerprint = fingerprint
-        self.dim = dim
         self._files = files
         self._max_seq_length = max_seq_length
         self._pooling = pooling
         self._special = frozenset(special_tokens)
+        self._threads = threads
+        self._batch_size = batch_size
         self._lock = threading.Lock()
 
     @cached_property
@@ -49,9 +53,15 @@ class OnnxEncoder:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
         return onnxruntime.InferenceSession(str(self._files[0]), options, providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def dim(self) -> int:
+        with self._lock:
+            width: int = self._session.get_outputs()[0].shape[-1]
+        return width
 
     @cached_property
     def _tokenizer(self) -> Any:
@@ -69,30 +79,37 @@ class OnnxEncoder:
         return keep_masks(pieces, self._special)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._pooled(*self._forward(texts))
+        return self._stack([self._pooled(*batch) for batch in self._batches(texts)])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._pooled(*self._forward(texts))
+        return self.encode_documents(texts)
 
     def encode_with_tokens(self, texts: Sequence[str], *, query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
-        ids, mask, hidden = self._forward(texts)
         keep = self._keep
-        tokens = [token_rows(i[m], h[m], keep, query=query) for i, m, h in zip(ids, mask, hidden, strict=True)]
-        return self._pooled(ids, mask, hidden), tokens
+        pooled, tokens = [], []
+        for ids, mask, hidden in self._batches(texts):
+            pooled.append(self._pooled(ids, mask, hidden))
+            tokens += [token_rows(i[m], h[m], keep, query=query) for i, m, h in zip(ids, mask, hidden, strict=True)]
+        return self._stack(pooled), tokens
+
+    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for start in range(0, len(texts), self._batch_size):
+            yield self._forward(texts[start : start + self._batch_size])
+
+    def _stack(self, pooled: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(pooled) if pooled else np.zeros((0, self.dim), dtype=np.float32)
 
     def _forward(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(word piece ids, attention mask, last hidden states), padded to the longest text."""
+        """(word piece ids, attention mask, last hidden states) of one or more texts, padded to the longest."""
         with self._lock:  # the first call loads both; later calls run concurrently
             session, tokenizer = self._session, self._tokenizer
         encodings = tokenizer.encode_batch(list(texts))
-        width = max((len(e.ids) for e in encodings), default=0)
+        width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, encoding in enumerate(encodings):
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
-        if not len(encodings):
-            return ids, mask.astype(bool), np.zeros((0, 0, self.dim), dtype=np.float32)
         (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
         return ids, mask.astype(bool), hidden
 

@@ -19,7 +19,7 @@ from kbsuggest.articles.models import Article, Section
 from kbsuggest.encoders.base import Encoder, TokenEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
 from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, FileRecord, Manifest, SectionRecord
-from kbsuggest.index.onnx_export import onnx_for
+from kbsuggest.index.onnx_export import document_encoders, onnx_for
 from kbsuggest.index.storage import (
     IndexData,
     build_lock,
@@ -70,8 +70,10 @@ def build_index(
     encoders: Mapping[str, Encoder],
     *,
     progress: bool = False,
+    quantized: bool = True,
 ) -> tuple[IndexData, BuildSummary]:
-    """Build or update the index in `index_dir` from already validated `articles` and reply `templates`."""
+    """Build or update the index in `index_dir` from already validated `articles` and reply `templates`;
+    documents encoded with the int8 exports where `quantized` (`kbsuggest.index.onnx_export`)."""
     started = time.perf_counter()
     sections = tuple(s for article in articles for s in article.sections)
     hashes = [text_hash(s.embed_text) for s in sections]
@@ -82,7 +84,12 @@ def build_index(
         view_hashes = _hash_views(texts)
         old_hashes_by_view = _hash_views(view_texts(old.sections)) if old else {}
         fresh = _fresh_sections(view_hashes, old_hashes_by_view)
-        vectors, encoded = _vectors(texts, view_hashes, old, old_hashes_by_view, encoders, progress)
+        exports = {
+            name: onnx_for(encoder, old.manifest.encoders[name] if old else None, index_dir, name, quantized=quantized)
+            for name, encoder in encoders.items()
+        }
+        documents = document_encoders(encoders, exports, index_dir)
+        vectors, encoded = _vectors(texts, view_hashes, old, old_hashes_by_view, documents, progress)
         bm25 = BM25(_lexical_documents(sections, hashes, old))
         records = {}
         stores = {
@@ -106,7 +113,7 @@ def build_index(
                 dim=dim,
                 views=files,
                 tokens=token_files,
-                onnx=onnx_for(encoder, old.manifest.encoders[name] if old else None, index_dir, name),
+                onnx=exports[name],
             )
         manifest = Manifest(
             kbsuggest_version=__version__,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kbsuggest.articles.models import ArticleMeta
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 class _Record(BaseModel):
@@ -37,6 +37,8 @@ class OnnxRecord(_Record):
     max_seq_length: int
     pooling: Literal["mean", "cls"]
     special_tokens: tuple[str, ...]
+    documents: FileRecord | None = None
+    """The same model quantised to int8, which builds encode documents with; None: they use the model."""
 
 
 class EncoderRecord(_Record):
@@ -73,5 +75,7 @@ class Manifest(_Record):
     def files(self) -> list[FileRecord]:
         views = [file for record in self.encoders.values() for file in record.views.values()]
         tokens = [f for r in self.encoders.values() if r.tokens for f in (*r.tokens.segments, *r.tokens.spans.values())]
-        onnx = [f for r in self.encoders.values() if r.onnx for f in (r.onnx.model, r.onnx.tokenizer)]
+        onnx = [
+            f for r in self.encoders.values() if r.onnx for f in (r.onnx.model, r.onnx.tokenizer, r.onnx.documents) if f
+        ]
         return [self.sections_file, self.templates_file, self.lexical_file, *views, *tokens, *onnx]

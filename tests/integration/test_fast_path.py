@@ -16,6 +16,7 @@ from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
 from kbsuggest.encoders.onnx import OnnxEncoder
 from kbsuggest.index import onnx_export
+from kbsuggest.index.views import view_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
@@ -99,3 +100,34 @@ def test_failed_export_leaves_the_reference_path(
     kb = KnowledgeBase.load(tmp_path / "index", feedback=False)
     assert isinstance(kb.encoders["dense"], SentenceTransformerEncoder)
     assert kb.search("where is my parcel?", k=1)[0].article_id == "lost-delayed-parcels"
+
+
+def test_build_encodes_documents_with_the_int8_export(
+    demo_kb: KnowledgeBase, real_encoders: dict[str, Encoder]
+) -> None:
+    record = demo_kb.manifest.encoders["dense"].onnx
+    assert record is not None and record.documents is not None
+    texts = view_texts(demo_kb.sections)
+    for view, store in demo_kb._data.stores["dense"].items():
+        cosines = np.sum(store.vectors() * real_encoders["dense"].encode_documents(texts[view]), axis=1)
+        assert cosines.min() >= onnx_export.QUANTIZED_MIN_COSINE
+        assert cosines.mean() >= 0.98
+        assert cosines.min() < 0.9999  # quantised: not the model's own vectors
+
+
+def test_failed_quantisation_encodes_documents_exactly(
+    tmp_path: Path, real_encoders: dict[str, Encoder], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("quantizer exploded")
+
+    monkeypatch.setattr("onnxruntime.quantization.quantize_dynamic", broken)
+    with caplog.at_level(logging.WARNING):
+        kb = KnowledgeBase.build(ROOT / "articles", tmp_path / "index", encoders=real_encoders)
+    assert "quantisation failed (quantizer exploded)" in caplog.text
+    record = kb.manifest.encoders["dense"].onnx
+    assert record is not None and record.documents is None  # the query path stays
+    assert len(list((tmp_path / "index").glob("*.onnx"))) == 1
+    body = kb._data.stores["dense"]["body"].vectors()
+    exact = real_encoders["dense"].encode_documents(view_texts(kb.sections)["body"])
+    assert np.sum(body * exact, axis=1).min() >= 0.9999
