@@ -184,8 +184,11 @@ def onnx_for(
 
 
 def with_fast_queries(encoders: Mapping[str, Encoder], manifest: Manifest, index_dir: Path) -> dict[str, Encoder]:
-    """`encoders` with each one that has an export in `manifest` replaced by its ONNX encoder."""
+    """`encoders` with each sentence-transformers one that has an export in `manifest` replaced by its ONNX
+    encoder. Others, wrappers such as `PooledOnly` among them, are kept as given."""
     return {
-        name: fast_encoder(manifest.encoders[name], index_dir) if manifest.encoders[name].onnx else encoder
+        name: fast_encoder(manifest.encoders[name], index_dir)
+        if manifest.encoders[name].onnx and isinstance(encoder, SentenceTransformerEncoder)
+        else encoder
         for name, encoder in encoders.items()
     }

@@ -14,6 +14,7 @@ import pytest
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
+from kbsuggest.encoders.base import PooledOnly
 from kbsuggest.encoders.onnx import OnnxEncoder
 from kbsuggest.index import onnx_export
 from kbsuggest.index.views import view_texts
@@ -67,6 +68,12 @@ def test_fast_path_answers_like_the_reference(index_dir: Path) -> None:
         ]
         np.testing.assert_allclose([a.score for a in ours.answers], [a.score for a in theirs.answers], atol=1e-3)
         assert (ours.escalate, ours.escalate_reason) == (theirs.escalate, theirs.escalate_reason)
+
+
+def test_wrapped_encoders_keep_their_wrapper(index_dir: Path, real_encoders: dict[str, Encoder]) -> None:
+    pooled = PooledOnly(real_encoders["dense"])
+    kb = KnowledgeBase.load(index_dir, encoders={**real_encoders, "dense": pooled}, feedback=False)
+    assert kb.encoders["dense"] is pooled  # the fast path would bring back the token vectors it leaves out
 
 
 def test_one_shot_cli_imports_neither_torch_nor_sentence_transformers(index_dir: Path) -> None:
