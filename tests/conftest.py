@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from kbsuggest import Settings
 from kbsuggest.encoders import HashingEncoder
+
+HASHING = Settings(model="hashing")
+"""The tiny deterministic encoder: builds in milliseconds, no model files."""
+HASHING_ENV = {**os.environ, "KBSUGGEST_MODEL": "hashing"}
+"""The same, for a `kbsuggest` subprocess."""
+MARKERS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf")
+"""Index versions, as `write_versioned_kb` writes them into every section."""
+_TOPICS = ("returns", "refunds", "shipping", "warranty", "payment", "invoices", "sizing", "coupons")
 
 REFUND = """---
 id: refunds
@@ -79,3 +89,21 @@ def articles_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def encoders() -> dict[str, HashingEncoder]:
     return {"dense": HashingEncoder(64)}
+
+
+def write_versioned_kb(root: Path, marker: str, articles: int = 12) -> Path:
+    """`articles` articles of two sections each; every section's text carries `marker` (its version)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(articles):
+        topic = _TOPICS[i % len(_TOPICS)]
+        (root / f"{topic}-{i}.md").write_text(
+            f"# {topic.title()} guide {i}\n\n"
+            f"## {topic.title()} timing {i}\n\n"
+            f"Your {topic} request number {i} is handled within {i % 9 + 2} business days, version {marker}. "
+            f"We email you when the {topic} step is complete and the tracking page shows it too.\n\n"
+            f"## {topic.title()} costs {i}\n\n"
+            f"The {topic} service costs nothing for orders over ${i % 50 + 20}, version {marker}. "
+            f"Below that amount a flat fee applies and is shown at checkout before you pay.\n",
+            encoding="utf-8",
+        )
+    return root

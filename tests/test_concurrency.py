@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import random
 import subprocess
 import sys
@@ -14,13 +13,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kbsuggest import KnowledgeBase, Settings
+from kbsuggest import KnowledgeBase
 from kbsuggest.retrieval.models import Answer
+from tests.conftest import HASHING, HASHING_ENV, MARKERS, write_versioned_kb
 
-HASHING = Settings(model="hashing")
-ENV = {**os.environ, "KBSUGGEST_MODEL": "hashing"}
-MARKERS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
-TOPICS = ("returns", "refunds", "shipping", "warranty", "payment", "invoices")
 MESSAGES = (
     "how long do refunds take?",
     "what does shipping cost",
@@ -34,30 +30,12 @@ MESSAGES = (
 READERS = 16
 
 
-def write_version(root: Path, marker: str, articles: int = 12) -> Path:
-    """Every section of every article names `marker`, the version it belongs to."""
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(articles):
-        topic = TOPICS[i % len(TOPICS)]
-        (root / f"{topic}-{i}.md").write_text(
-            f"# {topic.title()} {i}\n\n"
-            f"## {topic.title()} timing\n\n"
-            f"Your {topic} request is handled within {i % 7 + 2} business days ({marker} edition). "
-            f"We email you when the {topic} step is complete.\n\n"
-            f"## {topic.title()} costs\n\n"
-            f"The {topic} service is free for orders over ${i % 40 + 20} ({marker} edition). "
-            f"Below that a flat fee is shown at checkout.\n",
-            encoding="utf-8",
-        )
-    return root
-
-
 def markers(texts: list[str]) -> set[str]:
     return {m for text in texts for m in MARKERS if m in text}
 
 
 def test_readers_never_mix_two_index_versions_while_it_is_rebuilt_and_swapped(tmp_path: Path) -> None:
-    articles, index = write_version(tmp_path / "articles", MARKERS[0]), tmp_path / "ix"
+    articles, index = write_versioned_kb(tmp_path / "articles", MARKERS[0]), tmp_path / "ix"
     shared = {"kb": KnowledgeBase.build(articles, index, settings=HASHING)}
     shared["kb"].search("退款")  # jieba loads its dictionary once (a second); not while the readers should run
     stop = threading.Event()
@@ -94,7 +72,7 @@ def test_readers_never_mix_two_index_versions_while_it_is_rebuilt_and_swapped(tm
         try:
             for marker in MARKERS[1:]:
                 time.sleep(0.05)  # let every reader make calls on the current version
-                write_version(articles, marker)
+                write_versioned_kb(articles, marker)
                 KnowledgeBase.build(articles, index, settings=HASHING)
                 shared["kb"] = KnowledgeBase.load(index, settings=HASHING)
             time.sleep(0.1)
@@ -124,7 +102,7 @@ def _blocked_on_a_lock(pid: int) -> bool:
 def _build(articles: Path, index: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--index", str(index), "--json", "--quiet"],
-        env=ENV,
+        env=HASHING_ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,8 +110,8 @@ def _build(articles: Path, index: Path) -> subprocess.Popen[str]:
 
 
 def test_two_processes_building_one_index_take_turns(tmp_path: Path) -> None:
-    first = write_version(tmp_path / "first", MARKERS[0])
-    second = write_version(tmp_path / "second", MARKERS[0])
+    first = write_versioned_kb(tmp_path / "first", MARKERS[0])
+    second = write_versioned_kb(tmp_path / "second", MARKERS[0])
     (second / "returns-0.md").write_text(
         "# Returns 0\n\nReturns are accepted within 30 days of delivery (bravo edition), unused and with tags.\n",
         encoding="utf-8",

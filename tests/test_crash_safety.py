@@ -19,37 +19,24 @@ from typing import Any
 
 import pytest
 
-from kbsuggest import KnowledgeBase, Settings
+from kbsuggest import KnowledgeBase
 from kbsuggest.encoders.base import sha256_file
 from kbsuggest.errors import IndexCorruptError
 from kbsuggest.index.manifest import FileRecord, Manifest
 from kbsuggest.index.storage import MANIFEST
-from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+from tests.conftest import (
+    HASHING,
+    HASHING_ENV,
+    MARKERS,
+    REFUND,
+    RETURNS_ZH,
+    SHIPPING,
+    write_articles,
+    write_versioned_kb,
+)
 
-HASHING = Settings(model="hashing")
-ENV = {**os.environ, "KBSUGGEST_MODEL": "hashing"}
-MARKERS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf")
-TOPICS = ("returns", "refunds", "shipping", "warranty", "payment", "invoices", "sizing", "coupons")
 REBUILD = r"kbsuggest build ARTICLES_DIR --index "
 DATA_FILE = re.compile(r"[a-z-]+-[0-9a-f]{16}\.(json|npz|npy|faiss)")
-
-
-def write_versioned_kb(root: Path, marker: str, articles: int) -> Path:
-    """`articles` articles of two sections each; every section's text carries `marker` (its version)."""
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(articles):
-        topic = TOPICS[i % len(TOPICS)]
-        (root / f"{topic}-{i}.md").write_text(
-            f"# {topic.title()} guide {i}\n\n"
-            f"## {topic.title()} timing {i}\n\n"
-            f"Your {topic} request number {i} is handled within {i % 9 + 2} business days, version {marker}. "
-            f"We email you when the {topic} step is complete and the tracking page shows it too.\n\n"
-            f"## {topic.title()} costs {i}\n\n"
-            f"The {topic} service costs nothing for orders over ${i % 50 + 20}, version {marker}. "
-            f"Below that amount a flat fee applies and is shown at checkout before you pay.\n",
-            encoding="utf-8",
-        )
-    return root
 
 
 def markers_in(kb: KnowledgeBase) -> set[str]:
@@ -71,7 +58,7 @@ def assert_whole_index(index: Path, allowed: set[str]) -> str:
 def start_build(articles: Path, index: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--index", str(index), "--quiet"],
-        env=ENV,
+        env=HASHING_ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -5,13 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kbsuggest import KnowledgeBase, Settings
+from kbsuggest import KnowledgeBase
 from kbsuggest.encoders import HashingEncoder
 from kbsuggest.feedback import FeedbackStore
 from kbsuggest.retrieval.examples import article_scores, learned_examples, taught_signal
-from tests.conftest import REFUND, SHIPPING, write_articles
-
-HASHING = Settings(model="hashing")
+from tests.conftest import HASHING, REFUND, SHIPPING, write_articles
 
 
 def article(article_id: str, title: str, questions: list[str], body: str) -> str:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kbsuggest import KnowledgeBase, Settings
+from kbsuggest import KnowledgeBase
 from kbsuggest.errors import InputError
 from kbsuggest.feedback import FeedbackStore
-
-HASHING = Settings(model="hashing")
+from tests.conftest import HASHING
 
 
 @pytest.fixture
@@ -85,6 +84,7 @@ WRITER = """
 import sys
 from kbsuggest.feedback.store import FeedbackStore
 from kbsuggest import KnowledgeBase, Settings
+from tests.conftest import HASHING
 kb = KnowledgeBase.load(sys.argv[1], settings=Settings(model="hashing"))
 sid = kb.suggest("refund timing").id
 for n in range(1, 100000):

@@ -17,13 +17,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from kbsuggest.cli import _parser, main
-from kbsuggest.config import Settings
 from kbsuggest.errors import InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.surfaces import http
 from kbsuggest.surfaces.http import MAX_BODY_BYTES, create_app
+from tests.conftest import HASHING
 
-HASHING = Settings(model="hashing")
 KEY = "s3cret-key"
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kbsuggest import Filters, KnowledgeBase, Settings
+from kbsuggest import Filters, KnowledgeBase
 from kbsuggest.errors import InputError
 from kbsuggest.retrieval import fusion
-from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+from tests.conftest import HASHING, REFUND, RETURNS_ZH, SHIPPING, write_articles
 
 SALE = """---
 id: summer-sale
@@ -38,8 +38,6 @@ tags: [jackets]
 
 The Ridge jacket comes in sizes S to XL; size M fits a height of 170 to 178 cm and a chest of 94 to 102 cm.
 """
-
-HASHING = Settings(model="hashing")
 
 
 @pytest.fixture
