@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from kbsuggest import Filters, KnowledgeBase
 from kbsuggest.errors import InputError
 from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval.retriever import _ONE_THREAD
 from tests.conftest import HASHING, REFUND, RETURNS_ZH, SHIPPING, write_articles
 
 SALE = """---
@@ -155,3 +158,28 @@ def test_personal_data_is_masked_in_the_suggestion_and_never_reaches_a_draft(kb:
     assert "4111" not in s.message and "ann@example.com" not in s.message
     assert "[CARD]" in s.message and "A1048321" in s.message
     assert all("4111" not in d.text for d in s.drafts)
+
+
+def _openmp_threads() -> set[int]:
+    """The thread counts of the loaded OpenMP runtimes, as the calling thread sees them."""
+    return {lib["num_threads"] for lib in ThreadpoolController().select(user_api="openmp").info()}
+
+
+def test_retrieval_holds_openmp_to_one_thread_for_the_calling_thread_only() -> None:
+    import faiss  # noqa: F401 - loads the OpenMP runtime that exact search uses
+
+    with threadpool_limits(limits=2, user_api="openmp"):
+        inside, seen = threading.Event(), []
+
+        def other() -> None:
+            inside.wait()
+            seen.append(_openmp_threads())
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        with _ONE_THREAD:
+            assert _openmp_threads() == {1}
+            inside.set()
+            worker.join()
+        assert seen == [{2}]  # another thread, meanwhile, kept its own
+        assert _openmp_threads() == {2}  # restored

@@ -110,12 +110,12 @@ def fast_encoder(record: EncoderRecord, index_dir: Path) -> Encoder:
 def document_encoders(
     encoders: Mapping[str, Encoder], exports: Mapping[str, OnnxRecord | None], index_dir: Path
 ) -> dict[str, Encoder]:
-    """What a build encodes documents with: `encoders`, each one with an int8 export in `exports` replaced
-    by it, on two threads."""
+    """What a build encodes documents with: `encoders`, each sentence-transformers one with an int8 export
+    in `exports` replaced by it, on two threads (others, wrappers among them, as `with_fast_queries`)."""
     return {
-        name: encoder
-        if (export := exports[name]) is None or export.documents is None
-        else _onnx_encoder(encoder, export, export.documents, index_dir, threads=2)
+        name: _onnx_encoder(encoder, export, export.documents, index_dir, threads=2)
+        if (export := exports[name]) and export.documents and isinstance(encoder, SentenceTransformerEncoder)
+        else encoder
         for name, encoder in encoders.items()
     }
 
