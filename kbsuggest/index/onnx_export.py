@@ -7,7 +7,7 @@ Its vectors equal the sentence-transformers ones: an export whose output differs
 answers through sentence-transformers as before.
 
 Builds encode documents with the export quantised to int8 (dynamic, per channel; `document_encoders`):
-2.5x faster than sentence-transformers, accuracy@1 within 0.005 on the shared dev sets (the README's
+2.1-2.5x faster than sentence-transformers, accuracy@1 within 0.005 on the shared dev sets (the README's
 "Faster builds" table, `benchmarks/bench_build_speed.py`); `Settings.quantized_build=False` keeps them
 exact. A quantised model whose vectors stray (cosine below `QUANTIZED_MIN_COSINE` on the probes) is not
 stored."""
