@@ -12,6 +12,8 @@ from kbsuggest import Filters, KnowledgeBase
 from kbsuggest.errors import InputError
 from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.retriever import _ONE_THREAD
+from kbsuggest.retrieval.snippet import best_sentences, measures
+from kbsuggest.retrieval.tokenize import tokenize
 from tests.conftest import HASHING, REFUND, RETURNS_ZH, SHIPPING, write_articles
 
 SALE = """---
@@ -183,3 +185,31 @@ def test_retrieval_holds_openmp_to_one_thread_for_the_calling_thread_only() -> N
             worker.join()
         assert seen == [{2}]  # another thread, meanwhile, kept its own
         assert _openmp_threads() == {2}  # restored
+
+
+SIZE_TABLE = """Sizes are unisex; find your height and chest measurement.
+Size: S; Height (cm): 160–170; Chest (cm): 86–94
+Size: M; Height (cm): 170–178; Chest (cm): 94–102
+Size: L; Height (cm): 178–186; Chest (cm): 102–110
+Size: XL; Height (cm): 186–194; Chest (cm): 110–118"""
+
+
+@pytest.mark.parametrize(
+    ("message", "row"),
+    [
+        ("does the M fit someone 175cm?", "Size: M;"),
+        ("I'm 190 cm, which size?", "Size: XL;"),
+        ("XL码适合多高的人？", "Size: XL;"),
+        ("is the S ok for a 165 cm person", "Size: S;"),
+    ],
+)
+def test_snippets_pick_the_size_row_a_message_asks_about(message: str, row: str) -> None:
+    (best,) = best_sentences(SIZE_TABLE, frozenset(tokenize(message)) | measures(message), limit=1)
+    assert best.startswith(row)
+
+
+def test_measures_read_sizes_and_numbers_but_not_words_or_long_numbers() -> None:
+    assert measures("does the M fit someone 175cm? I'm in the US") == {"size:M", "number:175"}
+    assert measures("order 10482213, 2 items") == {"number:2"}
+    assert measures("ships in 3-5 days", ranges=True) == {"number:3", "number:4", "number:5"}
+    assert measures("orders of 1-1000 units", ranges=True) == {"number:1", "number:1000"}  # too wide to expand

@@ -22,7 +22,7 @@ from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import examples, fusion
 from kbsuggest.retrieval.bm25 import BM25
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
-from kbsuggest.retrieval.snippet import best_sentences
+from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.retrieval.tokenize import Language, detect_language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
@@ -124,7 +124,7 @@ class Retriever:
         if not allowed.any():
             return Retrieval(text, language, (), {}, np.zeros(0))
         tokens = tokenize(text)
-        query_tokens = frozenset(tokens)
+        query_tokens = frozenset(tokens) | measures(text)
         pooled = {"bm25": self.lexical.scores(tokens)}
         ranked = dict(pooled)
         for name, q in query.items():
