@@ -15,6 +15,7 @@ MESSAGES = [
     ("where's my order A1048321, it's been 10 days!!", {"customer_name": "Dana"}),
     ("Can I still use the summer sale code? and is there a black friday discount", {}),
     ("this is ridiculous, 3 weeks and still no refund!! I want to talk to a human", {"customer_name": "Sam"}),
+    ("the watch stopped working", {"customer_name": "Alex"}),
     ("what's the weather in Paris tomorrow", {}),
     ("我的退款怎么还没到账？", {"customer_name": "王女士"}),
     ("亲，衣服收到了尺码不合适，能换大一号吗", {}),
