@@ -11,7 +11,7 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from kbsuggest import Filters, KnowledgeBase
 from kbsuggest.errors import InputError
 from kbsuggest.retrieval import fusion
-from kbsuggest.retrieval.retriever import _ONE_THREAD
+from kbsuggest.retrieval.retriever import one_openmp_thread
 from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.retrieval.tokenize import tokenize
 from tests.conftest import HASHING, REFUND, RETURNS_ZH, SHIPPING, write_articles
@@ -179,7 +179,7 @@ def test_retrieval_holds_openmp_to_one_thread_for_the_calling_thread_only() -> N
 
         worker = threading.Thread(target=other)
         worker.start()
-        with _ONE_THREAD:
+        with one_openmp_thread():
             assert _openmp_threads() == {1}
             inside.set()
             worker.join()

@@ -4,11 +4,11 @@ by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -113,7 +113,7 @@ class Retriever:
                 pooled = encoder.encode_queries(inputs)
             for row, i in enumerate(wanted):
                 queries[i][name] = _Query(pooled[row], tokens[row])
-        with _ONE_THREAD:
+        with one_openmp_thread():
             return [
                 self._retrieve(text, language, queries[i], k, filters or Filters())
                 for i, (text, language) in enumerate(zip(texts, languages, strict=True))
@@ -256,21 +256,6 @@ class Retriever:
         return base
 
 
-class _OneThread:
-    """While a thread retrieves, FAISS's OpenMP runs on one thread for it: exact search of 10,000 vectors
-    takes 0.3 ms on one thread and 1.3 ms on two (idle machine). OpenMP's limit belongs to the calling
-    thread, so each sets and restores its own (~10 microseconds) and no other thread is affected."""
-
-    def __init__(self) -> None:
-        self._limiter = threading.local()
-
-    def __enter__(self) -> None:
-        self._limiter.openmp = _openmp().limit(limits=1)
-
-    def __exit__(self, *exc: object) -> None:
-        self._limiter.openmp.restore_original_limits()
-
-
 @cache
 def _openmp() -> ThreadpoolController:
     """The loaded OpenMP runtimes (FAISS's), found once: that costs milliseconds. Their own controller, since
@@ -278,7 +263,11 @@ def _openmp() -> ThreadpoolController:
     return ThreadpoolController().select(user_api="openmp")
 
 
-_ONE_THREAD = _OneThread()
+def one_openmp_thread() -> Any:
+    """A context in which FAISS's OpenMP runs on one thread for the calling thread: exact search of 10,000
+    vectors takes 0.3 ms on one thread and 1.3 ms on two (idle machine). OpenMP's limit belongs to the
+    calling thread, so no other thread is affected; setting and restoring it costs ~10 microseconds."""
+    return _openmp().limit(limits=1)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
