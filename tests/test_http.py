@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -275,6 +276,20 @@ def test_feedback_round_trip(base_url: str, index_dir: Path) -> None:
         assert client.post("/v1/feedback", json={"suggestion_id": "x", "outcome": "meh"}).status_code == 422
 
 
+def _read_response(client: socket.socket) -> str:
+    """Read one HTTP response whole: its headers and its body may arrive in separate packets."""
+    data = b""
+    while True:
+        head, ended, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+        if ended and length and len(body) >= int(length.group(1)):
+            return data.decode()
+        chunk = client.recv(4096)
+        if not chunk:
+            return data.decode()
+        data += chunk
+
+
 def test_a_client_that_sends_its_body_too_slowly_gets_408(index_dir: Path) -> None:
     app = create_app(index_dir, settings=HASHING, body_timeout=0.5)
     with running(app) as url:
@@ -285,6 +300,6 @@ def test_a_client_that_sends_its_body_too_slowly_gets_408(index_dir: Path) -> No
                 b'Content-Length: 100\r\n\r\n{"message": "re'
             )
             started = time.monotonic()
-            reply = client.recv(4096).decode()
+            reply = _read_response(client)
         assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
         assert time.monotonic() - started < 3
