@@ -79,39 +79,41 @@ class OnnxEncoder:
         return keep_masks(pieces, self._special)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._stack([self._pooled(*batch) for batch in self._batches(texts)])
+        pooled = np.empty((len(texts), self.dim), dtype=np.float32)
+        for rows, ids, mask, hidden in self._batches(texts):
+            pooled[rows] = self._pooled(ids, mask, hidden)
+        return pooled
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode_documents(texts)
 
     def encode_with_tokens(self, texts: Sequence[str], *, query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         keep = self._keep
-        pooled, tokens = [], []
-        for ids, mask, hidden in self._batches(texts):
-            pooled.append(self._pooled(ids, mask, hidden))
-            tokens += [token_rows(i[m], h[m], keep, query=query) for i, m, h in zip(ids, mask, hidden, strict=True)]
-        return self._stack(pooled), tokens
+        pooled = np.empty((len(texts), self.dim), dtype=np.float32)
+        tokens: dict[int, np.ndarray] = {}
+        for rows, ids, mask, hidden in self._batches(texts):
+            pooled[rows] = self._pooled(ids, mask, hidden)
+            for row, i, m, h in zip(rows, ids, mask, hidden, strict=True):
+                tokens[row] = token_rows(i[m], h[m], keep, query=query)
+        return pooled, [tokens[row] for row in range(len(texts))]
 
-    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for start in range(0, len(texts), self._batch_size):
-            yield self._forward(texts[start : start + self._batch_size])
-
-    def _stack(self, pooled: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(pooled) if pooled else np.zeros((0, self.dim), dtype=np.float32)
-
-    def _forward(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(word piece ids, attention mask, last hidden states) of one or more texts, padded to the longest."""
+    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray, np.ndarray]]:
+        """Per batch of texts of about the same number of word pieces (texts sorted by it, so batches are padded
+        little): the texts' positions in `texts`, their word piece ids, attention mask and last hidden states."""
         with self._lock:  # the first call loads both; later calls run concurrently
             session, tokenizer = self._session, self._tokenizer
         encodings = tokenizer.encode_batch(list(texts))
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
-        (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return ids, mask.astype(bool), hidden
+        order = sorted(range(len(encodings)), key=lambda row: len(encodings[row].ids))
+        for start in range(0, len(order), self._batch_size):
+            rows = order[start : start + self._batch_size]
+            width = len(encodings[rows[-1]].ids)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for i, row in enumerate(rows):
+                ids[i, : len(encodings[row].ids)] = encodings[row].ids
+                mask[i, : len(encodings[row].ids)] = 1
+            (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+            yield rows, ids, mask.astype(bool), hidden
 
     def _pooled(self, ids: np.ndarray, mask: np.ndarray, hidden: np.ndarray) -> np.ndarray:
         if self._pooling == "cls":
