@@ -31,7 +31,7 @@ import numpy as np
 from kbsuggest.encoders.base import sha256_file
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2  # 2: tables are read only from models whose pieces never span a word start
 UNK, BOS, EOS = 0, 1, 2
 WORD_START = "\u2581"  # "▁", what the normaliser puts before each word
 _WORDS = re.compile(f"{WORD_START}[^{WORD_START}]*|[^{WORD_START}]+")
@@ -86,8 +86,6 @@ class UnigramTokenizer:
         self._scores = tables.scores
         self._reach = tables.reach
         self._unk_score = min(tables.scores) - 10.0
-        if any(WORD_START in piece[1:] for piece in tables.pieces):
-            raise ValueError(f"a piece holds {WORD_START!r} after its start, so words cannot be segmented alone")
         self._words: dict[str, list[int]] = {}
 
     def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
@@ -200,6 +198,8 @@ def read_tables(model: Path) -> Tables:
             charsmap = dict(_fields(value)).get(2, b"")
     if any("\n" in piece for piece in pieces):
         raise ValueError("a piece holds a newline, which the cache file separates pieces with")
+    if any(WORD_START in piece[1:] for piece in pieces):
+        raise ValueError(f"a piece holds {WORD_START!r} after its start, so words cannot be segmented alone")
     prefixes = {piece[:k] for piece in pieces for k in range(1, min(len(piece), SHORT + 1))}.difference(pieces)
     reach: dict[str, int] = {}
     for piece in pieces:

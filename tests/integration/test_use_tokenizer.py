@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +99,15 @@ def test_word_by_word_equals_the_whole_text_lattice_and_reuses_words(cached: Uni
     assert fresh._words["▁Returns"] == fresh._viterbi("▁Returns") and len(fresh._words) == 6
 
 
-def test_a_model_with_a_piece_spanning_words_is_not_converted() -> None:
-    tables = read_tables(SP_MODEL)
+def test_a_model_with_a_piece_spanning_words_is_not_converted(tmp_path: Path) -> None:
+    def field(number: int, payload: bytes) -> bytes:  # a length-delimited protobuf field (payload < 128 bytes)
+        return bytes([number << 3 | 2, len(payload)]) + payload
+
+    model = tmp_path / "sp.model"
+    pieces = ("<unk>", "<s>", "</s>", "▁a", "▁a▁b")
+    model.write_bytes(b"".join(field(1, field(1, p.encode()) + b"\x15" + struct.pack("<f", -1.0)) for p in pieces))
     with pytest.raises(ValueError, match="after its start"):
-        UnigramTokenizer(replace(tables, pieces=[*tables.pieces[:-1], "▁a▁b"]))
+        read_tables(model)
 
 
 def test_use_encoder_vectors_equal_those_with_usem3s_tokenizer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
