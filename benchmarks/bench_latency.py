@@ -19,7 +19,7 @@ from synthetic import write_kb
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.encoders.base import TokenEncoder
-from kbsuggest.retrieval.tokenize import detect_language, encoder_text, normalize_query
+from kbsuggest.text.tokenize import detect_language, encoder_text, normalize_query
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kbsuggest.retrieval.tokenize import detect_language
+from kbsuggest.text.tokenize import detect_language
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Urgency = Literal["high", "normal"]

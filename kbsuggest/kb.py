@@ -10,6 +10,7 @@ import numpy as np
 from kbsuggest.analysis import analyse
 from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import Section
+from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, InputError
@@ -21,7 +22,6 @@ from kbsuggest.index.onnx_export import with_fast_queries
 from kbsuggest.index.storage import check_encoders, parsed_articles, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.reply.suggest import build_suggestion
-from kbsuggest.reply.templates import TONES, Tone, load_templates
 from kbsuggest.retrieval import examples
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, confidence_signal
 from kbsuggest.retrieval.models import Answer, Filters

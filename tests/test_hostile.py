@@ -22,7 +22,7 @@ from kbsuggest.kb import MAX_MESSAGE_CHARS
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.snippet import sentences
-from kbsuggest.retrieval.tokenize import detect_language, normalize_query, tokenize
+from kbsuggest.text.tokenize import detect_language, normalize_query, tokenize
 from kbsuggest.tools import CONTENT_NOTICE, call_tool
 from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
 

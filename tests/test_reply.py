@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from kbsuggest.analysis import analyse
+from kbsuggest.articles.templates import fill, load_templates
 from kbsuggest.errors import TemplateError
 from kbsuggest.reply.compose import compose
-from kbsuggest.reply.templates import fill, load_templates
 from kbsuggest.retrieval.models import Answer
 
 TEMPLATES = load_templates()
@@ -103,7 +103,7 @@ def test_drafts_are_deterministic() -> None:
         ("language: en\ntones: [x\n", r"en.yaml:3: invalid YAML"),
         ("language: en\ntones: {}\n", r"missing tone"),
         (
-            (Path(__file__).parents[1] / "kbsuggest/reply/defaults/en.yaml")
+            (Path(__file__).parents[1] / "kbsuggest/articles/defaults/en.yaml")
             .read_text()
             .replace("Hi {customer_name},", "Hi {customer},"),
             r"unknown placeholder \{customer\}",

@@ -13,7 +13,7 @@ from kbsuggest.errors import InputError
 from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.retriever import one_openmp_thread
 from kbsuggest.retrieval.snippet import best_sentences, measures
-from kbsuggest.retrieval.tokenize import tokenize
+from kbsuggest.text.tokenize import tokenize
 from tests.conftest import HASHING, REFUND, RETURNS_ZH, SHIPPING, write_articles
 
 SALE = """---

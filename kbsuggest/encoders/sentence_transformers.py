@@ -125,7 +125,7 @@ class SentenceTransformerEncoder:
 def keep_masks(pieces: Sequence[str], special: Set[str]) -> dict[bool, np.ndarray]:
     """Per word piece id (`pieces[id]`), whether its token vector takes part in MaxSim: never special tokens
     or pure punctuation; for queries (key True), not whole-word stopwords either. From the vocabulary alone."""
-    from kbsuggest.retrieval.tokenize import EN_STOPWORDS
+    from kbsuggest.text.tokenize import EN_STOPWORDS
 
     document = np.array(
         [p not in special and any(ch.isalnum() for ch in p.removeprefix("##")) for p in pieces], dtype=bool

@@ -16,8 +16,10 @@ from tqdm import tqdm
 
 from kbsuggest._version import __version__
 from kbsuggest.articles.models import Article, Section
+from kbsuggest.articles.templates import Templates
 from kbsuggest.encoders.base import Encoder, TokenEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
+from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, FileRecord, Manifest, SectionRecord
 from kbsuggest.index.onnx_export import document_encoders, onnx_for
 from kbsuggest.index.storage import (
@@ -36,9 +38,7 @@ from kbsuggest.index.storage import (
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore, compact, quantize, wasteful
 from kbsuggest.index.views import view_texts
-from kbsuggest.reply.templates import Templates
-from kbsuggest.retrieval.bm25 import BM25
-from kbsuggest.retrieval.tokenize import tokenize
+from kbsuggest.text.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 BATCH = 256  # texts per encoder call: large enough to keep length-sorted batching efficient

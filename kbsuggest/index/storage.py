@@ -19,14 +19,14 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from kbsuggest.articles.models import Article, Section
+from kbsuggest.articles.templates import Templates
 from kbsuggest.encoders.base import Encoder, sha256_file
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, KbSuggestError
+from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest, TokenRecord
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore, load_segment
 from kbsuggest.index.views import view_texts
-from kbsuggest.reply.templates import Templates
-from kbsuggest.retrieval.bm25 import BM25
 
 MANIFEST = "manifest.json"
 _DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss|onnx)$")

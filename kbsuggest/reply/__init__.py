@@ -1,1 +1,1 @@
-"""Reply drafts: editor-owned phrase templates and the deterministic composer."""
+"""Reply drafts: the deterministic composer over the editor-owned phrase templates (`kbsuggest.articles.templates`)."""

@@ -7,9 +7,9 @@ import hashlib
 from collections.abc import Mapping
 
 from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
-from kbsuggest.reply.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.retrieval.models import Answer
 
 

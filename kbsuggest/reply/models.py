@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kbsuggest.analysis import MessageAnalysis
-from kbsuggest.reply.templates import Tone
+from kbsuggest.articles.templates import Tone
 from kbsuggest.retrieval.models import Answer
 
 EscalateReason = Literal["no_answer", "human_requested", "upset_customer", "urgent"]

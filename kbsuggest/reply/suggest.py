@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Mapping
 
 from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.articles.templates import Templates, Tone
 from kbsuggest.privacy import redact
 from kbsuggest.reply.compose import clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Suggestion
-from kbsuggest.reply.templates import Templates, Tone
 from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.retriever import Retrieval
 

@@ -46,7 +46,7 @@ from kbsuggest.encoders import Encoder
 from kbsuggest.feedback.store import FeedbackStore
 from kbsuggest.index.build import text_hash
 from kbsuggest.retrieval import fusion
-from kbsuggest.retrieval.tokenize import detect_language, encoder_text, normalize_query
+from kbsuggest.text.tokenize import detect_language, encoder_text, normalize_query
 
 TEACHING_OUTCOMES = ("accepted", "edited")
 """Feedback whose message becomes a learned phrasing; a rejected suggestion teaches nothing."""

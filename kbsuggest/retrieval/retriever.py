@@ -16,14 +16,14 @@ from threadpoolctl import ThreadpoolController
 from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.encoders import Encoder
 from kbsuggest.encoders.base import TokenEncoder
+from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import examples, fusion
-from kbsuggest.retrieval.bm25 import BM25
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.snippet import best_sentences, measures
-from kbsuggest.retrieval.tokenize import Language, detect_language, encoder_text, normalize_query, tokenize
+from kbsuggest.text.tokenize import Language, detect_language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
 """Sections fetched per view from FAISS; sections below them score as the last one fetched."""

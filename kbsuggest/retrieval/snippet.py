@@ -6,7 +6,7 @@ import re
 from collections.abc import Set
 from functools import lru_cache
 
-from kbsuggest.retrieval.tokenize import tokenize
+from kbsuggest.text.tokenize import tokenize
 
 UNIT_CACHE_SIZE = 8192
 """Sections whose units and tokens stay cached: answers repeat, and segmenting Chinese costs ~2 ms each."""

@@ -90,7 +90,8 @@ def parse_templates(text: str, source: str) -> Templates:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()
         )
-        raise TemplateError(f"{source}: {problems}. Fix: see kbsuggest/reply/defaults/ for the expected keys") from None
+        fix = "see kbsuggest/articles/defaults/ for the expected keys"
+        raise TemplateError(f"{source}: {problems}. Fix: {fix}") from None
 
 
 def load_templates(articles_dir: Path | None = None) -> dict[str, Templates]:
@@ -101,9 +102,9 @@ def load_templates(articles_dir: Path | None = None) -> dict[str, Templates]:
         if own is not None and own.is_file():
             templates = parse_templates(own.read_text(encoding="utf-8"), str(own))
         else:
-            packaged = resources.files("kbsuggest.reply") / "defaults" / f"{language}.yaml"
+            packaged = resources.files("kbsuggest.articles") / "defaults" / f"{language}.yaml"
             templates = parse_templates(
-                packaged.read_text(encoding="utf-8"), f"kbsuggest/reply/defaults/{language}.yaml"
+                packaged.read_text(encoding="utf-8"), f"kbsuggest/articles/defaults/{language}.yaml"
             )
         if templates.language != language:
             raise TemplateError(f"{own}: says language {templates.language!r}. Fix: set 'language: {language}'")
