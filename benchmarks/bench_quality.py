@@ -23,21 +23,20 @@ from kbsuggest.config import Settings
 from kbsuggest.encoders.base import PooledOnly
 from kbsuggest.evaluation import DEPTH, LabelledQuery, read_queries, score
 from kbsuggest.retrieval.examples import DEFAULT_EXAMPLE_WEIGHTS, ExampleWeights
-from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, SignalWeights
+from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 
 ROOT = Path(__file__).resolve().parents[1]
 K = 3
 
 
-def alone(**weights: float) -> FusionWeights:
-    one = SignalWeights(**{"bm25": 0.0, "dense": 0.0, "multilingual": 0.0, **weights})
-    return FusionWeights(en=one, zh=one)
+def alone(signal: str) -> FusionWeights:
+    return FusionWeights(en={signal: 1.0}, zh={signal: 1.0})
 
 
 BASELINES = {
-    "BM25": alone(bm25=1.0),
-    "dense (MiniLM, pooled)": alone(dense=1.0),
-    "multilingual (USE)": alone(multilingual=1.0),
+    "BM25": alone("bm25"),
+    "dense (MiniLM, pooled)": alone("dense"),
+    "multilingual (USE)": alone("multilingual"),
 }
 
 

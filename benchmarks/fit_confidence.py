@@ -1,13 +1,13 @@
-"""Refit the confidence models (kbsuggest/retrieval/fusion.py: IN_SCOPE_MODELS, ANSWER_MODELS) on the
+"""Refit the confidence models (kbsuggest/retrieval/confidence.py: IN_SCOPE_MODELS, ANSWER_MODELS) on the
 shared dev sets and print their constants, with 5-fold held-out figures and reliability tables.
 
     .venv/bin/python benchmarks/fit_confidence.py [--shared ../shared/eval]
 
-Features: fusion.CONFIDENCE_FEATURES of each message (pooled-cosine signals). Targets: P(in scope), and
+Features: confidence.CONFIDENCE_FEATURES of each message (pooled-cosine signals). Targets: P(in scope), and
 P(first answer right) where out-of-scope messages count as wrong. Logistic regression with a small L2
 penalty, fitted by Newton's method on standardised features.
 
-Escalation threshold (fusion.ESCALATE_BELOW): the P(in scope) below which a fraction q of the fitting
+Escalation threshold (confidence.ESCALATE_BELOW): the P(in scope) below which a fraction q of the fitting
 messages' out-of-scope ones fall. q is the largest of QUANTILES whose held-out figures (5-fold, 10
 shufflings; model and threshold fitted on the other folds) wrongly escalate at most MAX_WRONGLY_ESCALATED of
 the in-scope messages: as many out-of-scope messages handed to a person as that budget allows.
@@ -24,7 +24,7 @@ import numpy as np
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.evaluation import read_queries
-from kbsuggest.retrieval.fusion import CONFIDENCE_FEATURES
+from kbsuggest.retrieval.confidence import CONFIDENCE_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"en": ("helpcenter", "queries_dev.jsonl"), "zh": ("helpcenter-zh", "queries.jsonl")}

@@ -23,7 +23,8 @@ from kbsuggest.index.storage import check_encoders, parsed_articles, read_index,
 from kbsuggest.reply.models import Suggestion
 from kbsuggest.reply.suggest import build_suggestion
 from kbsuggest.retrieval import examples
-from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, confidence_signal
+from kbsuggest.retrieval.confidence import confidence_signal
+from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
 

@@ -76,6 +76,18 @@ def test_fused_ranking_equals_a_hand_computed_example() -> None:
     assert list(np.argsort(-expected)) == [0, 1, 2]
 
 
+def test_weights_are_keyed_by_signal_name_so_any_encoder_can_carry_weight() -> None:
+    signals = {"dense": np.array([0.1, 0.5, 0.3]), "my-encoder": np.array([0.9, 0.2, 0.1])}
+    weights = fusion.FusionWeights(en={"dense": 0.25, "my-encoder": 0.75})
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) / x.std()
+
+    expected = 0.25 * z(signals["dense"]) + 0.75 * z(signals["my-encoder"])
+    np.testing.assert_allclose(fusion.fuse(signals, "en", weights), expected)
+    assert int(np.argmax(expected)) == 0  # the extra encoder's favourite wins: its weight counted
+
+
 def test_top_two_sections_are_averaged_per_article() -> None:
     order, starts, articles = fusion.article_groups(["b", "a", "b", "a", "a"])
     assert articles == ["a", "b"]

@@ -10,7 +10,6 @@ from kbsuggest.articles.templates import Templates, Tone
 from kbsuggest.privacy import redact
 from kbsuggest.reply.compose import clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Suggestion
-from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.retriever import Retrieval
 
 CLARIFY_MARGIN = 0.25
@@ -44,9 +43,8 @@ def build_suggestion(
 ) -> Suggestion:
     """Assemble the suggestion for one message; `stages` maps article ids to their `stage`."""
     answers = retrieval.answers
-    features = retrieval.features
-    in_scope = bool(answers) and not fusion.should_escalate(features, retrieval.language)
-    confidence = fusion.answer_probability(features, retrieval.language) if in_scope else 0.0
+    in_scope = retrieval.in_scope
+    confidence = retrieval.answer_probability
     reason = escalation(analysis, in_scope)
     clarify = None
     if (

@@ -3,7 +3,7 @@ customers' messages that agents accepted (or edited) a suggestion for, each teac
 answered with (`Feedback.article_id`).
 
 1. Each phrasing is embedded like a message (`normalize_query`, `encoder_text`, `encode_queries`) by the
-   encoder a message in its language is read with for confidence (`fusion.confidence_signal`: the
+   encoder a message in its language is read with for confidence (`confidence.confidence_signal`: the
    default dense model for English, USE multilingual for Chinese), so phrasing and message cosines
    compare like with like. `VectorCache` keeps the vectors in the feedback SQLite file, so each phrasing
    is encoded once per model: a load encodes only what was taught since the last one (10,000 cached
@@ -45,7 +45,7 @@ from kbsuggest.articles.models import ArticleMeta
 from kbsuggest.encoders import Encoder
 from kbsuggest.feedback.store import FeedbackStore
 from kbsuggest.index.build import text_hash
-from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval import confidence, fusion
 from kbsuggest.text.tokenize import detect_language, encoder_text, normalize_query
 
 TEACHING_OUTCOMES = ("accepted", "edited")
@@ -125,7 +125,7 @@ def embed_examples(
     rows: dict[str, list[tuple[str, str]]] = {}
     for example in dict.fromkeys(examples):
         normalized = normalize_query(example.text)
-        name = fusion.confidence_signal(detect_language(normalized))
+        name = confidence.confidence_signal(detect_language(normalized))
         if name in encoders:
             rows.setdefault(name, []).append((example.article_id, encoder_text(normalized)))
     vectors = {}

@@ -20,7 +20,7 @@ from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
-from kbsuggest.retrieval import examples, fusion
+from kbsuggest.retrieval import confidence, examples, fusion
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.tokenize import Language, detect_language, encoder_text, normalize_query, tokenize
@@ -48,8 +48,10 @@ class Retrieval:
     text: str
     language: Language
     answers: tuple[Answer, ...]
-    features: dict[str, float]
+    features: dict[str, float]  # what the confidence models read (`confidence.CONFIDENCE_FEATURES`)
     fused: np.ndarray  # article scores of the allowed articles, best first
+    in_scope: bool = False  # some answer, and the in-scope model does not call for escalation
+    answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
 
 
 class Retriever:
@@ -91,9 +93,8 @@ class Retriever:
 
     def signals_for(self, language: Language) -> tuple[str, ...]:
         """The dense signals a message in `language` needs: those with weight, and the confidence signal."""
-        weights = self.weights.for_language(language).as_dict()
-        needed = {name for name, w in weights.items() if w > 0 and name != "bm25"}
-        needed.add(fusion.confidence_signal(language))
+        needed = {name for name in self.weights.for_language(language) if name != fusion.LEXICAL}
+        needed.add(confidence.confidence_signal(language))
         return tuple(sorted(needed))
 
     def retrieve_many(self, messages: Sequence[str], k: int, filters: Filters | None = None) -> list[Retrieval]:
@@ -125,7 +126,7 @@ class Retriever:
             return Retrieval(text, language, (), {}, np.zeros(0))
         tokens = tokenize(text)
         query_tokens = frozenset(tokens) | measures(text)
-        pooled = {"bm25": self.lexical.scores(tokens)}
+        pooled = {fusion.LEXICAL: self.lexical.scores(tokens)}
         ranked = dict(pooled)
         for name, q in query.items():
             pooled[name] = np.max([self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS], 0)
@@ -143,7 +144,8 @@ class Retriever:
         fused = fused + 1e-6 * self._priority[allowed]
         # The confidence models were fitted on pooled-cosine signals, so they read those.
         pooled_fused = fusion.fuse(pooled_articles, language, self.weights)
-        features = fusion.confidence_features(pooled_articles, pooled_fused, language, self.lexical.coverage(tokens))
+        coverage = self.lexical.coverage(tokens)
+        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
         section_fused = self._section_fused(ranked, ranked_articles, language)
@@ -154,7 +156,9 @@ class Retriever:
             members = self._order[self._starts[article] : self._starts[article] + self._count(article)]
             best = int(members[np.argmax(section_fused[members])])
             answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
-        return Retrieval(text, language, tuple(answers), features, fused[ranking])
+        in_scope = bool(answers) and not confidence.should_escalate(features, language)
+        probability = confidence.answer_probability(features, language) if in_scope else 0.0
+        return Retrieval(text, language, tuple(answers), features, fused[ranking], in_scope, probability)
 
     def _per_article(self, section_scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         scores: np.ndarray = fusion.aggregate_articles(section_scores, self._order, self._starts)[allowed]
@@ -162,7 +166,7 @@ class Retriever:
 
     def _taught(self, language: Language, query: Mapping[str, _Query], allowed: np.ndarray) -> np.ndarray | None:
         """The example-phrasing signal of the allowed articles (`examples.taught_signal`), or None."""
-        name = fusion.confidence_signal(language)
+        name = confidence.confidence_signal(language)
         if name not in self._phrasings:
             return None
         vectors, owners = self._phrasings[name]
@@ -198,8 +202,8 @@ class Retriever:
     ) -> np.ndarray:
         """Section-level fused score on the article z-score scale: picks the best section inside an article."""
         out = np.zeros(len(self.sections), dtype=np.float64)
-        for name, weight in self.weights.for_language(language).as_dict().items():
-            if weight and name in section_scores:
+        for name, weight in self.weights.for_language(language).items():
+            if name in section_scores:
                 reference = article_scores[name]
                 std = reference.std() or 1.0
                 out += weight * (section_scores[name] - reference.mean()) / std
@@ -210,8 +214,8 @@ class Retriever:
     ) -> Answer:
         section = self.sections[row]
         meta, path = self.articles[section.article_id]
-        dense = any(row in top_sets[name] for name in top_sets if name != "bm25")
-        lexical = row in top_sets["bm25"]
+        dense = any(row in top_sets[name] for name in top_sets if name != fusion.LEXICAL)
+        lexical = row in top_sets[fusion.LEXICAL]
         matched: MatchedBy = "both" if dense and lexical else "lexical" if lexical else "dense"
         joiner = "" if language == "zh" else " "
         return Answer(
