@@ -101,7 +101,7 @@ def main() -> None:
         queries = read_queries(args.shared / folder / queries_file)
         with tempfile.TemporaryDirectory() as tmp:
             kb = KnowledgeBase.build(args.shared / folder / "articles", tmp, encoders=encoders)
-            retrievals = kb._retriever.retrieve_many([q.query for q in queries], k=1)
+            retrievals = [r for _, r in kb._retrieve([q.query for q in queries], 1, None)]
         x = np.array([[r.features[f] for f in CONFIDENCE_FEATURES] for r in retrievals])
         in_scope = np.array([bool(q.expected) for q in queries], dtype=float)
         right = np.array(

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kbsuggest.text.tokenize import detect_language
+from kbsuggest.text.tokenize import message_language
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Urgency = Literal["high", "normal"]
@@ -63,7 +63,7 @@ class MessageAnalysis(BaseModel):
 
 
 def analyse(message: str) -> MessageAnalysis:
-    """Analyse a (normalised or raw) customer message."""
+    """Analyse a raw customer message: the one place its language is decided."""
     angry = [m.group(0) for m in _ANGRY.finditer(message)]
     negative = [m.group(0) for m in _NEGATIVE.finditer(message)]
     shouting = [w for w in _SHOUTING.findall(message) if w not in {"ASAP", "HTTP", "USPS", "UPS", "DHL", "GPS"}]
@@ -78,7 +78,7 @@ def analyse(message: str) -> MessageAnalysis:
     else:
         sentiment = "neutral"
     return MessageAnalysis(
-        language=detect_language(message),
+        language=message_language(message),
         sentiment=sentiment,
         angry=is_angry,
         urgency="high" if urgent or (negative and exclaim) else "normal",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kbsuggest.analysis import analyse
+from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import Section
 from kbsuggest.articles.templates import TONES, Tone, load_templates
@@ -143,7 +143,7 @@ class KnowledgeBase:
 
     def search_many(self, messages: Sequence[str], k: int = 5, filters: Filters | None = None) -> list[list[Answer]]:
         """`search` for many messages; the queries are encoded in one batch."""
-        return [list(r.answers) for r in self._retrieve(messages, k, filters)]
+        return [list(r.answers) for _, r in self._retrieve(messages, k, filters)]
 
     def suggest(
         self,
@@ -180,13 +180,13 @@ class KnowledgeBase:
             build_suggestion(
                 message,
                 retrieval,
-                analyse(message),
+                analysis,
                 templates=self._data.templates,
                 context=dict(context or {}),
                 tone=tone,
                 stages=stages,
             )
-            for message, retrieval in zip(messages, self._retrieve(messages, k, filters), strict=True)
+            for message, (analysis, retrieval) in zip(messages, self._retrieve(messages, k, filters), strict=True)
         ]
         if self.feedback is not None:
             for suggestion in suggestions:
@@ -227,7 +227,10 @@ class KnowledgeBase:
             raise InputError("this KnowledgeBase keeps no feedback. Fix: load it with feedback=True")
         return self.feedback
 
-    def _retrieve(self, messages: Sequence[str], k: int, filters: Filters | None) -> list[Retrieval]:
+    def _retrieve(
+        self, messages: Sequence[str], k: int, filters: Filters | None
+    ) -> list[tuple[MessageAnalysis, Retrieval]]:
+        """Each message analysed once (its language included), then retrieved in that language."""
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         for message in messages:
@@ -239,7 +242,9 @@ class KnowledgeBase:
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
             _check_unicode(message, "the message")
-        return self._retriever.retrieve_many(messages, k, filters)
+        analyses = [analyse(m) for m in messages]
+        retrievals = self._retriever.retrieve_many(messages, [a.language for a in analyses], k, filters)
+        return list(zip(analyses, retrievals, strict=True))
 
 
 def _check_unicode(text: str, what: str) -> None:

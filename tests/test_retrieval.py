@@ -129,6 +129,14 @@ def test_language_picks_the_locale_and_falls_back(kb: KnowledgeBase) -> None:
     assert fallback and {a.locale for a in fallback} == {"en"}
 
 
+def test_the_language_is_decided_once_and_an_order_number_does_not_make_chinese_english(kb: KnowledgeBase) -> None:
+    # The normalised text "<order> 退款" is mostly Latin letters; the message is Chinese, and is answered in Chinese.
+    suggestion = kb.suggest("A1048321 退款")
+    assert suggestion.analysis.language == "zh"
+    assert {a.locale for a in suggestion.answers} == {"zh-CN"}
+    assert {a.locale for a in kb.search("A1048321 退款")} == {"zh-CN"}
+
+
 def test_suggest_escalates_requests_for_a_person_and_angry_customers(kb: KnowledgeBase) -> None:
     human = kb.suggest("I want to talk to a human about my refund")
     assert human.escalate and human.escalate_reason == "human_requested"

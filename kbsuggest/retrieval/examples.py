@@ -46,7 +46,7 @@ from kbsuggest.encoders import Encoder
 from kbsuggest.feedback.store import FeedbackStore
 from kbsuggest.index.build import text_hash
 from kbsuggest.retrieval import confidence, fusion
-from kbsuggest.text.tokenize import detect_language, encoder_text, normalize_query
+from kbsuggest.text.tokenize import encoder_text, message_language, normalize_query
 
 TEACHING_OUTCOMES = ("accepted", "edited")
 """Feedback whose message becomes a learned phrasing; a rejected suggestion teaches nothing."""
@@ -125,7 +125,7 @@ def embed_examples(
     rows: dict[str, list[tuple[str, str]]] = {}
     for example in dict.fromkeys(examples):
         normalized = normalize_query(example.text)
-        name = confidence.confidence_signal(detect_language(normalized))
+        name = confidence.confidence_signal(message_language(example.text))
         if name in encoders:
             rows.setdefault(name, []).append((example.article_id, encoder_text(normalized)))
     vectors = {}

@@ -5,7 +5,7 @@ One query, all pure numpy:
    two sections (its best alone if it has one). Dense section score = max cosine over the section's
    two views, "title > heading" and "title > heading\nbody"; BM25 runs over "title > heading\nbody".
 2. `fuse`: each signal is z-scored across articles, then summed with the weights of the query's
-   language (`tokenize.detect_language`). Fitted weights: en = MiniLM only; zh = 0.6 BM25 + 0.4 USE.
+   language (decided once per message by `analysis.analyse`). Fitted weights: en = MiniLM only; zh = 0.6 BM25 + 0.4 USE.
    A signal with weight 0 need not be computed.
 
 How the defaults were learned (eval sets in shared/eval, article-level metrics on in-scope queries;

@@ -23,7 +23,7 @@ from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import confidence, examples, fusion
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.snippet import best_sentences, measures
-from kbsuggest.text.tokenize import Language, detect_language, encoder_text, normalize_query, tokenize
+from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
 """Sections fetched per view from FAISS; sections below them score as the last one fetched."""
@@ -36,7 +36,7 @@ MATCH_DEPTH = 10
 
 
 @dataclass(frozen=True)
-class _Query:
+class _Encoded:
     vector: np.ndarray
     tokens: np.ndarray | None  # token vectors, when the encoder and the index have them
 
@@ -97,10 +97,12 @@ class Retriever:
         needed.add(confidence.confidence_signal(language))
         return tuple(sorted(needed))
 
-    def retrieve_many(self, messages: Sequence[str], k: int, filters: Filters | None = None) -> list[Retrieval]:
+    def retrieve_many(
+        self, messages: Sequence[str], languages: Sequence[Language], k: int, filters: Filters | None = None
+    ) -> list[Retrieval]:
+        """Each message with the language its analysis decided (`analysis.analyse`), best answers first."""
         texts = [normalize_query(m) for m in messages]
-        languages = [detect_language(t) for t in texts]
-        queries: list[dict[str, _Query]] = [{} for _ in texts]
+        queries: list[dict[str, _Encoded]] = [{} for _ in texts]
         for name, encoder in self.encoders.items():
             wanted = [i for i, lang in enumerate(languages) if name in self.signals_for(lang)]
             if not wanted:
@@ -113,14 +115,16 @@ class Retriever:
             else:
                 pooled = encoder.encode_queries(inputs)
             for row, i in enumerate(wanted):
-                queries[i][name] = _Query(pooled[row], tokens[row])
+                queries[i][name] = _Encoded(pooled[row], tokens[row])
         with one_openmp_thread():
             return [
                 self._retrieve(text, language, queries[i], k, filters or Filters())
                 for i, (text, language) in enumerate(zip(texts, languages, strict=True))
             ]
 
-    def _retrieve(self, text: str, language: Language, query: dict[str, _Query], k: int, filters: Filters) -> Retrieval:
+    def _retrieve(
+        self, text: str, language: Language, query: dict[str, _Encoded], k: int, filters: Filters
+    ) -> Retrieval:
         allowed = self._allowed_articles(language, filters)
         if not allowed.any():
             return Retrieval(text, language, (), {}, np.zeros(0))
@@ -164,7 +168,7 @@ class Retriever:
         scores: np.ndarray = fusion.aggregate_articles(section_scores, self._order, self._starts)[allowed]
         return scores
 
-    def _taught(self, language: Language, query: Mapping[str, _Query], allowed: np.ndarray) -> np.ndarray | None:
+    def _taught(self, language: Language, query: Mapping[str, _Encoded], allowed: np.ndarray) -> np.ndarray | None:
         """The example-phrasing signal of the allowed articles (`examples.taught_signal`), or None."""
         name = confidence.confidence_signal(language)
         if name not in self._phrasings:

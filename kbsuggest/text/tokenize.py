@@ -87,6 +87,13 @@ def detect_language(text: str) -> Language:
     return "zh" if cjk_ratio(text) >= ZH_THRESHOLD else "en"
 
 
+def message_language(text: str) -> Language:
+    """The language of a customer message (or an example phrasing), decided once for everything downstream:
+    `detect_language` of its normalised text without order numbers, whose letters ("A1048321") say nothing
+    about the language."""
+    return detect_language(encoder_text(normalize_query(text)))
+
+
 def normalize_query(text: str) -> str:
     """Chat clean-up: NFKC (full-width to half-width), emoji stripped, punctuation runs collapsed,
     order numbers (A1048321, 2024112233) replaced by `ORDER_PLACEHOLDER`, whitespace squeezed."""
