@@ -1,3 +1,5 @@
+from importlib.metadata import version
+
 import kbsuggest
 
 
@@ -14,5 +16,7 @@ def test_exported_members() -> None:
         "Suggestion",
         "__version__",
     ]
-    for name in kbsuggest.__all__:
-        assert getattr(kbsuggest, name) is not None
+    assert kbsuggest.__version__ == version("kbsuggest")
+    for name in kbsuggest.__all__[:-1]:
+        exported = getattr(kbsuggest, name)
+        assert exported.__module__.startswith("kbsuggest.") and exported.__doc__, name

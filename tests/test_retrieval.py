@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date
 from pathlib import Path
@@ -150,7 +151,7 @@ def test_suggestion_is_json_serialisable_and_has_an_id(kb: KnowledgeBase) -> Non
     s = kb.suggest("how long does a refund take", context={"customer_name": "Ann", "agent_name": "Kim"})
     again = type(s).model_validate_json(s.model_dump_json())
     assert again == s and len(s.id) == 32
-    assert 0.0 <= s.confidence <= 1.0
+    assert json.loads(s.model_dump_json())["confidence"] == s.confidence > 0.0  # answered, with some confidence
     assert s.drafts[0].text.startswith(("Hi Ann,", "Hello Ann,"))
 
 

@@ -1,0 +1,96 @@
+"""The escalation rules and how a retrieval becomes a suggestion (no index or model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbsuggest.analysis import analyse
+from kbsuggest.articles.templates import load_templates
+from kbsuggest.reply.models import Suggestion
+from kbsuggest.reply.suggest import CLARIFY_BELOW, CLARIFY_MARGIN, build_suggestion, escalation
+from kbsuggest.retrieval.models import Answer
+from kbsuggest.retrieval.retriever import Retrieval
+
+TEMPLATES = load_templates()
+STAGES = {"refunds": "after_sale", "shipping": "in_sale"}
+
+
+def answer(article_id: str, title: str) -> Answer:
+    return Answer(
+        article_id=article_id,
+        anchor="a",
+        title=title,
+        heading_path=(title,),
+        text=f"{title} text.",
+        snippet=f"{title} snippet.",
+        score=1.0,
+        matched_by="both",
+        section_id=f"{article_id}#a",
+        path=f"{article_id}.md",
+        line_start=1,
+        line_end=3,
+        locale="en",
+    )
+
+
+ANSWERS = (answer("refunds", "Refunds"), answer("shipping", "Shipping"))
+
+
+def retrieval(*, in_scope: bool, probability: float, margin: float) -> Retrieval:
+    return Retrieval("msg", "en", ANSWERS, {}, np.array([1.0, 1.0 - margin]), in_scope, probability)
+
+
+def suggest(message: str, r: Retrieval) -> Suggestion:
+    return build_suggestion(
+        message, r, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages=STAGES
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "in_scope", "reason"),
+    [
+        ("I want to talk to a human, this is ridiculous", False, "human_requested"),  # most pressing first
+        ("what colour is the moon", False, "no_answer"),
+        ("this is ridiculous, where is my refund", True, "upset_customer"),
+        ("still not received my refund, it's been 3 weeks", True, "urgent"),
+        ("still not received my refund, it's been 3 weeks!!", True, "upset_customer"),  # negative + shouting
+        ("when will my refund arrive?", True, None),
+        ("thanks, when will my refund arrive today?", True, None),  # urgent words alone are not negative
+    ],
+)
+def test_escalation_reasons_in_order_of_precedence(message: str, in_scope: bool, reason: str | None) -> None:
+    assert escalation(analyse(message), in_scope) == reason
+
+
+def test_an_answer_in_scope_is_drafted_from_the_first_answer_with_its_stage() -> None:
+    s = suggest("when will my refund arrive?", retrieval(in_scope=True, probability=0.9, margin=1.0))
+    assert (s.escalate, s.escalate_reason, s.clarifying_question) == (False, None, None)
+    assert s.confidence == 0.9 and s.stage == "after_sale"
+    assert s.drafts[0].citations == ("refunds#a",) and "Refunds snippet." in s.drafts[0].text
+
+
+def test_out_of_scope_hands_over_with_no_facts_and_zero_confidence() -> None:
+    s = suggest("what colour is the moon", retrieval(in_scope=False, probability=0.0, margin=1.0))
+    assert (s.escalate, s.escalate_reason, s.confidence, s.stage) == (True, "no_answer", 0.0, None)
+    assert s.drafts[0].citations == () and "snippet" not in s.drafts[0].text
+
+
+@pytest.mark.parametrize(
+    ("probability", "margin", "asks"),
+    [
+        (CLARIFY_BELOW - 0.1, CLARIFY_MARGIN / 2, True),
+        (CLARIFY_BELOW + 0.1, CLARIFY_MARGIN / 2, False),  # confident enough to answer
+        (CLARIFY_BELOW - 0.1, CLARIFY_MARGIN * 2, False),  # one article clearly ahead
+    ],
+)
+def test_a_clarifying_question_only_when_two_articles_tie_and_confidence_is_low(
+    probability: float, margin: float, asks: bool
+) -> None:
+    s = suggest("refund or shipping?", retrieval(in_scope=True, probability=probability, margin=margin))
+    if asks:
+        assert s.clarifying_question is not None
+        assert "Refunds" in s.clarifying_question and "Shipping" in s.clarifying_question
+        assert s.clarifying_question in s.drafts[0].text and s.drafts[0].citations == ()
+    else:
+        assert s.clarifying_question is None and s.drafts[0].citations == ("refunds#a",)
