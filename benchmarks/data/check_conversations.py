@@ -3,7 +3,7 @@
 Every line must have the conversation shape, name only article ids that exist in its knowledge base, escalate
 exactly for the escalate kinds, and name slot values that appear in an earlier turn. Exits 1 on any problem.
 
-    python benchmarks/check_conversations.py
+    python benchmarks/data/check_conversations.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kbsuggest.articles.load import load_articles
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "benchmarks" / "data"
 SETS = {
     "conversations_helpcenter_en.jsonl": ROOT.parent / "shared/eval/helpcenter/articles",
