@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def check(script: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks/data" / script)], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/data" / script)], env=env, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
 
