@@ -14,6 +14,7 @@ from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, InputError
+from kbsuggest.feedback import teaching
 from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
 from kbsuggest.index import BuildSummary, IndexData, build_index
@@ -54,8 +55,8 @@ class KnowledgeBase:
         phrasings = examples.front_matter_examples(a.meta for a in data.manifest.articles)
         cache = None
         if feedback is not None:
-            phrasings += examples.learned_examples(feedback)
-            cache = examples.VectorCache(feedback)
+            phrasings += [examples.Example(a, m) for a, m in teaching.taught_phrasings(feedback)]
+            cache = teaching.VectorCache(feedback)
         self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
         self._retriever = Retriever(
             data.sections,
@@ -189,8 +190,18 @@ class KnowledgeBase:
             for message, (analysis, retrieval) in zip(messages, self._retrieve(messages, k, filters), strict=True)
         ]
         if self.feedback is not None:
-            for suggestion in suggestions:
-                self.feedback.log_suggestion(suggestion)
+            for s in suggestions:
+                answered = bool(s.answers) and s.escalate_reason != "no_answer"
+                self.feedback.log_suggestion(
+                    LoggedSuggestion(
+                        id=s.id,
+                        message=s.message,
+                        language=s.analysis.language,
+                        article_id=s.answers[0].article_id if answered else None,
+                        confidence=s.confidence,
+                        escalate_reason=s.escalate_reason,
+                    )
+                )
         return suggestions
 
     def record_feedback(

@@ -8,7 +8,8 @@ import pytest
 from kbsuggest import KnowledgeBase
 from kbsuggest.encoders import HashingEncoder
 from kbsuggest.feedback import FeedbackStore
-from kbsuggest.retrieval.examples import article_scores, learned_examples, taught_signal
+from kbsuggest.feedback.teaching import taught_phrasings
+from kbsuggest.retrieval.examples import article_scores, taught_signal
 from tests.conftest import HASHING, REFUND, SHIPPING, write_articles
 
 
@@ -87,9 +88,9 @@ def test_learned_messages_are_stored_redacted(index: Path) -> None:
     kb = KnowledgeBase.load(index, settings=HASHING)
     s = kb.suggest("coat too tight, mail me at ann@example.com or call +1 415 555 0100")
     kb.record_feedback(s.id, "edited", final_text="Try a size up", article_id="sizing")
-    (learned,) = learned_examples(FeedbackStore(index / "feedback.sqlite"))
-    assert learned.article_id == "sizing" and "[EMAIL]" in learned.text and "ann@" not in learned.text
-    assert "555" not in learned.text
+    ((article_id, text),) = taught_phrasings(FeedbackStore(index / "feedback.sqlite"))
+    assert article_id == "sizing" and "[EMAIL]" in text and "ann@" not in text
+    assert "555" not in text
     stored = b"".join(p.read_bytes() for p in index.glob("feedback.sqlite*"))
     assert b"ann@example.com" not in stored
 

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict
 
 from kbsuggest.errors import InputError
 from kbsuggest.privacy import redact
-from kbsuggest.reply.models import Suggestion
 
 Outcome = Literal["accepted", "edited", "rejected"]
 OUTCOMES: tuple[Outcome, ...] = ("accepted", "edited", "rejected")
@@ -71,7 +70,8 @@ class Feedback(BaseModel):
 
 
 class LoggedSuggestion(BaseModel):
-    """A suggestion as the store keeps it (message redacted)."""
+    """A suggestion as the store keeps it: `message` redacted, `article_id` the first answer's (None when there
+    was no answer or it was escalated for no_answer)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -104,21 +104,21 @@ class FeedbackStore:
             self._local.db = db
         yield db
 
-    def log_suggestion(self, suggestion: Suggestion) -> None:
-        """Keep what feedback and reports need: the redacted message and what was answered."""
-        answered = bool(suggestion.answers) and suggestion.escalate_reason != "no_answer"
-        best = suggestion.answers[0].article_id if answered else None
+    def log_suggestion(self, logged: LoggedSuggestion) -> None:
+        """Keep what feedback and reports need of a suggestion: its (already redacted) message and what was
+        answered. Logging the same id again changes nothing."""
         with self._connect() as db:
             db.execute(
-                "INSERT OR IGNORE INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO suggestions (id, created_at, message, language, article_id, confidence,"
+                " escalate_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    suggestion.id,
+                    logged.id,
                     _now(),
-                    redact(suggestion.message),
-                    suggestion.analysis.language,
-                    best,
-                    suggestion.confidence,
-                    suggestion.escalate_reason,
+                    logged.message,
+                    logged.language,
+                    logged.article_id,
+                    logged.confidence,
+                    logged.escalate_reason,
                 ),
             )
 

@@ -5,11 +5,12 @@ answered with (`Feedback.article_id`).
 1. Each phrasing is embedded like a message (`normalize_query`, `encoder_text`, `encode_queries`) by the
    encoder a message in its language is read with for confidence (`confidence.confidence_signal`: the
    default dense model for English, USE multilingual for Chinese), so phrasing and message cosines
-   compare like with like. `VectorCache` keeps the vectors in the feedback SQLite file, so each phrasing
-   is encoded once per model: a load encodes only what was taught since the last one (10,000 cached
-   phrasings load in 0.5 s). Front-matter questions go through the same cache when the knowledge base
-   is built or loaded rather than into the index: they are few, and the index format stays as it is.
-   Feedback teaches from the next `KnowledgeBase.load`; a loaded knowledge base never changes.
+   compare like with like. A `PhrasingCache` (`feedback.teaching.VectorCache`) keeps the vectors in the
+   feedback SQLite file, so each phrasing is encoded once per model: a load encodes only what was taught
+   since the last one (10,000 cached phrasings load in 0.5 s). Front-matter questions go through the same
+   cache when the knowledge base is built or loaded rather than into the index: they are few, and the
+   index format stays as it is. Feedback teaches from the next `KnowledgeBase.load`; a loaded knowledge
+   base never changes.
 2. `article_scores`: an article's score is the best cosine between the message and its phrasings.
 3. `taught_signal`: z-scored across the allowed articles that have phrasings; articles without any
    score 0, the mean. Not the lowest value: having no phrasings is no evidence against an article, and
@@ -38,18 +39,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from kbsuggest.articles.models import ArticleMeta
 from kbsuggest.encoders import Encoder
-from kbsuggest.feedback.store import FeedbackStore
-from kbsuggest.index.build import text_hash
 from kbsuggest.retrieval import confidence, fusion
 from kbsuggest.text.tokenize import encoder_text, message_language, normalize_query
-
-TEACHING_OUTCOMES = ("accepted", "edited")
-"""Feedback whose message becomes a learned phrasing; a rejected suggestion teaches nothing."""
 
 
 @dataclass(frozen=True)
@@ -87,39 +84,16 @@ def front_matter_examples(metas: Iterable[ArticleMeta]) -> list[Example]:
     return [Example(meta.id, question) for meta in metas for question in meta.questions]
 
 
-def learned_examples(store: FeedbackStore) -> list[Example]:
-    """The redacted messages of suggestions that agents accepted or edited, with the article they taught."""
-    messages = {s.id: s.message for s in store.suggestions()}
-    return [
-        Example(f.article_id, messages[f.suggestion_id])
-        for f in store.feedback()
-        if f.outcome in TEACHING_OUTCOMES and f.article_id is not None
-    ]
-
-
-class VectorCache:
-    """Phrasing vectors kept in the feedback store's SQLite file: little-endian float32 blobs keyed by the
-    encoder (model id and fingerprint, so new weights under the same name re-encode) and the sha256 of
-    the text it encoded."""
-
-    def __init__(self, store: FeedbackStore) -> None:
-        self.store = store
+class PhrasingCache(Protocol):
+    """Keeps phrasing vectors between loads (`kbsuggest.feedback.teaching.VectorCache`)."""
 
     def encode(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-        """One row per text; only texts not cached for this encoder are encoded (then cached)."""
-        key = f"{encoder.model_id}@{encoder.fingerprint}"
-        hashes = [text_hash(t) for t in texts]
-        known = {h: np.frombuffer(blob, dtype="<f4") for h, blob in self.store.vectors(key).items()}
-        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
-        if missing:
-            fresh = encoder.encode_queries(list(missing.values())).astype("<f4")
-            known.update(zip(missing, fresh, strict=True))
-            self.store.store_vectors(key, {h: known[h].tobytes() for h in missing})
-        return np.array([known[h] for h in hashes], dtype=np.float32).reshape(len(hashes), -1)
+        """One row per text, encoding only those not cached for this encoder."""
+        ...
 
 
 def embed_examples(
-    examples: Iterable[Example], encoders: Mapping[str, Encoder], cache: VectorCache | None
+    examples: Iterable[Example], encoders: Mapping[str, Encoder], cache: PhrasingCache | None
 ) -> ExampleVectors:
     """Embed each distinct phrasing with the encoder of its language (skipped when that encoder is absent)."""
     rows: dict[str, list[tuple[str, str]]] = {}
