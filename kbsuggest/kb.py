@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -179,6 +180,7 @@ class KnowledgeBase:
         stages = self._stages
         suggestions = [
             build_suggestion(
+                uuid.uuid4().hex,
                 message,
                 retrieval,
                 analysis,

@@ -7,7 +7,7 @@ import pytest
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import fill, load_templates
 from kbsuggest.errors import TemplateError
-from kbsuggest.reply.compose import compose
+from kbsuggest.reply.compose import clarifying_question, compose
 from kbsuggest.retrieval.models import Answer
 
 TEMPLATES = load_templates()
@@ -85,7 +85,7 @@ def test_clarifying_question_replaces_the_answer() -> None:
         templates=TEMPLATES["en"],
         tone="concise",
         context={},
-        clarify=("exchanges", "refunds"),
+        question=clarifying_question(TEMPLATES["en"], "concise", message, ("exchanges", "refunds")),
     )
     assert "Is this about exchanges or refunds?" in draft.text and draft.citations == ()
 

@@ -33,11 +33,11 @@ def compose(
     templates: Templates,
     tone: Tone,
     context: Mapping[str, str],
-    clarify: tuple[str, str] | None = None,
+    question: str | None = None,
     handoff: bool = False,
 ) -> Draft:
-    """greeting -> acknowledgement (negative messages) -> answer or clarifying question -> hand-off or next step
-    -> closing. With no `answer` the draft states no facts."""
+    """greeting -> acknowledgement (negative messages) -> answer, or the clarifying `question` (`clarifying_question`)
+    -> hand-off or next step -> closing. With no `answer` the draft states no facts."""
     phrases: ToneSet = templates.tones[tone]
     values = {k: redact(v) for k, v in context.items() if v}  # a card or ID number never reaches a draft
     if analysis.order_ids and "order_id" not in values:
@@ -48,11 +48,8 @@ def compose(
     if analysis.sentiment == "negative":
         parts.append(_pick(phrases.acknowledge, message, "acknowledge"))
     citations: tuple[str, ...] = ()
-    if clarify is not None:
-        option_a, option_b = clarify
-        parts.append(
-            _pick(phrases.clarify, message, "clarify").replace("{option_a}", option_a).replace("{option_b}", option_b)
-        )
+    if question is not None:
+        parts.append(question)
     elif answer is not None:
         parts.append(answer.snippet)
         citations = (answer.section_id,)

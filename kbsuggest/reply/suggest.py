@@ -1,8 +1,8 @@
-"""Retrieval + analysis -> `Suggestion`: confidence, escalation, clarifying question, drafts. Pure."""
+"""Retrieval + analysis -> `Suggestion`: confidence, escalation, clarifying question, drafts. Pure: the caller
+gives the suggestion its id."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 
 from kbsuggest.analysis import MessageAnalysis
@@ -32,6 +32,7 @@ def escalation(analysis: MessageAnalysis, in_scope: bool) -> EscalateReason | No
 
 
 def build_suggestion(
+    suggestion_id: str,
     message: str,
     retrieval: Retrieval,
     analysis: MessageAnalysis,
@@ -56,6 +57,7 @@ def build_suggestion(
         clarify = (answers[0].title, answers[1].title)
     best = answers[0] if in_scope else None
     phrases = templates[retrieval.language]
+    question = clarifying_question(phrases, tone, message, clarify) if clarify else None
     draft = compose(
         message,
         analysis,
@@ -63,12 +65,11 @@ def build_suggestion(
         templates=phrases,
         tone=tone,
         context=context,
-        clarify=clarify,
+        question=question,
         handoff=reason is not None,
     )
-    question = clarifying_question(phrases, tone, message, clarify) if clarify else None
     return Suggestion(
-        id=uuid.uuid4().hex,
+        id=suggestion_id,
         message=redact(message),
         analysis=analysis,
         stage=stages.get(best.article_id) if best else None,  # type: ignore[arg-type]

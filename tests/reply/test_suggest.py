@@ -43,7 +43,7 @@ def retrieval(*, in_scope: bool, probability: float, margin: float) -> Retrieval
 
 def suggest(message: str, r: Retrieval) -> Suggestion:
     return build_suggestion(
-        message, r, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages=STAGES
+        "id-1", message, r, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages=STAGES
     )
 
 
