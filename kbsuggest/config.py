@@ -16,10 +16,9 @@ class Settings(BaseModel):
     `default_locale`: the locale of articles whose front matter names none.
     `fast_queries`: encode messages with the ONNX export of the model that a build stores in the index
     (same vectors, no torch: `kbsuggest.index.onnx_export`); False encodes them with sentence-transformers.
-    `quantized_build`: builds encode articles with that export quantised to int8: the model's encoding
-    2.1-2.5x faster (a full build 1.7-1.8x, with length bucketing), accuracy@1 within 0.005 on the shared
-    dev sets; False encodes them exactly, with sentence-transformers. Either applies to the texts a build
-    encodes: a changed setting re-encodes nothing already in the index."""
+    `quantized_build`: builds encode articles with that export quantised to int8 (faster, accuracy within 0.005:
+    README "Faster builds", benchmarks/bench_build.py); False encodes them exactly, with sentence-transformers.
+    Either applies to the texts a build encodes: a changed setting re-encodes nothing already in the index."""
 
     model_config = ConfigDict(frozen=True)
 

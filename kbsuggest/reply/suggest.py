@@ -15,7 +15,9 @@ from kbsuggest.retrieval.retriever import Retrieval
 CLARIFY_MARGIN = 0.25
 """Ask instead of guessing when the best two articles' fused scores (z-units) are closer than this..."""
 CLARIFY_BELOW = 0.6
-"""...and the calibrated confidence in the best one is below this."""
+"""...and the calibrated confidence in the best one is below this. Both set by hand, not fitted. On the demo dev
+set (tests/data/demo_queries.jsonl) they ask in 10 of 236 messages: of the 9 answerable ones, the first answer
+was right for 3 and one of the two options offered for all 9 (answered messages: acc@1 0.90)."""
 
 
 def escalation(analysis: MessageAnalysis, in_scope: bool) -> EscalateReason | None:

@@ -44,7 +44,7 @@ class LogisticModel:
         z = self.intercept
         for name, mean, scale, coef in zip(CONFIDENCE_FEATURES, self.mean, self.scale, self.coef, strict=True):
             z += coef * (float(features[name]) - mean) / scale
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0  # exp(700) is near float's limit
 
 
 # Fitted per language on all eval queries by benchmarks/fit_confidence.py (5-fold held-out expected

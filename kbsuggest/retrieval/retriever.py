@@ -26,11 +26,17 @@ from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
-"""Sections fetched per view from FAISS; sections below them score as the last one fetched."""
+"""Sections fetched per view from FAISS; sections below them score as the last one fetched. Knowledge bases of up
+to this many sections are scored exactly; beyond, an article outside every view's top 1,000 cannot rank first."""
 MAXSIM_CANDIDATES = 32
 """Sections (by pooled cosine) re-scored with token-level MaxSim per message. The English dev set and the
 demo store score the same with 32, 64 or 200 (benchmarks/bench_quality.py); fewer means less work."""
 MASK_CACHE_SIZE = 1024
+"""Filter masks kept (per language, filters and day) before the cache is emptied: one mask is a bool per article,
+and a service sees a handful of distinct filters, so this bound only stops unbounded growth from varied callers."""
+PRIORITY_TIE_BREAK = 1e-6
+"""Times an article's front-matter `priority`, added to its fused score: orders exact ties only (fused scores are
+z-score sums, whose real differences are orders of magnitude larger)."""
 MATCH_DEPTH = 10
 """A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
 
@@ -145,7 +151,7 @@ class Retriever:
         taught = self._taught(language, query, allowed) if share else None
         if taught is not None:
             fused = (1 - share) * fused + share * taught
-        fused = fused + 1e-6 * self._priority[allowed]
+        fused = fused + PRIORITY_TIE_BREAK * self._priority[allowed]
         # The confidence models were fitted on pooled-cosine signals, so they read those.
         pooled_fused = fusion.fuse(pooled_articles, language, self.weights)
         coverage = self.lexical.coverage(tokens)
@@ -185,7 +191,7 @@ class Retriever:
         blended = weights["pooled"] * pooled[candidates]
         for view, store in self.tokens[name].items():
             blended = blended + weights[view] * store.maxsim(query_tokens, candidates)
-        out = np.full(len(pooled), blended.min() - 1e-3, dtype=np.float32)
+        out = np.full(len(pooled), blended.min() - 1e-3, dtype=np.float32)  # any margin below the last works
         out[candidates] = blended
         return out
 
