@@ -303,3 +303,23 @@ def test_a_client_that_sends_its_body_too_slowly_gets_408(index_dir: Path) -> No
             reply = _read_response(client)
         assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
         assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"message": "refund", "k": "3"}, "body.k: Input should be a valid integer"),
+        ({"message": "refund", "k": True}, "body.k: Input should be a valid integer"),
+        ({"message": "refund", "k": 2.0}, "body.k: Input should be a valid integer"),
+        ({"message": "refund", "filters": {"today": 0}}, "today must be a date written YYYY-MM-DD, not 0"),
+        ({"message": "refund", "filters": {"today": "86400"}}, "today must be a date written YYYY-MM-DD"),
+    ],
+)
+def test_arguments_are_not_coerced(base_url: str, body: dict[str, Any], says: str) -> None:
+    for route in ("/v1/search", "/v1/suggest"):
+        r = httpx.post(f"{base_url}{route}", json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["type"] == "invalid_arguments" and says in r.json()["error"]["message"]
+    assert httpx.post(
+        f"{base_url}/v1/search", json={"message": "refund", "filters": {"today": "2026-01-01"}}
+    ).is_success
