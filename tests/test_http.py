@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from kbsuggest.errors import InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.surfaces import http
 from kbsuggest.surfaces.http import MAX_BODY_BYTES, create_app
-from tests.conftest import HASHING
+from tests.conftest import HASHING, HASHING_ENV
 
 KEY = "s3cret-key"
 
@@ -135,6 +137,25 @@ def test_api_key_is_needed_on_v1_routes_when_set(index_dir: Path) -> None:
 def test_an_empty_key_is_refused_rather_than_letting_everyone_in(index_dir: Path) -> None:
     with pytest.raises(InputError, match="the API key is empty"):
         create_app(index_dir, api_key="", settings=HASHING)
+
+
+def test_an_empty_key_from_the_flag_or_the_environment_refuses_to_start(index_dir: Path) -> None:
+    for flag, env_key, named in ((["--api-key", ""], None, "--api-key"), ([], "  ", "KBSUGGEST_API_KEY")):
+        env = {k: v for k, v in HASHING_ENV.items() if k != "KBSUGGEST_API_KEY"}
+        if env_key is not None:
+            env["KBSUGGEST_API_KEY"] = env_key
+        # Were the key taken as "no key", the server would start and serve until the timeout.
+        done = subprocess.run(
+            [sys.executable, "-m", "kbsuggest.cli", "serve", "--index", str(index_dir), "--port", "0", *flag],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert f"error: {named} is empty, which would turn authentication off" in done.stderr
+    with pytest.raises(InputError, match="the API key is empty"):
+        create_app(index_dir, api_key=" \t", settings=HASHING)
 
 
 def test_no_key_needed_when_none_is_set(base_url: str) -> None:

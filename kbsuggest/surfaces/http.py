@@ -105,11 +105,12 @@ def create_app(
 ) -> FastAPI:
     """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used).
 
-    `api_key`: when set, `/v1` routes need it in `X-API-Key`. `max_body_bytes`: larger bodies get 413;
+    `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
+    `max_body_bytes`: larger bodies get 413;
     `body_timeout`: seconds to send the body, else 408.
     `settings`: passed to `KnowledgeBase.load` (default: from `KBSUGGEST_*` environment variables)."""
-    if api_key == "":
-        raise InputError("the API key is empty. Fix: pass a long random key, or None for no key")
+    if api_key is not None and not api_key.strip():
+        raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
     holder = _Holder(Path(index_dir), settings)
 
     def check_key(given: Annotated[str | None, Depends(_KEY_HEADER)]) -> None:
