@@ -261,7 +261,7 @@ def _json_error(status: int, kind: str, message: str) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    kinds = {404: "not_found", 405: "method_not_allowed"}
+    kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
     return _json_error(exc.status_code, kinds.get(exc.status_code, "http_error"), str(exc.detail))
 
 
