@@ -62,7 +62,7 @@ BODY_READ_TIMEOUT = 10.0
 """Seconds a client has to send its whole request body, else 408."""
 HEADER_READ_TIMEOUT = 5.0
 """Seconds a client has to send a request's headers, from connecting or from its previous response."""
-KEEP_ALIVE_TIMEOUT = 5.0
+KEEP_ALIVE_TIMEOUT = 5
 """Seconds an idle keep-alive connection stays open."""
 MAX_CONCURRENT_REQUESTS = 256
 """Requests past this many in flight (body received, answer not yet sent) get 503."""
@@ -192,7 +192,7 @@ def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **
         http=_HeaderTimeoutH11Protocol,
         ws="none",
         lifespan="off",
-        timeout_keep_alive=int(KEEP_ALIVE_TIMEOUT),
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         **options,
     )
 
