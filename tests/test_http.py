@@ -178,6 +178,22 @@ def test_cli_takes_the_key_from_the_environment_and_binds_to_localhost(
     assert _parser().parse_args(["serve", "--index", "ix"]).host == "127.0.0.1"
 
 
+def test_cli_serve_on_a_port_in_use_fails(index_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "kbsuggest.cli", "serve", "--index", str(index_dir), "--port", port],
+            env=HASHING_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 3  # uvicorn's startup failure
+    assert f"error while attempting to bind on address ('127.0.0.1', {port}): address already in use" in done.stderr
+
+
 def test_cli_serve_with_a_missing_index_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
