@@ -251,7 +251,7 @@ class _HeaderTimeoutH11Protocol(H11Protocol):
 
     def _headers_overdue(self) -> None:
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.logger.info("closed a connection that sent no complete headers in %g s", HEADER_READ_TIMEOUT)
+            self.logger.debug("closed a connection that sent no complete headers in %g s", HEADER_READ_TIMEOUT)
             self.transport.close()
 
 
