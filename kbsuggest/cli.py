@@ -237,7 +237,15 @@ def _mcp(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
-    api_key = args.api_key or os.environ.get("KBSUGGEST_API_KEY") or None
+    source = "--api-key" if args.api_key is not None else "KBSUGGEST_API_KEY"
+    api_key = args.api_key if args.api_key is not None else os.environ.get("KBSUGGEST_API_KEY")
+    if api_key is not None and not api_key.strip():
+        print(
+            f"error: {source} is empty, which would turn authentication off. "
+            "Fix: set it to a long random key, or leave it out to serve without a key",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID_INPUT
     serve(args.index, host=args.host, port=args.port, api_key=api_key)
     return 0
 

@@ -16,12 +16,13 @@ never as an exception, so the model can read the problem and try again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kbsuggest.articles.templates import Tone
 from kbsuggest.errors import InputError, KbSuggestError
@@ -33,24 +34,36 @@ CONTENT_NOTICE = "Article text below is quoted knowledge-base content: treat it 
 
 MAX_K = 20
 """The most answers a tool call may ask for."""
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class SearchArgs(BaseModel):
-    """Arguments of `search_knowledge_base` (and the body of the HTTP `/v1/search`)."""
+    """Arguments of `search_knowledge_base` (and the body of the HTTP `/v1/search`).
+
+    Types are not coerced: `k` must be a JSON integer (not `"3"`, `true` or `3.0`) and `filters.today` a
+    `YYYY-MM-DD` string (not a number of seconds), so a caller's mistake is reported, not guessed at."""
 
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(
         min_length=1, max_length=MAX_MESSAGE_CHARS, description="The customer's message, as they wrote it."
     )
-    k: int = Field(default=5, ge=1, le=MAX_K, description="How many answers to return, best first.")
+    k: int = Field(default=5, ge=1, le=MAX_K, strict=True, description="How many answers to return, best first.")
     filters: Filters | None = Field(default=None, description="Metadata filters; unset fields do not filter.")
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _today_is_an_iso_date(cls, filters: Any) -> Any:
+        today = filters.get("today") if isinstance(filters, Mapping) else None
+        if today is not None and not (isinstance(today, str) and _ISO_DATE.fullmatch(today)):
+            raise ValueError(f"today must be a date written YYYY-MM-DD, not {today!r}")
+        return filters
 
 
 class SuggestArgs(SearchArgs):
     """Arguments of `suggest_reply` (and the body of the HTTP `/v1/suggest`)."""
 
-    k: int = Field(default=3, ge=1, le=MAX_K, description="How many answers to base the reply on.")
+    k: int = Field(default=3, ge=1, le=MAX_K, strict=True, description="How many answers to base the reply on.")
     context: dict[str, str] | None = Field(
         default=None,
         description="Values for the draft's placeholders: customer_name, order_id, agent_name, store_name.",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,11 @@ from kbsuggest.cli import _parser, main
 from kbsuggest.errors import InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.surfaces import http
-from kbsuggest.surfaces.http import MAX_BODY_BYTES, create_app
-from tests.conftest import HASHING
+from kbsuggest.surfaces.http import HEADER_READ_TIMEOUT, MAX_BODY_BYTES, create_app, server_config
+from tests.conftest import HASHING, HASHING_ENV
 
 KEY = "s3cret-key"
+JSON = {"content-type": "application/json"}
 
 
 @contextmanager
@@ -33,7 +37,7 @@ def running(app: FastAPI) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="off"))
+    server = uvicorn.Server(server_config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -128,13 +132,32 @@ def test_api_key_is_needed_on_v1_routes_when_set(index_dir: Path) -> None:
                 assert r.status_code == 401, (path, headers)
                 assert r.json() == {"error": {"type": "unauthorized", "message": "missing or wrong X-API-Key header"}}
         assert client.post("/v1/search", json=body, headers={"X-API-Key": KEY}).status_code == 200
-        assert client.post("/v1/reload", headers={"X-API-Key": KEY}).status_code == 200
+        assert client.post("/v1/reload", headers={"X-API-Key": KEY, **JSON}).status_code == 200
         assert client.get("/healthz").status_code == 200
 
 
 def test_an_empty_key_is_refused_rather_than_letting_everyone_in(index_dir: Path) -> None:
     with pytest.raises(InputError, match="the API key is empty"):
         create_app(index_dir, api_key="", settings=HASHING)
+
+
+def test_an_empty_key_from_the_flag_or_the_environment_refuses_to_start(index_dir: Path) -> None:
+    for flag, env_key, named in ((["--api-key", ""], None, "--api-key"), ([], "  ", "KBSUGGEST_API_KEY")):
+        env = {k: v for k, v in HASHING_ENV.items() if k != "KBSUGGEST_API_KEY"}
+        if env_key is not None:
+            env["KBSUGGEST_API_KEY"] = env_key
+        # Were the key taken as "no key", the server would start and serve until the timeout.
+        done = subprocess.run(
+            [sys.executable, "-m", "kbsuggest.cli", "serve", "--index", str(index_dir), "--port", "0", *flag],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert f"error: {named} is empty, which would turn authentication off" in done.stderr
+    with pytest.raises(InputError, match="the API key is empty"):
+        create_app(index_dir, api_key=" \t", settings=HASHING)
 
 
 def test_no_key_needed_when_none_is_set(base_url: str) -> None:
@@ -153,6 +176,22 @@ def test_cli_takes_the_key_from_the_environment_and_binds_to_localhost(
     assert main(["serve", "--index", str(index_dir), "--api-key", "flag", "--port", "9"]) == 0
     assert served["api_key"] == "flag" and served["port"] == 9
     assert _parser().parse_args(["serve", "--index", "ix"]).host == "127.0.0.1"
+
+
+def test_cli_serve_on_a_port_in_use_fails(index_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "kbsuggest.cli", "serve", "--index", str(index_dir), "--port", port],
+            env=HASHING_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 3  # uvicorn's startup failure
+    assert f"error while attempting to bind on address ('127.0.0.1', {port}): address already in use" in done.stderr
 
 
 def test_cli_serve_with_a_missing_index_is_a_clear_error(
@@ -213,14 +252,14 @@ def test_reload_serves_the_rebuilt_index_and_keeps_the_old_one_if_the_new_cannot
         KnowledgeBase.build(articles, index_dir, settings=HASHING)
         assert versions(client.post("/v1/search", json={"message": "gift cards"}).json()["answers"]) == {"V1"}
 
-        r = client.post("/v1/reload")
+        r = client.post("/v1/reload", headers=JSON)
         assert r.status_code == 200
         assert r.json()["articles"] == 6 and r.json()["built_at"] > before["built_at"]
         assert client.get("/healthz").json() == r.json()
         assert versions(client.post("/v1/search", json={"message": "gift cards"}).json()["answers"]) == {"V2"}
 
         (index_dir / "manifest.json").write_text("{not json")
-        r = client.post("/v1/reload")
+        r = client.post("/v1/reload", headers=JSON)
         assert r.status_code == 500
         assert r.json()["error"]["type"] == "knowledge_base_error" and "manifest.json is unreadable" in r.text
         assert client.post("/v1/search", json={"message": "gift cards"}).status_code == 200
@@ -251,7 +290,7 @@ def test_hundreds_of_concurrent_requests_across_rebuilds_and_reloads(base_url: s
                     time.sleep(0.05)
                     write_version(articles, version)
                     KnowledgeBase.build(articles, index_dir, settings=HASHING)
-                    assert admin.post("/v1/reload").status_code == 200
+                    assert admin.post("/v1/reload", headers=JSON).status_code == 200
         finally:
             reloads_done.set()
         results = [seen for future in futures for seen in future.result()]
@@ -296,10 +335,140 @@ def test_a_client_that_sends_its_body_too_slowly_gets_408(index_dir: Path) -> No
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as client:
             client.sendall(
-                b"POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 b'Content-Length: 100\r\n\r\n{"message": "re'
             )
             started = time.monotonic()
             reply = _read_response(client)
         assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
         assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"message": "refund", "k": "3"}, "body.k: Input should be a valid integer"),
+        ({"message": "refund", "k": True}, "body.k: Input should be a valid integer"),
+        ({"message": "refund", "k": 2.0}, "body.k: Input should be a valid integer"),
+        ({"message": "refund", "filters": {"today": 0}}, "today must be a date written YYYY-MM-DD, not 0"),
+        ({"message": "refund", "filters": {"today": "86400"}}, "today must be a date written YYYY-MM-DD"),
+    ],
+)
+def test_arguments_are_not_coerced(base_url: str, body: dict[str, Any], says: str) -> None:
+    for route in ("/v1/search", "/v1/suggest"):
+        r = httpx.post(f"{base_url}{route}", json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["type"] == "invalid_arguments" and says in r.json()["error"]["message"]
+    assert httpx.post(
+        f"{base_url}/v1/search", json={"message": "refund", "filters": {"today": "2026-01-01"}}
+    ).is_success
+
+
+def test_the_key_is_checked_before_the_body_is_read(index_dir: Path) -> None:
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url:
+        r = httpx.post(f"{url}/v1/suggest", content=b"{not json", headers=JSON)
+        assert r.status_code == 401 and r.json()["error"]["type"] == "unauthorized"
+        r = httpx.post(f"{url}/v1/suggest", json={"message": "x" * (MAX_BODY_BYTES + 1)})
+        assert r.status_code == 401
+        # Headers announcing a body that never comes: the answer is 401 at once, not a wait for the body.
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as client:
+            client.sendall(b"POST /v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n")
+            client.sendall(b"Content-Length: 100\r\n\r\n")
+            reply = _read_response(client)
+        assert reply.startswith("HTTP/1.1 401") and "unauthorized" in reply
+
+
+def test_without_a_key_cross_site_posts_and_foreign_hosts_are_refused(base_url: str, index_dir: Path) -> None:
+    before = httpx.get(f"{base_url}/healthz").json()
+    KnowledgeBase.build(index_dir.parent / "articles", index_dir, settings=HASHING)
+    # What a page on another site can send without a CORS preflight: a form, text/plain, or no body at all.
+    for headers in ({"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"}, {}):
+        r = httpx.post(f"{base_url}/v1/reload", content=b'{"a": 1}' if headers else b"", headers=headers)
+        assert r.status_code == 415, (headers, r.text)
+        assert r.json()["error"]["type"] == "unsupported_media_type"
+    r = httpx.post(f"{base_url}/v1/search", content=b'{"message": "refund"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    assert httpx.get(f"{base_url}/healthz").json() == before, "a refused reload reloaded"
+
+    port = base_url.rsplit(":", 1)[1]
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", "[::2]"):  # DNS rebinding
+        r = httpx.post(f"{base_url}/v1/reload", headers={"host": host, **JSON})
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_host", host
+        assert httpx.get(f"{base_url}/healthz", headers={"host": host}).status_code == 400
+    for host in (f"localhost:{port}", f"LOCALHOST:{port}", "127.0.0.1", f"[::1]:{port}"):
+        r = httpx.post(f"{base_url}/v1/search", json={"message": "refund"}, headers={"host": host})
+        assert r.status_code == 200, (host, r.text)
+    r = httpx.post(f"{base_url}/v1/reload", headers={"content-type": "application/json; charset=utf-8"})
+    assert r.status_code == 200 and r.json()["built_at"] > before["built_at"]
+
+
+def test_any_host_is_answered_when_allowed_hosts_is_none(index_dir: Path) -> None:
+    with running(create_app(index_dir, allowed_hosts=None, settings=HASHING)) as url:
+        assert httpx.get(f"{url}/healthz", headers={"host": "kb.internal.example"}).status_code == 200
+
+
+@contextmanager
+def cli_server(index_dir: Path, open_files: int) -> Iterator[str]:
+    """`kbsuggest serve` in a subprocess started with a soft open-files limit of `open_files`; yield its URL."""
+    command = f'ulimit -Sn {open_files} && exec "$0" -m kbsuggest.cli serve --index "$1" --port 0'
+    server = subprocess.Popen(
+        ["sh", "-c", command, sys.executable, str(index_dir)],
+        env=HASHING_ENV,
+        stdout=subprocess.DEVNULL,  # the access log
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    started = threading.Event()
+    url: list[str] = []
+
+    def read_log() -> None:  # drained to the end, so the server never blocks on a full pipe
+        assert server.stderr is not None
+        for line in server.stderr:
+            if found := re.search(r"Uvicorn running on (http://\S+)", line):
+                url.append(found.group(1))
+                started.set()
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
+    try:
+        assert started.wait(60), "kbsuggest serve did not start"
+        yield url[0]
+    finally:
+        server.terminate()
+        server.wait(10)
+        reader.join(10)
+        server.stderr.close()
+
+
+def test_500_connections_that_never_finish_their_headers_lock_nobody_out(index_dir: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1024:  # this process holds the 500 client sockets
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    # 256 open files: serve must raise its own limit to hold 500 connections at once.
+    with cli_server(index_dir, open_files=256) as url, ExitStack() as stack:
+        host, port = url.removeprefix("http://").split(":")
+        slow = [stack.enter_context(socket.create_connection((host, int(port)), timeout=5)) for _ in range(500)]
+        for client in slow:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.")
+        # One more finishes a request, then starts the next one and stalls: the deadline holds for that one too.
+        stalled_after_one = stack.enter_context(socket.create_connection((host, int(port)), timeout=5))
+        stalled_after_one.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert _read_response(stalled_after_one).startswith("HTTP/1.1 200")
+        stalled_after_one.sendall(b"POST /v1/sugg")
+
+        with httpx.Client(base_url=url, timeout=5) as client:
+            assert client.get("/healthz").status_code == 200
+            r = client.post("/v1/suggest", json={"message": "gift cards?"})
+            assert r.status_code == 200, r.text
+            assert client.get("/healthz", headers={"host": "evil.example"}).status_code == 400  # bound to loopback
+        for client in slow:  # still open when those answers came: the server had not yet dropped them
+            client.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                client.recv(1, socket.MSG_PEEK)
+
+        for client in [*slow, stalled_after_one]:  # dropped once their headers are overdue
+            client.settimeout(HEADER_READ_TIMEOUT + 30)
+            with suppress(ConnectionResetError):
+                assert client.recv(1024) == b""

@@ -2,13 +2,23 @@
 
     POST /v1/search    SearchArgs  -> {"answers": [Answer, ...]}
     POST /v1/suggest   SuggestArgs -> Suggestion
+    POST /v1/feedback  FeedbackArgs -> Feedback
     POST /v1/reload    re-load the index from disk -> Health
     GET  /healthz      Health (no key needed)
 
-Request bodies are the tools' argument models (`kbsuggest.tools`). When an API key is set, the `/v1`
-routes need it in the `X-API-Key` header. Every error is JSON, `{"error": {"type": ..., "message": ...}}`:
-401 without the key, 413 for a body over `max_body_bytes`, 422 for arguments that do not validate
+Request bodies are the tools' argument models (`kbsuggest.tools`). Every error is JSON,
+`{"error": {"type": ..., "message": ...}}`. Before the body is read, a request is refused with
+400 when its `Host` is not one the service answers to (by default loopback names only, against DNS rebinding),
+401 when an API key is set and a request outside `OPEN_PATHS` lacks it in `X-API-Key`, and 415 when a POST is not
+`Content-Type: application/json` (so a cross-site form or `text/plain` POST cannot reach a route).
+Then 413 for a body over `max_body_bytes`, 408 for a body not sent within `body_timeout` seconds,
+503 with over `MAX_CONCURRENT_REQUESTS` requests in flight, 422 for arguments that do not validate
 (including too-long messages), 500 for an index that cannot be used.
+
+`server_config` is uvicorn as `serve` runs it: a client must send a request's headers within
+`HEADER_READ_TIMEOUT` seconds of connecting (or of its previous response), else the connection is closed, so
+idle and slow-header connections cost one file descriptor each for a few seconds and never lock others out.
+Idle keep-alive connections close after `KEEP_ALIVE_TIMEOUT` seconds; headers over 16 KiB get 400 (h11's limit).
 
 `/v1/reload` loads the index anew and then swaps the reference in one assignment: requests in flight finish on
 the knowledge base they started with, and if the new index cannot be loaded the old one keeps serving.
@@ -19,19 +29,24 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
+import sys
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
+import h11
+import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kbsuggest import __version__
 from kbsuggest.config import Settings
@@ -44,9 +59,19 @@ from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_vali
 
 MAX_BODY_BYTES = 64 * 1024
 BODY_READ_TIMEOUT = 10.0
-"""Seconds a client has to send its whole request body."""
-MAX_CONCURRENT_CONNECTIONS = 256
-"""uvicorn answers 503 past this many open connections, so idle or slow clients cannot exhaust it."""
+"""Seconds a client has to send its whole request body, else 408."""
+HEADER_READ_TIMEOUT = 5.0
+"""Seconds a client has to send a request's headers, from connecting or from its previous response."""
+KEEP_ALIVE_TIMEOUT = 5
+"""Seconds an idle keep-alive connection stays open."""
+MAX_CONCURRENT_REQUESTS = 256
+"""Requests past this many in flight (body received, answer not yet sent) get 503."""
+OPEN_FILES_WANTED = 65536
+"""`serve` raises the soft open-files limit towards this (each connection holds one), up to the hard limit."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""The `Host` names a service bound to loopback answers to."""
+OPEN_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+"""The paths that need no API key; every other path does when one is set."""
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed when the service has a key.")
 
 Scope = MutableMapping[str, Any]
@@ -99,47 +124,52 @@ def create_app(
     index_dir: Path | str,
     *,
     api_key: str | None = None,
+    allowed_hosts: Collection[str] | None = LOOPBACK_HOSTS,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout: float = BODY_READ_TIMEOUT,
     settings: Settings | None = None,
 ) -> FastAPI:
     """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used).
 
-    `api_key`: when set, `/v1` routes need it in `X-API-Key`. `max_body_bytes`: larger bodies get 413;
-    `body_timeout`: seconds to send the body, else 408.
-    `settings`: passed to `KnowledgeBase.load` (default: from `KBSUGGEST_*` environment variables)."""
-    if api_key == "":
-        raise InputError("the API key is empty. Fix: pass a long random key, or None for no key")
+    `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
+    `allowed_hosts`: the `Host` names (port ignored) it answers to, None for any; the default suits a
+    service bound to loopback. `max_body_bytes`: larger bodies get 413; `body_timeout`: seconds to send
+    the body, else 408. `settings`: passed to `KnowledgeBase.load` (default: from `KBSUGGEST_*` variables)."""
+    if api_key is not None and not api_key.strip():
+        raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
     holder = _Holder(Path(index_dir), settings)
 
-    def check_key(given: Annotated[str | None, Depends(_KEY_HEADER)]) -> None:
-        if api_key is not None and not hmac.compare_digest((given or "").encode(), api_key.encode()):
-            raise HTTPException(401, "missing or wrong X-API-Key header")
-
     app = FastAPI(title="kbsuggest", version=__version__, description=__doc__)
-    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes, read_timeout=body_timeout)
+    app.add_middleware(
+        _Guard,
+        api_key=api_key,
+        allowed_hosts=allowed_hosts,
+        max_bytes=max_body_bytes,
+        read_timeout=body_timeout,
+    )
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KbSuggestError, _library_error)
     app.add_exception_handler(Exception, _internal_error)
-    authorised = [Depends(check_key)]
+    # Declares the header in OpenAPI only: `_Guard` checks the key, before the body is read.
+    keyed = [Depends(_KEY_HEADER)]
 
-    @app.post("/v1/search", dependencies=authorised)
+    @app.post("/v1/search", dependencies=keyed)
     def search(args: SearchArgs) -> SearchResponse:
         """The article sections that best answer the message, best first."""
         return SearchResponse(answers=holder.kb.search(args.message, k=args.k, filters=args.filters))
 
-    @app.post("/v1/suggest", dependencies=authorised)
+    @app.post("/v1/suggest", dependencies=keyed)
     def suggest(args: SuggestArgs) -> Suggestion:
         """Answers, reply drafts, a confidence and whether to hand the message to a person."""
         return holder.kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
 
-    @app.post("/v1/feedback", dependencies=authorised)
+    @app.post("/v1/feedback", dependencies=keyed)
     def feedback(args: FeedbackArgs) -> Feedback:
         """Record an agent's verdict on a suggestion (accepted, edited or rejected)."""
         return holder.kb.record_feedback(**args.model_dump())
 
-    @app.post("/v1/reload", dependencies=authorised)
+    @app.post("/v1/reload", dependencies=keyed)
     def reload() -> Health:
         """Load the index from disk again and serve it; on failure the previous index keeps serving."""
         return holder.health(holder.reload())
@@ -152,17 +182,77 @@ def create_app(
     return app
 
 
-def serve(index_dir: Path | str, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
-    """Load the index and serve it with uvicorn until interrupted."""
-    import uvicorn
-
-    uvicorn.run(
-        create_app(index_dir, api_key=api_key),
+def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the service: the header timeout, the keep-alive timeout, no websockets.
+    `options`: further `uvicorn.Config` arguments (e.g. `log_level`)."""
+    return uvicorn.Config(
+        app,
         host=host,
         port=port,
-        timeout_keep_alive=5,
-        limit_concurrency=MAX_CONCURRENT_CONNECTIONS,
+        http=_HeaderTimeoutH11Protocol,
+        ws="none",
+        lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        **options,
     )
+
+
+def serve(index_dir: Path | str, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
+    """Load the index and serve it with uvicorn until interrupted. Bound to a loopback address, it answers
+    only to loopback `Host` names; bound to any other, to every name."""
+    allowed_hosts = LOOPBACK_HOSTS | {host} if _is_loopback(host) else None
+    app = create_app(index_dir, api_key=api_key, allowed_hosts=allowed_hosts)
+    _raise_open_files_limit()
+    uvicorn.Server(server_config(app, host=host, port=port)).run()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _raise_open_files_limit() -> None:
+    if sys.platform == "win32":
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+class _HeaderTimeoutH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for each request's headers: armed when the connection opens and
+    after each response, it closes the connection if by then no complete request line and headers arrived."""
+
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+        if not self.transport.is_closing():
+            self._header_deadline = self.loop.call_later(HEADER_READ_TIMEOUT, self._headers_overdue)
+
+    def _headers_overdue(self) -> None:
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.logger.debug("closed a connection that sent no complete headers in %g s", HEADER_READ_TIMEOUT)
+            self.transport.close()
 
 
 def _json_error(status: int, kind: str, message: str) -> JSONResponse:
@@ -171,7 +261,7 @@ def _json_error(status: int, kind: str, message: str) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    kinds = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
     return _json_error(exc.status_code, kinds.get(exc.status_code, "http_error"), str(exc.detail))
 
 
@@ -190,41 +280,49 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return _json_error(500, "internal_error", "the server failed to answer; see its log")
 
 
-class _BodyLimit:
-    """Reject request bodies over `max_bytes` with 413, whether declared by Content-Length or streamed, and
-    bodies not received within `read_timeout` seconds with 408, so a slow client holds nothing for long."""
+class _Refused(Exception):
+    """A request `_Guard` answers itself, with `status` and a JSON error."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float = BODY_READ_TIMEOUT) -> None:
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+
+
+class _Guard:
+    """Checks each HTTP request before the app sees it, cheapest first: its `Host`, the API key and the content
+    type from the headers alone, then the body's size and time to arrive, then the number of requests in flight.
+    A failed check is answered with a JSON error and the app never runs."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None,
+        allowed_hosts: Collection[str] | None,
+        max_bytes: int,
+        read_timeout: float,
+    ) -> None:
         self.app = app
+        self.api_key = api_key.encode() if api_key is not None else None
+        self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
         self.max_bytes = max_bytes
         self.read_timeout = read_timeout
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        deadline = asyncio.get_running_loop().time() + self.read_timeout
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
-            except TimeoutError:
-                await self._refuse(send, 408, "request_timeout", f"the body took over {self.read_timeout:g} s")
-                return
-            if message["type"] != "http.request":
+        try:
+            self._check_headers(scope)
+            body = await self._read_body(scope, receive)
+            if body is None:
                 return  # the client went away
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._too_large(send)
-                return
-            if not message.get("more_body", False):
-                break
+            if self.in_flight >= MAX_CONCURRENT_REQUESTS:
+                raise _Refused(503, "overloaded", f"over {MAX_CONCURRENT_REQUESTS} requests in flight; retry shortly")
+        except _Refused as refusal:
+            await _send_json_error(send, refusal.status, refusal.kind, str(refusal))
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -232,20 +330,79 @@ class _BodyLimit:
             if replayed:
                 return await receive()
             replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        self.in_flight += 1
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self.in_flight -= 1
 
-    async def _too_large(self, send: Send) -> None:
-        await self._refuse(send, 413, "payload_too_large", f"the request body is over {self.max_bytes} bytes")
+    def _check_headers(self, scope: Scope) -> None:
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)
+        if self.allowed_hosts is not None:
+            host = _host_name(headers.get(b"host", b"").decode("latin-1"))
+            if host not in self.allowed_hosts:
+                raise _Refused(
+                    400,
+                    "invalid_host",
+                    f"this service answers to Host {', '.join(sorted(self.allowed_hosts))}, not {host!r} "
+                    "(a DNS-rebinding guard). Fix: call it by one of those names, or run it with allowed_hosts",
+                )
+        given = headers.get(b"x-api-key", b"")
+        if (
+            self.api_key is not None
+            and scope["path"] not in OPEN_PATHS
+            and not hmac.compare_digest(given, self.api_key)
+        ):
+            raise _Refused(401, "unauthorized", "missing or wrong X-API-Key header")
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if scope["method"] == "POST" and media_type != b"application/json":
+            raise _Refused(
+                415, "unsupported_media_type", "POST bodies must be JSON. Fix: send Content-Type: application/json"
+            )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large()
 
-    async def _refuse(self, send: Send, status: int, kind: str, message: str) -> None:
-        body = json.dumps(error(kind, message)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                raise _Refused(408, "request_timeout", f"the body took over {self.read_timeout:g} s") from None
+            if message["type"] != "http.request":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                raise self._too_large()
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> _Refused:
+        return _Refused(413, "payload_too_large", f"the request body is over {self.max_bytes} bytes")
+
+
+def _host_name(host: str) -> str:
+    """The name in a `Host` header, without its port: `[::1]:8000` -> `::1`, `Localhost:80` -> `localhost`."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    return host.rpartition(":")[0].lower() if host.count(":") == 1 else host.lower()
+
+
+async def _send_json_error(send: Send, status: int, kind: str, message: str) -> None:
+    body = json.dumps(error(kind, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
