@@ -84,9 +84,12 @@ class KnowledgeBase:
         Raises `ArticlesInvalid` listing all problems (or `TemplateError`) before anything is written."""
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
-        parsed = parsed_articles(Path(index_dir))
-        articles = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
-        templates = load_templates(Path(articles_dir))
+        articles_dir = Path(articles_dir)
+        parsed = parsed_articles(Path(index_dir), articles_dir)
+        loaded = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
+        # The index records paths relative to the articles folder: answers never show where a server keeps it.
+        articles = [a.model_copy(update={"path": Path(a.path).relative_to(articles_dir).as_posix()}) for a in loaded]
+        templates = load_templates(articles_dir)
         data, summary = build_index(
             articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
         )

@@ -111,11 +111,18 @@ def test_rebuild_with_another_model_encodes_everything(articles_dir: Path, tmp_p
     assert summary is not None and summary.encoded == summary.sections == 5
 
 
-def test_other_format_version_is_refused(articles_dir: Path, tmp_path: Path, encoders: dict) -> None:
+@pytest.mark.parametrize("version", [FORMAT_VERSION - 1, 99])
+def test_other_format_version_is_refused_with_the_rebuild_command(
+    articles_dir: Path, tmp_path: Path, encoders: dict, version: int
+) -> None:
+    """An older index (its manifest has no checksum yet) or a newer one (sealed by its own kbsuggest)."""
     KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders=encoders)
     path = tmp_path / "ix" / "manifest.json"
-    path.write_text(path.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
-    with pytest.raises(IndexMismatchError, match="format version 99"):
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    del raw["checksum"]
+    raw["format_version"] = version
+    path.write_text(json.dumps(storage.seal(raw) if version > FORMAT_VERSION else raw), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=rf"format version {version}.*kbsuggest build ARTICLES_DIR --index"):
         KnowledgeBase.load(tmp_path / "ix", encoders=encoders)
 
 
@@ -278,7 +285,7 @@ def test_incremental_build_equals_a_full_build(
 
     incremental = KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
     assert sorted(Path(p).name for p in parsed) == ["delivery.md", "gifts.md", "refunds.md"]
-    assert [a.path for a in incremental.articles if a.meta.id == "shipping"] == [str(articles_dir / "delivery.md")]
+    assert [a.path for a in incremental.articles if a.meta.id == "shipping"] == ["delivery.md"]
     assert "returns-zh" not in {a.meta.id for a in incremental.articles}
     fresh = KnowledgeBase.build(articles_dir, tmp_path / "b", encoders={"dense": HashingEncoder(64)})
     assert _index_content(incremental) == _index_content(fresh)

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
@@ -29,6 +30,7 @@ from kbsuggest.reply.templates import Templates
 from kbsuggest.retrieval.bm25 import BM25
 
 MANIFEST = "manifest.json"
+_CHECKSUM = "checksum"
 _DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss|onnx)$")
 """Names `write_file` gives; nothing else in the folder (a feedback database, say) is ever deleted."""
 _SECTIONS = TypeAdapter(tuple[Section, ...])
@@ -116,7 +118,7 @@ def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | No
     (a reader that read the previous manifest just before the switch still finds its files)."""
     temp = index_dir / f".tmp-{os.getpid()}-{MANIFEST}"
     with temp.open("w", encoding="utf-8") as f:
-        f.write(manifest.model_dump_json(indent=1))
+        f.write(json.dumps(seal(manifest.model_dump(mode="json")), indent=1, ensure_ascii=False))
         f.flush()
         os.fsync(f.fileno())
     os.replace(temp, index_dir / MANIFEST)
@@ -146,8 +148,19 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def seal(content: dict[str, Any]) -> dict[str, Any]:
+    """`content` (a manifest as JSON data) with its `checksum`: the sha256 of its canonical JSON form."""
+    return {**content, _CHECKSUM: _checksum(content)}
+
+
+def _checksum(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
 def read_manifest(index_dir: Path) -> Manifest | None:
-    """The manifest, or None when the folder holds no index yet."""
+    """The manifest, or None when the folder holds no index yet. Any changed byte is `IndexCorruptError`; a
+    manifest of another format version (older ones have no checksum) is `IndexMismatchError`."""
     path = index_dir / MANIFEST
     if not path.exists():
         return None
@@ -156,7 +169,13 @@ def read_manifest(index_dir: Path) -> Manifest | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"{path} is unreadable ({exc}); {hint}") from None
-    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise IndexCorruptError(f"{path} is not a manifest (a JSON {type(raw).__name__}); {hint}")
+    version = raw.get("format_version")
+    checksum = raw.pop(_CHECKSUM, None)
+    older = checksum is None and isinstance(version, int) and version < FORMAT_VERSION
+    if not older and checksum != _checksum(raw):
+        raise IndexCorruptError(f"{path} does not match its own checksum: it was changed or damaged; {hint}")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"{path} has index format version {version}, this kbsuggest reads version {FORMAT_VERSION}; {hint}"
@@ -185,10 +204,11 @@ def check_encoders(manifest: Manifest, encoders: Mapping[str, Encoder], index_di
             )
 
 
-def parsed_articles(index_dir: Path) -> dict[str, Article]:
-    """The articles the current index was built from, by `Article.source_hash`, for `load_articles` to reuse
-    instead of parsing unchanged files again; empty when there is no readable index. Needs no build lock: an
-    article is keyed by everything its parse depended on, so any index's copy of it is right."""
+def parsed_articles(index_dir: Path, articles_dir: Path) -> dict[str, Article]:
+    """The articles the current index was built from `articles_dir`, by `Article.source_hash`, for
+    `load_articles` to reuse instead of parsing unchanged files again; empty when there is no readable index.
+    Needs no build lock: an article is keyed by everything its parse depended on (its path among them), so
+    any index's copy of it is right."""
     try:
         manifest = read_manifest(index_dir)
         if manifest is None:
@@ -201,7 +221,10 @@ def parsed_articles(index_dir: Path) -> dict[str, Article]:
             by_article.setdefault(section.article_id, []).append(section)
         return {
             a.source_hash: Article(
-                meta=a.meta, path=a.path, sections=tuple(by_article[a.meta.id]), source_hash=a.source_hash
+                meta=a.meta,
+                path=str(articles_dir / a.path),
+                sections=tuple(by_article[a.meta.id]),
+                source_hash=a.source_hash,
             )
             for a in manifest.articles
         }
@@ -231,6 +254,13 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
 def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
     hint = REBUILD_HINT.format(index_dir=index_dir)
     sections = _SECTIONS.validate_json((index_dir / manifest.sections_file.name).read_bytes())
+    article_ids = {a.meta.id for a in manifest.articles}
+    if [s.id for s in sections] != [r.id for r in manifest.sections] or any(
+        s.article_id not in article_ids for s in sections
+    ):
+        raise IndexCorruptError(
+            f"{index_dir / manifest.sections_file.name} does not hold the sections {MANIFEST} lists; {hint}"
+        )
     stores = {
         name: {view: VectorStore.load(index_dir / file.name) for view, file in record.views.items()}
         for name, record in manifest.encoders.items()
