@@ -222,7 +222,8 @@ class KnowledgeBase:
             return encoder.encode_queries([i.message for i in items])
 
         ids = [a.meta.id for a in self.articles]
-        return build_report(ids, store.suggestions(), store.feedback(), embed)
+        snapshot = store.snapshot()
+        return build_report(ids, snapshot.suggestions, snapshot.feedback, embed)
 
     def _store(self) -> FeedbackStore:
         if self.feedback is None:

@@ -25,9 +25,9 @@ def test_feedback_is_persisted_with_personal_data_masked(kb: KnowledgeBase, tmp_
     final = "Sent to ann@example.com, card 4111-1111-1111-1111"
     kb.record_feedback(s.id, "edited", final_text=final, article_id="refunds", agent="kim")
     again = FeedbackStore(tmp_path / "ix" / "feedback.sqlite")  # a fresh reader of the same file
-    (logged,) = again.suggestions()
+    (logged,) = again.snapshot().suggestions
     assert logged.id == s.id and "4111" not in logged.message and "[EMAIL]" in logged.message
-    (stored,) = again.feedback()
+    (stored,) = again.snapshot().feedback
     assert stored.outcome == "edited" and stored.agent == "kim" and stored.article_id == "refunds"
     assert stored.final_text == "Sent to [EMAIL], card [CARD]"
 
@@ -46,7 +46,7 @@ def test_rebuilding_the_index_keeps_the_feedback(kb: KnowledgeBase, articles_dir
     kb.record_feedback(kb.suggest("refund timing").id, "accepted")
     (articles_dir / "shipping.md").unlink()
     KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
-    assert len(FeedbackStore(tmp_path / "ix" / "feedback.sqlite").feedback()) == 1
+    assert len(FeedbackStore(tmp_path / "ix" / "feedback.sqlite").snapshot().feedback) == 1
 
 
 def test_report_counts_acceptance_gaps_and_unused_articles(kb: KnowledgeBase) -> None:
@@ -77,7 +77,7 @@ def test_concurrent_threads_lose_no_rows(kb: KnowledgeBase) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert kb.feedback is not None and len(kb.feedback.feedback()) == 200
+    assert kb.feedback is not None and len(kb.feedback.snapshot().feedback) == 200
 
 
 WRITER = """
@@ -122,6 +122,6 @@ def test_concurrent_processes_and_a_killed_writer_lose_no_committed_rows(kb: Kno
         assert w.stdout is not None
         w.stdout.close()
     assert min(committed) >= 40
-    rows = FeedbackStore(tmp_path / "ix" / "feedback.sqlite").feedback()
+    rows = FeedbackStore(tmp_path / "ix" / "feedback.sqlite").snapshot().feedback
     for i in range(2):
         assert sum(1 for f in rows if f.agent == f"p{i}") >= committed[i]

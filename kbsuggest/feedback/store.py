@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -81,6 +82,14 @@ class LoggedSuggestion(BaseModel):
     article_id: str | None
     confidence: float
     escalate_reason: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The logged suggestions (oldest first) and the verdicts on them (in the order they were recorded)."""
+
+    suggestions: tuple[LoggedSuggestion, ...]
+    feedback: tuple[Feedback, ...]
 
 
 class FeedbackStore:
@@ -177,28 +186,35 @@ class FeedbackStore:
                 [(encoder, h, blob) for h, blob in vectors.items()],
             )
 
-    def feedback(self) -> list[Feedback]:
+    def snapshot(self) -> Snapshot:
+        """Every suggestion and verdict as of one moment: both are read in one transaction, so each verdict's
+        suggestion is there although other threads and processes keep writing."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT suggestion_id, outcome, article_id, final_text, agent, created_at FROM feedback ORDER BY id"
-            ).fetchall()
-        return [
-            Feedback(suggestion_id=r[0], outcome=r[1], article_id=r[2], final_text=r[3], agent=r[4], created_at=r[5])
-            for r in rows
-        ]
-
-    def suggestions(self) -> list[LoggedSuggestion]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, message, language, article_id, confidence, escalate_reason FROM suggestions"
-                " ORDER BY created_at"
-            ).fetchall()
-        return [
-            LoggedSuggestion(
-                id=r[0], message=r[1], language=r[2], article_id=r[3], confidence=r[4], escalate_reason=r[5]
-            )
-            for r in rows
-        ]
+            db.execute("BEGIN")
+            try:
+                suggestions = db.execute(
+                    "SELECT id, message, language, article_id, confidence, escalate_reason FROM suggestions"
+                    " ORDER BY created_at"
+                ).fetchall()
+                feedback = db.execute(
+                    "SELECT suggestion_id, outcome, article_id, final_text, agent, created_at FROM feedback ORDER BY id"
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        return Snapshot(
+            suggestions=tuple(
+                LoggedSuggestion(
+                    id=r[0], message=r[1], language=r[2], article_id=r[3], confidence=r[4], escalate_reason=r[5]
+                )
+                for r in suggestions
+            ),
+            feedback=tuple(
+                Feedback(
+                    suggestion_id=r[0], outcome=r[1], article_id=r[2], final_text=r[3], agent=r[4], created_at=r[5]
+                )
+                for r in feedback
+            ),
+        )
 
 
 def _now() -> str:

@@ -89,10 +89,11 @@ def front_matter_examples(metas: Iterable[ArticleMeta]) -> list[Example]:
 
 def learned_examples(store: FeedbackStore) -> list[Example]:
     """The redacted messages of suggestions that agents accepted or edited, with the article they taught."""
-    messages = {s.id: s.message for s in store.suggestions()}
+    snapshot = store.snapshot()
+    messages = {s.id: s.message for s in snapshot.suggestions}
     return [
         Example(f.article_id, messages[f.suggestion_id])
-        for f in store.feedback()
+        for f in snapshot.feedback
         if f.outcome in TEACHING_OUTCOMES and f.article_id is not None
     ]
 
