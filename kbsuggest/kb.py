@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import Section
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
-from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, InputError
+from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError
 from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
 from kbsuggest.index import BuildSummary, IndexData, build_index
@@ -27,6 +28,7 @@ from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, confidenc
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
 
+log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.sqlite"
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
@@ -50,11 +52,17 @@ class KnowledgeBase:
         self.encoders = dict(encoders)
         self.last_build = last_build
         self.feedback = feedback
+        self._feedback_warned = False
         phrasings = examples.front_matter_examples(a.meta for a in data.manifest.articles)
-        cache = None
+        embedded = None
         if feedback is not None:
-            phrasings += examples.learned_examples(feedback)
-            cache = examples.VectorCache(feedback)
+            try:
+                learned = examples.learned_examples(feedback)
+                embedded = examples.embed_examples(phrasings + learned, self.encoders, examples.VectorCache(feedback))
+            except FeedbackError as exc:
+                self._feedback_failed(exc)
+        if embedded is None:
+            embedded = examples.embed_examples(phrasings, self.encoders, None)
         self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
         self._retriever = Retriever(
             data.sections,
@@ -65,7 +73,7 @@ class KnowledgeBase:
             data.lexical,
             default_locale=settings.default_locale,
             weights=weights,
-            phrasings=examples.embed_examples(phrasings, self.encoders, cache),
+            phrasings=embedded,
             example_weights=example_weights,
         )
 
@@ -191,8 +199,11 @@ class KnowledgeBase:
             for message, retrieval in zip(messages, self._retrieve(messages, k, filters), strict=True)
         ]
         if self.feedback is not None:
-            for suggestion in suggestions:
-                self.feedback.log_suggestion(suggestion)
+            try:
+                for suggestion in suggestions:
+                    self.feedback.log_suggestion(suggestion)
+            except FeedbackError as exc:  # logging never fails an answer
+                self._feedback_failed(exc)
         return suggestions
 
     def record_feedback(
@@ -224,6 +235,12 @@ class KnowledgeBase:
         ids = [a.meta.id for a in self.articles]
         snapshot = store.snapshot()
         return build_report(ids, snapshot.suggestions, snapshot.feedback, embed)
+
+    def _feedback_failed(self, exc: FeedbackError) -> None:
+        """Answer without the feedback store: warn once per knowledge base, then carry on silently."""
+        if not self._feedback_warned:
+            self._feedback_warned = True
+            log.warning("%s; until then suggestions are answered but not logged, and no feedback is learned", exc)
 
     def _store(self) -> FeedbackStore:
         if self.feedback is None:

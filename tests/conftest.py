@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,18 @@ def write_versioned_kb(root: Path, marker: str, articles: int = 12) -> Path:
             encoding="utf-8",
         )
     return root
+
+
+@contextlib.contextmanager
+def read_only_view(source: Path, target: Path) -> Iterator[Path]:
+    """`source` bind-mounted read-only at `target`: no process can write there, root included (tests run as
+    root, which `chmod` does not stop). Skips the test where mounting is not permitted."""
+    target.mkdir()
+    mount = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"a read-only bind mount needs permission to mount ({mount.stderr.strip()})")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True, capture_output=True)
+        yield target
+    finally:
+        subprocess.run(["umount", "--lazy", str(target)], check=True)  # loaded indexes may still map its files

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kbsuggest.errors import InputError
+from kbsuggest.errors import FeedbackError, InputError
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Suggestion
 
@@ -101,17 +101,30 @@ class FeedbackStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, opened and set up once (WAL, busy timeout, schema)."""
+        """This thread's connection, opened and set up once (WAL, busy timeout, schema). SQLite's errors (a
+        read-only folder, a full disk, a damaged file) are raised as `FeedbackError`."""
+        try:
+            yield self._connection()
+        except sqlite3.Error as exc:
+            raise FeedbackError(
+                f"{self.path} cannot be used ({exc}). Fix: make {self.path.parent} writable by this process "
+                "and free disk space there, or load the knowledge base with feedback=False"
+            ) from exc
+
+    def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db.executescript(_SCHEMA)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                db.executescript(_SCHEMA)
+            except sqlite3.Error:
+                db.close()
+                raise
             self._local.db = db
-        yield db
+        return db
 
     def log_suggestion(self, suggestion: Suggestion) -> None:
         """Keep what feedback and reports need: the redacted message and what was answered."""
