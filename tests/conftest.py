@@ -125,3 +125,25 @@ def read_only_view(source: Path, target: Path) -> Iterator[Path]:
         yield target
     finally:
         subprocess.run(["umount", "--lazy", str(target)], check=True)  # loaded indexes may still map its files
+
+
+@contextlib.contextmanager
+def small_disk(target: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "4m") mounted at `target`, to fill up for real. Skips where mounting is not permitted."""
+    target.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip(f"a small disk needs permission to mount ({mount.stderr.decode().strip()})")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "--lazy", str(target)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Write one file until `disk` has no room left; delete it to free the space again."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+    return filler

@@ -24,6 +24,7 @@ import numpy as np
 
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
 from kbsuggest.encoders.onnx import OnnxEncoder
+from kbsuggest.errors import IndexWriteError
 from kbsuggest.index.manifest import EncoderRecord, FileRecord, Manifest, OnnxRecord
 from kbsuggest.index.storage import write_file, write_json
 
@@ -49,6 +50,8 @@ def export_onnx(encoder: SentenceTransformerEncoder, index_dir: Path, stem: str)
         return None
     try:
         model = write_file(index_dir, f"{stem}-onnx", ".onnx", lambda path: _export(modules[0].auto_model, path))
+    except IndexWriteError:
+        raise
     except Exception as exc:  # whatever the exporter raises only means no fast path
         log.warning("no ONNX fast path for %s: the export failed (%s)", encoder.model_id, exc)
         return None
@@ -82,6 +85,8 @@ def _quantize(encoder: SentenceTransformerEncoder, record: OnnxRecord, index_dir
 
     try:
         documents = write_file(index_dir, f"{stem}-onnx-quantized", ".onnx", write)
+    except IndexWriteError:
+        raise
     except Exception as exc:  # as for the export: only means documents are encoded by the model itself
         log.warning("no int8 document encoder for %s: quantisation failed (%s)", encoder.model_id, exc)
         return None

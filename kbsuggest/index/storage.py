@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from kbsuggest.articles.models import Article, Section
 from kbsuggest.encoders.base import Encoder, sha256_file
-from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, KbSuggestError
+from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexWriteError, KbSuggestError
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest, TokenRecord
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore, load_segment
@@ -50,21 +50,34 @@ class IndexData:
     lexical: BM25
 
 
+@contextlib.contextmanager
+def writing(index_dir: Path) -> Iterator[None]:
+    """Raise the OSError of a write into `index_dir` (read-only, full disk) as `IndexWriteError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir} ({exc}). Fix: make the folder writable by this process and "
+            "free disk space there, then build again; the index already there is unchanged"
+        ) from exc
+
+
 def write_file(index_dir: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> FileRecord:
     """Write through `write` into a temp file, fsync it, and rename it to `stem-<sha>.suffix`."""
-    handle, temp_name = tempfile.mkstemp(dir=index_dir, prefix=".tmp-", suffix=suffix)
-    os.close(handle)
-    temp = Path(temp_name)
-    temp.chmod(0o644)
-    try:
-        write(temp)
-        with temp.open("rb") as f:
-            os.fsync(f.fileno())
-        digest = sha256_file(temp)
-        name = f"{stem}-{digest[:16]}{suffix}"
-        os.replace(temp, index_dir / name)
-    finally:
-        temp.unlink(missing_ok=True)
+    with writing(index_dir):
+        handle, temp_name = tempfile.mkstemp(dir=index_dir, prefix=".tmp-", suffix=suffix)
+        os.close(handle)
+        temp = Path(temp_name)
+        try:
+            temp.chmod(0o644)
+            write(temp)
+            with temp.open("rb") as f:
+                os.fsync(f.fileno())
+            digest = sha256_file(temp)
+            name = f"{stem}-{digest[:16]}{suffix}"
+            os.replace(temp, index_dir / name)
+        finally:
+            temp.unlink(missing_ok=True)
     return FileRecord(name=name, sha256=digest)
 
 
@@ -117,11 +130,15 @@ def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | No
     """Atomically make `manifest` the index, then delete data files neither it nor `previous` refers to
     (a reader that read the previous manifest just before the switch still finds its files)."""
     temp = index_dir / f".tmp-{os.getpid()}-{MANIFEST}"
-    with temp.open("w", encoding="utf-8") as f:
-        f.write(json.dumps(seal(manifest.model_dump(mode="json")), indent=1, ensure_ascii=False))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, index_dir / MANIFEST)
+    with writing(index_dir):
+        try:
+            with temp.open("w", encoding="utf-8") as f:
+                f.write(json.dumps(seal(manifest.model_dump(mode="json")), indent=1, ensure_ascii=False))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, index_dir / MANIFEST)
+        finally:
+            temp.unlink(missing_ok=True)
     dir_fd = os.open(index_dir, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -137,8 +154,10 @@ def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | No
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """One build at a time per index folder (across processes)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("a") as handle:
+    with writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = (index_dir / ".lock").open("a")
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             for stale in index_dir.glob(".tmp-*"):
