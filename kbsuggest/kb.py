@@ -129,10 +129,10 @@ class KnowledgeBase:
         if manifest is None:
             raise IndexCorruptError(f"{index_dir} holds no index; {REBUILD_HINT.format(index_dir=index_dir)}")
         check_encoders(manifest, encoders, index_dir)
+        data = read_index(index_dir, manifest)  # verifies every file, the ONNX export's among them
         if settings.fast_queries:
             encoders = with_fast_queries(encoders, manifest, index_dir)
         store = FeedbackStore(index_dir / FEEDBACK_FILE) if feedback else None
-        data = read_index(index_dir, manifest)
         return cls(data, encoders, settings=settings, weights=weights, example_weights=example_weights, feedback=store)
 
     @property
