@@ -7,6 +7,8 @@
     ├── ModelError            an embedding model that is missing or fails its checksum
     ├── IndexMismatchError    an index built with another model or format version
     ├── IndexCorruptError     an index whose files are missing or fail their checksums
+    ├── IndexWriteError       an index folder that cannot be written (read-only, full disk)
+    ├── FeedbackError         a feedback database that cannot be opened, read or written
     └── InputError            a customer message or argument that cannot be used
 
 Each message says what is wrong, where, and how to fix it.
@@ -58,6 +60,14 @@ class IndexMismatchError(KbSuggestError):
 
 class IndexCorruptError(KbSuggestError):
     """An index whose files are missing, changed or unreadable."""
+
+
+class IndexWriteError(KbSuggestError):
+    """An index folder a build cannot write; the previous index in it is left as it was."""
+
+
+class FeedbackError(KbSuggestError):
+    """A feedback database (INDEX_DIR/feedback.sqlite) that cannot be opened, read or written."""
 
 
 class InputError(KbSuggestError, ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from kbsuggest.articles.models import Section
 from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
-from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, InputError
+from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError
 from kbsuggest.feedback import teaching
 from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
@@ -30,6 +31,7 @@ from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
 
+log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.sqlite"
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
@@ -53,11 +55,17 @@ class KnowledgeBase:
         self.encoders = dict(encoders)
         self.last_build = last_build
         self.feedback = feedback
+        self._feedback_warned = False
         phrasings = examples.front_matter_examples(a.meta for a in data.manifest.articles)
-        cache = None
+        embedded = None
         if feedback is not None:
-            phrasings += [examples.Example(a, m) for a, m in teaching.taught_phrasings(feedback)]
-            cache = teaching.VectorCache(feedback)
+            try:
+                learned = [examples.Example(a, m) for a, m in teaching.taught_phrasings(feedback)]
+                embedded = examples.embed_examples(phrasings + learned, self.encoders, teaching.VectorCache(feedback))
+            except FeedbackError as exc:
+                self._feedback_failed(exc)
+        if embedded is None:
+            embedded = examples.embed_examples(phrasings, self.encoders, None)
         self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
         self._retriever = Retriever(
             data.sections,
@@ -68,7 +76,7 @@ class KnowledgeBase:
             data.lexical,
             default_locale=settings.default_locale,
             weights=weights,
-            phrasings=examples.embed_examples(phrasings, self.encoders, cache),
+            phrasings=embedded,
             example_weights=example_weights,
         )
 
@@ -87,9 +95,12 @@ class KnowledgeBase:
         Raises `ArticlesInvalid` listing all problems (or `TemplateError`) before anything is written."""
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
-        parsed = parsed_articles(Path(index_dir))
-        articles = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
-        templates = load_templates(Path(articles_dir))
+        articles_dir = Path(articles_dir)
+        parsed = parsed_articles(Path(index_dir), articles_dir)
+        loaded = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
+        # The index records paths relative to the articles folder: answers never show where a server keeps it.
+        articles = [a.model_copy(update={"path": Path(a.path).relative_to(articles_dir).as_posix()}) for a in loaded]
+        templates = load_templates(articles_dir)
         data, summary = build_index(
             articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
         )
@@ -121,10 +132,10 @@ class KnowledgeBase:
         if manifest is None:
             raise IndexCorruptError(f"{index_dir} holds no index; {REBUILD_HINT.format(index_dir=index_dir)}")
         check_encoders(manifest, encoders, index_dir)
+        data = read_index(index_dir, manifest)  # verifies every file, the ONNX export's among them
         if settings.fast_queries:
             encoders = with_fast_queries(encoders, manifest, index_dir)
         store = FeedbackStore(index_dir / FEEDBACK_FILE) if feedback else None
-        data = read_index(index_dir, manifest)
         return cls(data, encoders, settings=settings, weights=weights, example_weights=example_weights, feedback=store)
 
     @property
@@ -192,18 +203,11 @@ class KnowledgeBase:
             for message, (analysis, retrieval) in zip(messages, self._retrieve(messages, k, filters), strict=True)
         ]
         if self.feedback is not None:
-            for s in suggestions:
-                answered = bool(s.answers) and s.escalate_reason != "no_answer"
-                self.feedback.log_suggestion(
-                    LoggedSuggestion(
-                        id=s.id,
-                        message=s.message,
-                        language=s.analysis.language,
-                        article_id=s.answers[0].article_id if answered else None,
-                        confidence=s.confidence,
-                        escalate_reason=s.escalate_reason,
-                    )
-                )
+            try:
+                for s in suggestions:
+                    self.feedback.log_suggestion(_logged(s))
+            except FeedbackError as exc:  # logging never fails an answer
+                self._feedback_failed(exc)
         return suggestions
 
     def record_feedback(
@@ -233,7 +237,14 @@ class KnowledgeBase:
             return encoder.encode_queries([i.message for i in items])
 
         ids = [a.meta.id for a in self.articles]
-        return build_report(ids, store.suggestions(), store.feedback(), embed)
+        snapshot = store.snapshot()
+        return build_report(ids, snapshot.suggestions, snapshot.feedback, embed)
+
+    def _feedback_failed(self, exc: FeedbackError) -> None:
+        """Answer without the feedback store: warn once per knowledge base, then carry on silently."""
+        if not self._feedback_warned:
+            self._feedback_warned = True
+            log.warning("%s; until then suggestions are answered but not logged, and no feedback is learned", exc)
 
     def _store(self) -> FeedbackStore:
         if self.feedback is None:
@@ -258,6 +269,19 @@ class KnowledgeBase:
         analyses = [analyse(m) for m in messages]
         retrievals = self._retriever.retrieve_many(messages, [a.language for a in analyses], k, filters)
         return list(zip(analyses, retrievals, strict=True))
+
+
+def _logged(s: Suggestion) -> LoggedSuggestion:
+    """What the feedback store keeps of a suggestion."""
+    answered = bool(s.answers) and s.escalate_reason != "no_answer"
+    return LoggedSuggestion(
+        id=s.id,
+        message=s.message,
+        language=s.analysis.language,
+        article_id=s.answers[0].article_id if answered else None,
+        confidence=s.confidence,
+        escalate_reason=s.escalate_reason,
+    )
 
 
 def _check_unicode(text: str, what: str) -> None:

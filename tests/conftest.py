@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,40 @@ def write_versioned_kb(root: Path, marker: str, articles: int = 12) -> Path:
             encoding="utf-8",
         )
     return root
+
+
+@contextlib.contextmanager
+def read_only_view(source: Path, target: Path) -> Iterator[Path]:
+    """`source` bind-mounted read-only at `target`: no process can write there, root included (tests run as
+    root, which `chmod` does not stop). Skips the test where mounting is not permitted."""
+    target.mkdir()
+    mount = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"a read-only bind mount needs permission to mount ({mount.stderr.strip()})")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True, capture_output=True)
+        yield target
+    finally:
+        subprocess.run(["umount", "--lazy", str(target)], check=True)  # loaded indexes may still map its files
+
+
+@contextlib.contextmanager
+def small_disk(target: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "4m") mounted at `target`, to fill up for real. Skips where mounting is not permitted."""
+    target.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip(f"a small disk needs permission to mount ({mount.stderr.decode().strip()})")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "--lazy", str(target)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Write one file until `disk` has no room left; delete it to free the space again."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+    return filler

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from kbsuggest import KnowledgeBase
+from kbsuggest.feedback.store import Feedback
 from kbsuggest.retrieval.models import Answer
 from tests.conftest import HASHING, HASHING_ENV, MARKERS, write_versioned_kb
 
@@ -139,3 +140,42 @@ def test_two_processes_building_one_index_take_turns(tmp_path: Path) -> None:
     winner = first if reusing is summaries[0] else second
     assert ("bravo" in " ".join(s.text for s in kb.sections)) == (winner == second)  # the later build, whole
     assert kb.search("returns within 30 days") and not list(index.glob(".tmp-*"))
+
+
+FEEDBACK_WRITER = """
+import sys
+from kbsuggest import KnowledgeBase
+from kbsuggest.feedback.store import Feedback
+from tests.conftest import HASHING
+kb = KnowledgeBase.load(sys.argv[1], settings=HASHING)
+print("ready", flush=True)
+for n in range(100000):
+    kb.record_feedback(kb.suggest(f"how long do refunds take? {n}").id, "accepted")
+"""
+
+
+def test_loading_while_suggestions_and_feedback_are_written_reads_one_consistent_snapshot(tmp_path: Path) -> None:
+    """Two processes log suggestions and accept each at once while this one loads the knowledge base again and
+    again: every load learns from one consistent state. (It read the suggestions, then the feedback, and
+    raised a bare KeyError for feedback on a suggestion logged in between: 3 loads in 20.)"""
+    articles, index = tmp_path / "articles", tmp_path / "ix"
+    write_versioned_kb(articles, MARKERS[0])
+    KnowledgeBase.build(articles, index, settings=HASHING)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", FEEDBACK_WRITER, str(index)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        for writer in writers:
+            assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+        learned = [len(feedback_of(KnowledgeBase.load(index, settings=HASHING))) for _ in range(20)]
+    finally:
+        for writer in writers:
+            writer.kill()
+            writer.communicate()
+    assert learned == sorted(learned) and learned[-1] > learned[0]  # the writers were writing throughout
+
+
+def feedback_of(kb: KnowledgeBase) -> tuple[Feedback, ...]:
+    assert kb.feedback is not None
+    return kb.feedback.snapshot().feedback

@@ -23,7 +23,7 @@ from kbsuggest import KnowledgeBase
 from kbsuggest.encoders.base import sha256_file
 from kbsuggest.errors import IndexCorruptError
 from kbsuggest.index.manifest import FileRecord, Manifest
-from kbsuggest.index.storage import MANIFEST
+from kbsuggest.index.storage import MANIFEST, read_manifest, seal
 from tests.conftest import (
     HASHING,
     HASHING_ENV,
@@ -119,14 +119,14 @@ def test_a_killed_build_leaves_the_previous_index_loadable(tmp_path: Path) -> No
     (index / f".tmp-{os.getpid()}-{MANIFEST}").write_text('{"format_version": 1, "trunc', encoding="utf-8")
     (index / ".tmp-k1ll3d.faiss").write_bytes(b"\0" * 1000)
     (index / "sections-0123456789abcdef.json").write_text("[]", encoding="utf-8")  # an unreferenced orphan
-    previous = Manifest.model_validate_json((index / MANIFEST).read_text(encoding="utf-8"))
+    previous = manifest_of(index)
     final = MARKERS[-1]
     write_versioned_kb(articles, final, articles=200)
     process = start_build(articles, index)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()
     assert assert_whole_index(index, {final}) == final
-    current = Manifest.model_validate_json((index / MANIFEST).read_text(encoding="utf-8"))
+    current = manifest_of(index)
     referenced = {r.name for r in current.files() + previous.files()}
     left = {p.name for p in index.iterdir()} - referenced - {MANIFEST, ".lock"}
     assert [name for name in left if name.startswith(".tmp-") or DATA_FILE.fullmatch(name)] == []
@@ -174,7 +174,17 @@ def index(built: Path, tmp_path: Path) -> Path:
 
 
 def manifest_of(index: Path) -> Manifest:
-    return Manifest.model_validate_json((index / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(index)
+    assert manifest is not None
+    return manifest
+
+
+def edit_manifest(index: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit the manifest as a person with a text editor and this library's source would: content and checksum."""
+    raw = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+    del raw["checksum"]
+    edit(raw)
+    (index / MANIFEST).write_text(json.dumps(seal(raw)), encoding="utf-8")
 
 
 def damage(path: Path, how: str) -> None:
@@ -220,7 +230,6 @@ def test_a_damaged_file_whose_checksum_was_edited_to_match_is_refused(index: Pat
     """A manifest edited by hand: the checksum passes, so the readers themselves must refuse the file."""
     path = index / files_by_role(manifest_of(index))[role].name
     damage(path, how)
-    raw = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
 
     def edit(node: Any) -> None:  # only this file's record: another file may hold the same bytes
         if isinstance(node, dict):
@@ -232,8 +241,7 @@ def test_a_damaged_file_whose_checksum_was_edited_to_match_is_refused(index: Pat
             for child in node:
                 edit(child)
 
-    edit(raw)
-    (index / MANIFEST).write_text(json.dumps(raw), encoding="utf-8")
+    edit_manifest(index, edit)
     assert_refused_with_the_fix(index)
 
 
@@ -243,10 +251,69 @@ def test_a_damaged_manifest_is_refused_with_the_fix(index: Path, how: str) -> No
     assert_refused_with_the_fix(index)
 
 
+def test_every_changed_byte_of_the_manifest_is_refused_with_the_fix(index: Path) -> None:
+    """Flipping the lowest bit of any byte: an article id, a locale (en -> em, which changed answers), a title,
+    a path, a file hash, the format version, a key, the checksum itself, the JSON punctuation."""
+    path = index / MANIFEST
+    data = path.read_bytes()
+    for position in range(len(data)):
+        path.write_bytes(data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :])
+        try:
+            KnowledgeBase.load(index, settings=HASHING)
+        except IndexCorruptError as exc:
+            assert str(index) in str(exc) and REBUILD in str(exc), exc
+        else:
+            raise AssertionError(f"byte {position} ({data[position - 20 : position + 20]!r}) flipped: loaded")
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [('"id": "refunds"', '"id": "refundr"'), ('"locale": "en"', '"locale": "em"'), ('"dim": 64', '"dim": 65')],
+)
+def test_a_changed_value_in_the_manifest_is_refused_with_the_fix(index: Path, before: str, after: str) -> None:
+    path = index / MANIFEST
+    text = path.read_text(encoding="utf-8")
+    assert before in text
+    path.write_text(text.replace(before, after, 1), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=f"does not match its own checksum.*{REBUILD}"):
+        KnowledgeBase.load(index, settings=HASHING)
+
+
+def test_a_manifest_truncated_anywhere_is_refused_with_the_fix(index: Path) -> None:
+    path = index / MANIFEST
+    data = path.read_bytes()
+    for length in (*range(0, len(data), 7), len(data) - 1):
+        path.write_bytes(data[:length])
+        with pytest.raises(IndexCorruptError, match=REBUILD):
+            KnowledgeBase.load(index, settings=HASHING)
+
+
+@pytest.mark.parametrize("change", ["missing key", "extra key", "article of an unknown id", "one section less"])
+def test_a_manifest_edited_with_a_matching_checksum_is_refused_if_it_breaks_the_schema_or_the_data(
+    index: Path, change: str
+) -> None:
+    """Not `KeyError`: the schema forbids missing and extra keys, and the manifest must describe the data."""
+
+    def edit(raw: dict[str, Any]) -> None:
+        if change == "missing key":
+            del raw["encoders"]["dense"]["views"]
+        elif change == "extra key":
+            raw["articles"][0]["meta"]["owner"] = "x"
+            raw["sections_file"]["size"] = 1
+        elif change == "article of an unknown id":
+            raw["articles"][0]["meta"]["id"] = "renamed"
+        else:
+            raw["sections"].pop()
+
+    edit_manifest(index, edit)
+    assert_refused_with_the_fix(index)
+
+
 def test_a_manifest_with_its_files_swapped_is_refused_with_the_fix(index: Path) -> None:
-    raw = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
-    raw["sections_file"], raw["templates_file"] = raw["templates_file"], raw["sections_file"]
-    (index / MANIFEST).write_text(json.dumps(raw), encoding="utf-8")
+    def swap(raw: dict[str, Any]) -> None:
+        raw["sections_file"], raw["templates_file"] = raw["templates_file"], raw["sections_file"]
+
+    edit_manifest(index, swap)
     assert_refused_with_the_fix(index)
 
 

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kbsuggest import KnowledgeBase
-from kbsuggest.errors import InputError
+from kbsuggest.errors import FeedbackError, InputError
 from kbsuggest.feedback import FeedbackStore
-from tests.conftest import HASHING
+from kbsuggest.surfaces.http import create_app
+from kbsuggest.tools import call_tool
+from tests.conftest import HASHING, HASHING_ENV, read_only_view
+from tests.test_http import running
 
 
 @pytest.fixture
@@ -25,9 +31,9 @@ def test_feedback_is_persisted_with_personal_data_masked(kb: KnowledgeBase, tmp_
     final = "Sent to ann@example.com, card 4111-1111-1111-1111"
     kb.record_feedback(s.id, "edited", final_text=final, article_id="refunds", agent="kim")
     again = FeedbackStore(tmp_path / "ix" / "feedback.sqlite")  # a fresh reader of the same file
-    (logged,) = again.suggestions()
+    (logged,) = again.snapshot().suggestions
     assert logged.id == s.id and "4111" not in logged.message and "[EMAIL]" in logged.message
-    (stored,) = again.feedback()
+    (stored,) = again.snapshot().feedback
     assert stored.outcome == "edited" and stored.agent == "kim" and stored.article_id == "refunds"
     assert stored.final_text == "Sent to [EMAIL], card [CARD]"
 
@@ -46,7 +52,7 @@ def test_rebuilding_the_index_keeps_the_feedback(kb: KnowledgeBase, articles_dir
     kb.record_feedback(kb.suggest("refund timing").id, "accepted")
     (articles_dir / "shipping.md").unlink()
     KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
-    assert len(FeedbackStore(tmp_path / "ix" / "feedback.sqlite").feedback()) == 1
+    assert len(FeedbackStore(tmp_path / "ix" / "feedback.sqlite").snapshot().feedback) == 1
 
 
 def test_report_counts_acceptance_gaps_and_unused_articles(kb: KnowledgeBase) -> None:
@@ -77,7 +83,7 @@ def test_concurrent_threads_lose_no_rows(kb: KnowledgeBase) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert kb.feedback is not None and len(kb.feedback.feedback()) == 200
+    assert kb.feedback is not None and len(kb.feedback.snapshot().feedback) == 200
 
 
 WRITER = """
@@ -122,6 +128,56 @@ def test_concurrent_processes_and_a_killed_writer_lose_no_committed_rows(kb: Kno
         assert w.stdout is not None
         w.stdout.close()
     assert min(committed) >= 40
-    rows = FeedbackStore(tmp_path / "ix" / "feedback.sqlite").feedback()
+    rows = FeedbackStore(tmp_path / "ix" / "feedback.sqlite").snapshot().feedback
     for i in range(2):
         assert sum(1 for f in rows if f.agent == f"p{i}") >= committed[i]
+
+
+BUILD_ELSEWHERE = """
+import sys
+from kbsuggest import KnowledgeBase
+from tests.conftest import HASHING
+kb = KnowledgeBase.build(sys.argv[1], sys.argv[2], settings=HASHING)
+if sys.argv[3] == "with feedback":
+    kb.record_feedback(kb.suggest("refund timing").id, "accepted")
+"""
+
+
+@pytest.mark.parametrize("database", ["none yet", "with feedback"])
+def test_a_read_only_index_answers_on_every_surface_with_one_warning(
+    articles_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, database: str
+) -> None:
+    """Logging a suggestion must never fail its answer: with the folder read-only (a bind mount; root cannot
+    write there either), the library, the agent tools, HTTP and the command line answer, warning once. The
+    index is built (and its feedback database written) by another process, as on a deployed server."""
+    subprocess.run(
+        [sys.executable, "-c", BUILD_ELSEWHERE, str(articles_dir), str(tmp_path / "ix"), database], check=True
+    )
+    if database == "none yet":
+        (tmp_path / "ix" / "feedback.sqlite").unlink()
+    with read_only_view(tmp_path / "ix", tmp_path / "ro") as index:
+        with caplog.at_level(logging.WARNING, logger="kbsuggest"):
+            ro = KnowledgeBase.load(index, settings=HASHING)
+            first, second = ro.suggest("refund timing"), ro.suggest("express shipping cost")
+            assert first.answers[0].article_id == "refunds" and second.answers[0].article_id == "shipping"
+            assert "result" in call_tool(ro, "suggest_reply", {"message": "how long is a refund?"})
+        (warning,) = caplog.records
+        assert f"{index / 'feedback.sqlite'} cannot be used" in warning.getMessage()
+        assert f"Fix: make {index} writable" in warning.getMessage()
+        with pytest.raises(FeedbackError, match=r"Fix: make .* writable"):
+            ro.record_feedback(first.id, "accepted")
+
+        with running(create_app(index, settings=HASHING)) as url:
+            r = httpx.post(f"{url}/v1/suggest", json={"message": "refund timing"})
+            assert r.status_code == 200 and r.json()["answers"][0]["article_id"] == "refunds", r.text
+
+        cli = subprocess.run(
+            [sys.executable, "-m", "kbsuggest.cli", "suggest", "refund timing", "--index", str(index), "--json"],
+            env=HASHING_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["answers"][0]["article_id"] == "refunds"
+        assert cli.stderr.count("feedback.sqlite cannot be used") == 1 and "Traceback" not in cli.stderr

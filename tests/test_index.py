@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +13,21 @@ from kbsuggest import KnowledgeBase
 from kbsuggest.articles import Article, load
 from kbsuggest.config import Settings
 from kbsuggest.encoders import HashingEncoder
-from kbsuggest.errors import ArticlesInvalid, IndexCorruptError, IndexMismatchError
+from kbsuggest.errors import ArticlesInvalid, IndexCorruptError, IndexMismatchError, IndexWriteError
 from kbsuggest.index import VectorStore, storage
 from kbsuggest.index.manifest import FORMAT_VERSION, EncoderRecord, FileRecord, OnnxRecord
 from kbsuggest.index.onnx_export import onnx_for
 from kbsuggest.index.tokens import MAX_SEGMENTS, TokenStore, compact, quantize, wasteful
-from tests.conftest import REFUND
+from tests.conftest import (
+    HASHING,
+    HASHING_ENV,
+    MARKERS,
+    REFUND,
+    fill,
+    read_only_view,
+    small_disk,
+    write_versioned_kb,
+)
 
 
 def test_exact_search_equals_numpy_brute_force() -> None:
@@ -89,7 +100,7 @@ def test_failed_save_leaves_previous_index_loadable(
         raise OSError("disk full")
 
     monkeypatch.setattr(storage.os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(IndexWriteError, match=f"cannot write the index in {index} \\(disk full\\)"):
         KnowledgeBase.build(articles_dir, index, encoders=encoders)
     monkeypatch.undo()
     after = KnowledgeBase.load(index, encoders=encoders)
@@ -111,11 +122,18 @@ def test_rebuild_with_another_model_encodes_everything(articles_dir: Path, tmp_p
     assert summary is not None and summary.encoded == summary.sections == 5
 
 
-def test_other_format_version_is_refused(articles_dir: Path, tmp_path: Path, encoders: dict) -> None:
+@pytest.mark.parametrize("version", [FORMAT_VERSION - 1, 99])
+def test_other_format_version_is_refused_with_the_rebuild_command(
+    articles_dir: Path, tmp_path: Path, encoders: dict, version: int
+) -> None:
+    """An older index (its manifest has no checksum yet) or a newer one (sealed by its own kbsuggest)."""
     KnowledgeBase.build(articles_dir, tmp_path / "ix", encoders=encoders)
     path = tmp_path / "ix" / "manifest.json"
-    path.write_text(path.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
-    with pytest.raises(IndexMismatchError, match="format version 99"):
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    del raw["checksum"]
+    raw["format_version"] = version
+    path.write_text(json.dumps(storage.seal(raw) if version > FORMAT_VERSION else raw), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=rf"format version {version}.*kbsuggest build ARTICLES_DIR --index"):
         KnowledgeBase.load(tmp_path / "ix", encoders=encoders)
 
 
@@ -278,7 +296,7 @@ def test_incremental_build_equals_a_full_build(
 
     incremental = KnowledgeBase.build(articles_dir, tmp_path / "a", encoders={"dense": HashingEncoder(64)})
     assert sorted(Path(p).name for p in parsed) == ["delivery.md", "gifts.md", "refunds.md"]
-    assert [a.path for a in incremental.articles if a.meta.id == "shipping"] == [str(articles_dir / "delivery.md")]
+    assert [a.path for a in incremental.articles if a.meta.id == "shipping"] == ["delivery.md"]
     assert "returns-zh" not in {a.meta.id for a in incremental.articles}
     fresh = KnowledgeBase.build(articles_dir, tmp_path / "b", encoders={"dense": HashingEncoder(64)})
     assert _index_content(incremental) == _index_content(fresh)
@@ -324,3 +342,43 @@ def test_the_int8_model_follows_the_quantized_build_setting(tmp_path: Path, monk
     assert onnx_for(encoder, None, tmp_path, "dense", quantized=True) is None  # no export for a non-ST model
     monkeypatch.setenv("KBSUGGEST_QUANTIZED_BUILD", "false")
     assert Settings.from_env().quantized_build is False
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_the_previous_index(tmp_path: Path) -> None:
+    """A real full disk (a small tmpfs): faiss raised a bare RuntimeError. The error names the folder and the
+    fix, the index already there still loads, no temp file is left, and the build succeeds once there is room."""
+    articles = tmp_path / "articles"
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        index = disk / "ix"
+        write_versioned_kb(articles, MARKERS[0])
+        KnowledgeBase.build(articles, index, settings=HASHING)
+        write_versioned_kb(articles, MARKERS[1])
+        filler = fill(disk)
+        with pytest.raises(IndexWriteError, match=rf"cannot write the index in {index} .*Fix: .*free disk space"):
+            KnowledgeBase.build(articles, index, settings=HASHING)
+        assert not list(index.glob(".tmp-*"))
+        filler.unlink()
+        assert {m for s in KnowledgeBase.load(index, settings=HASHING).sections for m in MARKERS if m in s.text} == {
+            MARKERS[0]
+        }
+        rebuilt = KnowledgeBase.build(articles, index, settings=HASHING)
+        assert {m for s in rebuilt.sections for m in MARKERS if m in s.text} == {MARKERS[1]}
+
+
+@pytest.mark.parametrize("where", ["the index folder", "a new folder in it"])
+def test_building_into_a_read_only_folder_is_a_clear_error(articles_dir: Path, tmp_path: Path, where: str) -> None:
+    """Through the command line: one error line naming the folder and the fix, exit status 1, no traceback."""
+    KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
+    with read_only_view(tmp_path / "ix", tmp_path / "ro") as ro:
+        index = ro if where == "the index folder" else ro / "new"
+        cli = subprocess.run(
+            [sys.executable, "-m", "kbsuggest.cli", "build", str(articles_dir), "--index", str(index), "--quiet"],
+            env=HASHING_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr
+        assert cli.stderr.startswith(f"error: cannot write the index in {index} (")
+        assert "Read-only file system" in cli.stderr and "Fix: make the folder writable" in cli.stderr
+        assert KnowledgeBase.load(ro, settings=HASHING, feedback=False).sections

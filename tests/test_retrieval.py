@@ -101,7 +101,7 @@ def test_search_returns_one_section_per_article_with_provenance(kb: KnowledgeBas
     assert len(set(ids(answers))) == len(answers)
     best = answers[0]
     assert best.section_id == "refunds#refund-timing"
-    assert best.path.endswith("refunds.md") and best.line_start == 11
+    assert best.path == "refunds.md" and best.line_start == 11  # relative: no server path in answers
     assert best.matched_by in ("dense", "lexical", "both")
     assert "business days" in best.snippet
     assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
@@ -234,3 +234,16 @@ def test_measures_read_sizes_and_numbers_but_not_words_or_long_numbers() -> None
     assert measures("order 10482213, 2 items") == {"number:2"}
     assert measures("ships in 3-5 days", ranges=True) == {"number:3", "number:4", "number:5"}
     assert measures("orders of 1-1000 units", ranges=True) == {"number:1", "number:1000"}  # too wide to expand
+
+
+def test_answer_paths_are_relative_to_the_articles_folder_after_an_incremental_build(
+    articles_dir: Path, tmp_path: Path
+) -> None:
+    KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
+    kb = KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)  # the parses are reused
+    assert {a.meta.id: a.path for a in kb.articles} == {
+        "refunds": "refunds.md",
+        "shipping": "shipping.md",
+        "returns-zh": "zh/returns-zh.md",
+    }
+    assert kb.search("退款到账", k=1)[0].path == "zh/returns-zh.md"

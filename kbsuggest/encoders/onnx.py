@@ -4,18 +4,13 @@ sentence-transformers."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from kbsuggest.encoders.sentence_transformers import keep_masks, token_rows
-
-if TYPE_CHECKING:
-    import onnxruntime
 
 
 class OnnxEncoder:
@@ -37,46 +32,25 @@ class OnnxEncoder:
         batch_size: int = 32,
     ) -> None:
         """`files`: the ONNX model (inputs input_ids and attention_mask, output last_hidden_state) and the
-        `tokenizers` JSON; `special_tokens` never take part in MaxSim."""
+        `tokenizers` JSON, both read now; `special_tokens` never take part in MaxSim."""
         self.model_id = model_id
         self.fingerprint = fingerprint
-        self._files = files
-        self._max_seq_length = max_seq_length
         self._pooling = pooling
-        self._special = frozenset(special_tokens)
-        self._threads = threads
         self._batch_size = batch_size
-        self._lock = threading.Lock()
-
-    @cached_property
-    def _session(self) -> onnxruntime.InferenceSession:
+        # Opened now, not at the first message: a file removed or replaced later cannot fail a query.
         import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self._threads
-        options.inter_op_num_threads = 1
-        return onnxruntime.InferenceSession(str(self._files[0]), options, providers=["CPUExecutionProvider"])
-
-    @cached_property
-    def dim(self) -> int:
-        with self._lock:
-            width: int = self._session.get_outputs()[0].shape[-1]
-        return width
-
-    @cached_property
-    def _tokenizer(self) -> Any:
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(self._files[1]))
-        tokenizer.enable_truncation(self._max_seq_length)
-        tokenizer.no_padding()
-        return tokenizer
-
-    @cached_property
-    def _keep(self) -> dict[bool, np.ndarray]:
-        tokenizer = self._tokenizer
-        pieces = [tokenizer.id_to_token(i) or "" for i in range(tokenizer.get_vocab_size())]
-        return keep_masks(pieces, self._special)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(str(files[0]), options, providers=["CPUExecutionProvider"])
+        self.dim: int = self._session.get_outputs()[0].shape[-1]
+        self._tokenizer: Any = Tokenizer.from_file(str(files[1]))
+        self._tokenizer.enable_truncation(max_seq_length)
+        self._tokenizer.no_padding()
+        pieces = [self._tokenizer.id_to_token(i) or "" for i in range(self._tokenizer.get_vocab_size())]
+        self._keep = keep_masks(pieces, frozenset(special_tokens))
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         pooled = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -100,9 +74,7 @@ class OnnxEncoder:
     def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray, np.ndarray]]:
         """Per batch of texts of about the same number of word pieces (texts sorted by it, so batches are padded
         little): the texts' positions in `texts`, their word piece ids, attention mask and last hidden states."""
-        with self._lock:  # the first call loads both; later calls run concurrently
-            session, tokenizer = self._session, self._tokenizer
-        encodings = tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(encodings)), key=lambda row: len(encodings[row].ids))
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
@@ -112,7 +84,7 @@ class OnnxEncoder:
             for i, row in enumerate(rows):
                 ids[i, : len(encodings[row].ids)] = encodings[row].ids
                 mask[i, : len(encodings[row].ids)] = 1
-            (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+            (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             yield rows, ids, mask.astype(bool), hidden
 
     def _pooled(self, ids: np.ndarray, mask: np.ndarray, hidden: np.ndarray) -> np.ndarray:

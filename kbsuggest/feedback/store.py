@@ -14,13 +14,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kbsuggest.errors import InputError
+from kbsuggest.errors import FeedbackError, InputError
 from kbsuggest.privacy import redact
 
 Outcome = Literal["accepted", "edited", "rejected"]
@@ -83,6 +84,14 @@ class LoggedSuggestion(BaseModel):
     escalate_reason: str | None
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The logged suggestions (oldest first) and the verdicts on them (in the order they were recorded)."""
+
+    suggestions: tuple[LoggedSuggestion, ...]
+    feedback: tuple[Feedback, ...]
+
+
 class FeedbackStore:
     """The SQLite file at `path`, created on first use."""
 
@@ -92,17 +101,30 @@ class FeedbackStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, opened and set up once (WAL, busy timeout, schema)."""
+        """This thread's connection, opened and set up once (WAL, busy timeout, schema). SQLite's errors (a
+        read-only folder, a full disk, a damaged file) are raised as `FeedbackError`."""
+        try:
+            yield self._connection()
+        except sqlite3.Error as exc:
+            raise FeedbackError(
+                f"{self.path} cannot be used ({exc}). Fix: make {self.path.parent} writable by this process "
+                "and free disk space there, or load the knowledge base with feedback=False"
+            ) from exc
+
+    def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db.executescript(_SCHEMA)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                db.executescript(_SCHEMA)
+            except sqlite3.Error:
+                db.close()
+                raise
             self._local.db = db
-        yield db
+        return db
 
     def log_suggestion(self, logged: LoggedSuggestion) -> None:
         """Keep what feedback and reports need of a suggestion: its (already redacted) message and what was
@@ -177,28 +199,35 @@ class FeedbackStore:
                 [(encoder, h, blob) for h, blob in vectors.items()],
             )
 
-    def feedback(self) -> list[Feedback]:
+    def snapshot(self) -> Snapshot:
+        """Every suggestion and verdict as of one moment: both are read in one transaction, so each verdict's
+        suggestion is there although other threads and processes keep writing."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT suggestion_id, outcome, article_id, final_text, agent, created_at FROM feedback ORDER BY id"
-            ).fetchall()
-        return [
-            Feedback(suggestion_id=r[0], outcome=r[1], article_id=r[2], final_text=r[3], agent=r[4], created_at=r[5])
-            for r in rows
-        ]
-
-    def suggestions(self) -> list[LoggedSuggestion]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, message, language, article_id, confidence, escalate_reason FROM suggestions"
-                " ORDER BY created_at"
-            ).fetchall()
-        return [
-            LoggedSuggestion(
-                id=r[0], message=r[1], language=r[2], article_id=r[3], confidence=r[4], escalate_reason=r[5]
-            )
-            for r in rows
-        ]
+            db.execute("BEGIN")
+            try:
+                suggestions = db.execute(
+                    "SELECT id, message, language, article_id, confidence, escalate_reason FROM suggestions"
+                    " ORDER BY created_at"
+                ).fetchall()
+                feedback = db.execute(
+                    "SELECT suggestion_id, outcome, article_id, final_text, agent, created_at FROM feedback ORDER BY id"
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        return Snapshot(
+            suggestions=tuple(
+                LoggedSuggestion(
+                    id=r[0], message=r[1], language=r[2], article_id=r[3], confidence=r[4], escalate_reason=r[5]
+                )
+                for r in suggestions
+            ),
+            feedback=tuple(
+                Feedback(
+                    suggestion_id=r[0], outcome=r[1], article_id=r[2], final_text=r[3], agent=r[4], created_at=r[5]
+                )
+                for r in feedback
+            ),
+        )
 
 
 def _now() -> str:

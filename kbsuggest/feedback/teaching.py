@@ -18,10 +18,11 @@ TEACHING_OUTCOMES = ("accepted", "edited")
 
 def taught_phrasings(store: FeedbackStore) -> list[tuple[str, str]]:
     """(article id, redacted message) of the suggestions agents accepted or edited, with the article they taught."""
-    messages = {s.id: s.message for s in store.suggestions()}
+    snapshot = store.snapshot()
+    messages = {s.id: s.message for s in snapshot.suggestions}
     return [
         (f.article_id, messages[f.suggestion_id])
-        for f in store.feedback()
+        for f in snapshot.feedback
         if f.outcome in TEACHING_OUTCOMES and f.article_id is not None
     ]
 

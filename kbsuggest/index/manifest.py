@@ -1,4 +1,7 @@
-"""The manifest: what built an index, what it holds, and the checksums of its data files."""
+"""The manifest: what built an index, what it holds, and the checksums of its data files.
+
+On disk it carries one more key, `checksum`: the sha256 of its other content (`kbsuggest.index.storage`), so
+a changed byte anywhere in it is refused like a changed byte in a data file."""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ from pydantic import BaseModel, ConfigDict
 
 from kbsuggest.articles.models import ArticleMeta
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
+"""6: the manifest's own checksum; article paths relative to the articles folder."""
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FileRecord(_Record):
@@ -53,6 +57,7 @@ class EncoderRecord(_Record):
 class ArticleRecord(_Record):
     meta: ArticleMeta
     path: str
+    """The source file, relative to the articles folder (POSIX separators)."""
     source_hash: str
 
 

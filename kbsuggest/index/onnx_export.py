@@ -24,6 +24,7 @@ import numpy as np
 
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
 from kbsuggest.encoders.onnx import OnnxEncoder
+from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexWriteError
 from kbsuggest.index.manifest import EncoderRecord, FileRecord, Manifest, OnnxRecord
 from kbsuggest.index.storage import write_file, write_json
 
@@ -49,6 +50,8 @@ def export_onnx(encoder: SentenceTransformerEncoder, index_dir: Path, stem: str)
         return None
     try:
         model = write_file(index_dir, f"{stem}-onnx", ".onnx", lambda path: _export(modules[0].auto_model, path))
+    except IndexWriteError:
+        raise
     except Exception as exc:  # whatever the exporter raises only means no fast path
         log.warning("no ONNX fast path for %s: the export failed (%s)", encoder.model_id, exc)
         return None
@@ -82,6 +85,8 @@ def _quantize(encoder: SentenceTransformerEncoder, record: OnnxRecord, index_dir
 
     try:
         documents = write_file(index_dir, f"{stem}-onnx-quantized", ".onnx", write)
+    except IndexWriteError:
+        raise
     except Exception as exc:  # as for the export: only means documents are encoded by the model itself
         log.warning("no int8 document encoder for %s: quantisation failed (%s)", encoder.model_id, exc)
         return None
@@ -102,9 +107,18 @@ def _agreement(ours: Encoder, reference: Encoder) -> float:
 
 
 def fast_encoder(record: EncoderRecord, index_dir: Path) -> Encoder:
-    """The ONNX encoder of an index's encoder `record`, which must have an export."""
+    """The ONNX encoder of an index's encoder `record`, which must have an export, opened now. Its files
+    must have been verified against their checksums (`read_index`); any that still cannot be opened is
+    `IndexCorruptError`."""
     assert record.onnx is not None
-    return _onnx_encoder(record, record.onnx, record.onnx.model, index_dir, threads=1)
+    try:
+        return _onnx_encoder(record, record.onnx, record.onnx.model, index_dir, threads=1)
+    except Exception as exc:  # ONNX Runtime's and tokenizers' errors derive from Exception alone
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise IndexCorruptError(
+            f"{index_dir / record.onnx.model.name} or {record.onnx.tokenizer.name} cannot be opened ({first_line}); "
+            f"{REBUILD_HINT.format(index_dir=index_dir)}"
+        ) from None
 
 
 def document_encoders(

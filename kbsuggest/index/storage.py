@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
@@ -21,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from kbsuggest.articles.models import Article, Section
 from kbsuggest.articles.templates import Templates
 from kbsuggest.encoders.base import Encoder, sha256_file
-from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, KbSuggestError
+from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexWriteError, KbSuggestError
 from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.manifest import FORMAT_VERSION, FileRecord, Manifest, TokenRecord
 from kbsuggest.index.store import VectorStore
@@ -29,6 +30,7 @@ from kbsuggest.index.tokens import TokenStore, load_segment
 from kbsuggest.index.views import view_texts
 
 MANIFEST = "manifest.json"
+_CHECKSUM = "checksum"
 _DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss|onnx)$")
 """Names `write_file` gives; nothing else in the folder (a feedback database, say) is ever deleted."""
 _SECTIONS = TypeAdapter(tuple[Section, ...])
@@ -48,21 +50,34 @@ class IndexData:
     lexical: BM25
 
 
+@contextlib.contextmanager
+def writing(index_dir: Path) -> Iterator[None]:
+    """Raise the OSError of a write into `index_dir` (read-only, full disk) as `IndexWriteError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir} ({exc}). Fix: make the folder writable by this process and "
+            "free disk space there, then build again; the index already there is unchanged"
+        ) from exc
+
+
 def write_file(index_dir: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> FileRecord:
     """Write through `write` into a temp file, fsync it, and rename it to `stem-<sha>.suffix`."""
-    handle, temp_name = tempfile.mkstemp(dir=index_dir, prefix=".tmp-", suffix=suffix)
-    os.close(handle)
-    temp = Path(temp_name)
-    temp.chmod(0o644)
-    try:
-        write(temp)
-        with temp.open("rb") as f:
-            os.fsync(f.fileno())
-        digest = sha256_file(temp)
-        name = f"{stem}-{digest[:16]}{suffix}"
-        os.replace(temp, index_dir / name)
-    finally:
-        temp.unlink(missing_ok=True)
+    with writing(index_dir):
+        handle, temp_name = tempfile.mkstemp(dir=index_dir, prefix=".tmp-", suffix=suffix)
+        os.close(handle)
+        temp = Path(temp_name)
+        try:
+            temp.chmod(0o644)
+            write(temp)
+            with temp.open("rb") as f:
+                os.fsync(f.fileno())
+            digest = sha256_file(temp)
+            name = f"{stem}-{digest[:16]}{suffix}"
+            os.replace(temp, index_dir / name)
+        finally:
+            temp.unlink(missing_ok=True)
     return FileRecord(name=name, sha256=digest)
 
 
@@ -115,11 +130,15 @@ def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | No
     """Atomically make `manifest` the index, then delete data files neither it nor `previous` refers to
     (a reader that read the previous manifest just before the switch still finds its files)."""
     temp = index_dir / f".tmp-{os.getpid()}-{MANIFEST}"
-    with temp.open("w", encoding="utf-8") as f:
-        f.write(manifest.model_dump_json(indent=1))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, index_dir / MANIFEST)
+    with writing(index_dir):
+        try:
+            with temp.open("w", encoding="utf-8") as f:
+                f.write(json.dumps(seal(manifest.model_dump(mode="json")), indent=1, ensure_ascii=False))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, index_dir / MANIFEST)
+        finally:
+            temp.unlink(missing_ok=True)
     dir_fd = os.open(index_dir, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -135,8 +154,10 @@ def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | No
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """One build at a time per index folder (across processes)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("a") as handle:
+    with writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = (index_dir / ".lock").open("a")
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             for stale in index_dir.glob(".tmp-*"):
@@ -146,8 +167,19 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def seal(content: dict[str, Any]) -> dict[str, Any]:
+    """`content` (a manifest as JSON data) with its `checksum`: the sha256 of its canonical JSON form."""
+    return {**content, _CHECKSUM: _checksum(content)}
+
+
+def _checksum(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
 def read_manifest(index_dir: Path) -> Manifest | None:
-    """The manifest, or None when the folder holds no index yet."""
+    """The manifest, or None when the folder holds no index yet. Any changed byte is `IndexCorruptError`; a
+    manifest of another format version (older ones have no checksum) is `IndexMismatchError`."""
     path = index_dir / MANIFEST
     if not path.exists():
         return None
@@ -156,7 +188,13 @@ def read_manifest(index_dir: Path) -> Manifest | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"{path} is unreadable ({exc}); {hint}") from None
-    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise IndexCorruptError(f"{path} is not a manifest (a JSON {type(raw).__name__}); {hint}")
+    version = raw.get("format_version")
+    checksum = raw.pop(_CHECKSUM, None)
+    older = checksum is None and isinstance(version, int) and version < FORMAT_VERSION
+    if not older and checksum != _checksum(raw):
+        raise IndexCorruptError(f"{path} does not match its own checksum: it was changed or damaged; {hint}")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"{path} has index format version {version}, this kbsuggest reads version {FORMAT_VERSION}; {hint}"
@@ -185,10 +223,11 @@ def check_encoders(manifest: Manifest, encoders: Mapping[str, Encoder], index_di
             )
 
 
-def parsed_articles(index_dir: Path) -> dict[str, Article]:
-    """The articles the current index was built from, by `Article.source_hash`, for `load_articles` to reuse
-    instead of parsing unchanged files again; empty when there is no readable index. Needs no build lock: an
-    article is keyed by everything its parse depended on, so any index's copy of it is right."""
+def parsed_articles(index_dir: Path, articles_dir: Path) -> dict[str, Article]:
+    """The articles the current index was built from `articles_dir`, by `Article.source_hash`, for
+    `load_articles` to reuse instead of parsing unchanged files again; empty when there is no readable index.
+    Needs no build lock: an article is keyed by everything its parse depended on (its path among them), so
+    any index's copy of it is right."""
     try:
         manifest = read_manifest(index_dir)
         if manifest is None:
@@ -201,7 +240,10 @@ def parsed_articles(index_dir: Path) -> dict[str, Article]:
             by_article.setdefault(section.article_id, []).append(section)
         return {
             a.source_hash: Article(
-                meta=a.meta, path=a.path, sections=tuple(by_article[a.meta.id]), source_hash=a.source_hash
+                meta=a.meta,
+                path=str(articles_dir / a.path),
+                sections=tuple(by_article[a.meta.id]),
+                source_hash=a.source_hash,
             )
             for a in manifest.articles
         }
@@ -231,6 +273,13 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
 def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
     hint = REBUILD_HINT.format(index_dir=index_dir)
     sections = _SECTIONS.validate_json((index_dir / manifest.sections_file.name).read_bytes())
+    article_ids = {a.meta.id for a in manifest.articles}
+    if [s.id for s in sections] != [r.id for r in manifest.sections] or any(
+        s.article_id not in article_ids for s in sections
+    ):
+        raise IndexCorruptError(
+            f"{index_dir / manifest.sections_file.name} does not hold the sections {MANIFEST} lists; {hint}"
+        )
     stores = {
         name: {view: VectorStore.load(index_dir / file.name) for view, file in record.views.items()}
         for name, record in manifest.encoders.items()

@@ -56,7 +56,11 @@ class VectorStore:
         return scores, rows
 
     def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+        """Raises OSError when the file cannot be written (faiss itself raises RuntimeError)."""
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as exc:
+            raise OSError(f"faiss could not write {path}: {str(exc).strip().splitlines()[-1]}") from None
 
     @classmethod
     def load(cls, path: Path) -> VectorStore:

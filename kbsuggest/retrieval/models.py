@@ -43,7 +43,7 @@ class Answer(BaseModel):
     score: float = Field(description="Fused relevance; higher is better; comparable within one result list.")
     matched_by: MatchedBy
     section_id: str
-    path: str = Field(description="The article's source file.")
+    path: str = Field(description="The article's source file, relative to the articles folder.")
     line_start: int
     line_end: int
     locale: str

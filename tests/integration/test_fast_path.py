@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,11 @@ import pytest
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
-from kbsuggest.encoders.base import PooledOnly
+from kbsuggest.encoders.base import PooledOnly, sha256_file
 from kbsuggest.encoders.onnx import OnnxEncoder
+from kbsuggest.errors import IndexCorruptError
 from kbsuggest.index import onnx_export
+from kbsuggest.index.storage import MANIFEST, seal
 from kbsuggest.index.views import view_texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +141,29 @@ def test_failed_quantisation_encodes_documents_exactly(
     body = kb._data.stores["dense"]["body"].vectors()
     exact = real_encoders["dense"].encode_documents(view_texts(kb.sections)["body"])
     assert np.sum(body * exact, axis=1).min() >= 0.9999
+
+
+def test_the_onnx_export_is_opened_at_load_so_a_removed_index_still_answers(index_dir: Path, tmp_path: Path) -> None:
+    """The model and tokenizer were opened at the first message: an index folder removed (or replaced) after
+    the load failed that message."""
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    kb = KnowledgeBase.load(copy, feedback=False)
+    assert isinstance(kb.encoders["dense"], OnnxEncoder)
+    shutil.rmtree(copy)
+    assert kb.search("where is my parcel? ordered 10 days ago", k=1)[0].article_id == "lost-delayed-parcels"
+
+
+def test_an_onnx_export_that_cannot_be_opened_is_refused_at_load(index_dir: Path, tmp_path: Path) -> None:
+    """Garbage under a matching checksum (the manifest edited and sealed again): refused by the load, with the
+    rebuild command, not by the first message."""
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    raw = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    del raw["checksum"]
+    model = raw["encoders"]["dense"]["onnx"]["model"]
+    (copy / model["name"]).write_bytes(b"not an ONNX model")
+    model["sha256"] = sha256_file(copy / model["name"])
+    (copy / MANIFEST).write_text(json.dumps(seal(raw)), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=rf"{model['name']} .*cannot be opened .*kbsuggest build ARTICLES_DIR"):
+        KnowledgeBase.load(copy, feedback=False)
