@@ -3,9 +3,14 @@
 Detected, in English and Chinese text (no spaces needed around numbers, full-width digits accepted):
 
 - `email`: addresses like ``zhang.wei@163.com``.
-- `phone`: ``+`` international numbers (``+1 415-555-0142``, ``+44 20 7946 0958``), North American numbers
-  written with separators (``(415) 555-0142``, ``415.555.0142``), mainland-China mobiles (``1[3-9]`` + 9 digits,
-  optional ``+86``/``86``, spaces or dashes: ``138 0013 8000``) and landlines with an area code (``010-62345678``).
+- `phone`: mainland-China mobiles (``1[3-9]`` + 9 digits, optional ``+86``/``86``, spaces or dashes:
+  ``138 0013 8000``) and landlines with an area code (``010-62345678``) by rules of their own; every other number
+  is judged by the `phonenumbers` library (Google's libphonenumber metadata): written internationally
+  (``+44 20 7946 0958``, ``0044 7911 123456``; after ``+`` a number of possible length counts even if its range is
+  unassigned) or the national way of a `PHONE_REGIONS` region, trunk prefix included (``07911 123456``,
+  ``020 7946 0958``, ``06 12 34 56 78``, ``0412 345 678``, ``(415) 555-0142``, and bare ``4155550142``).
+  A run of digit groups is read as numbers only if each group of 3+ digits belongs to one, so a count or an hour
+  beside a number stays (``+1 (646) 734-0162 3 times``) and no number is cut out of a tracking or card number.
 - `card`: 13-19 digits, unbroken or in blocks of 3-6 split by spaces or dashes, that pass the Luhn check and
   start with a known card-network prefix for that length. A standalone Luhn-valid 16-digit number is masked
   whatever its prefix, so none survives redaction.
@@ -15,22 +20,28 @@ Detected, in English and Chinese text (no spaces needed around numbers, full-wid
 - `order` (kept by default): a 1-3 letter prefix plus 6-12 digits (``A1048321``, carrier tracking prefixes such
   as SF/YT excluded), or any code of 6+ digits after "order #", "order number" or "订单号".
 
-Precedence where candidates overlap: email, then the checksum kinds (IBAN, ID, card), then an explicitly
-labelled order number ("订单号 13800138000" is the customer's order, not a phone), then phone, then a bare
+Precedence where candidates overlap: email, then the checksum kinds (IBAN, ID, card), then phone numbers written
+with a +, brackets or separators, then an explicitly labelled order number ("订单号 13800138000" is the
+customer's order, not a phone; "order 020-7946-0958" is a phone), then bare-digit phones, then a bare
 letter-prefixed order number. Candidates touching other letters or digits are not phones, so codes such as
 ``A13800138000`` or tracking numbers like ``1Z999AA10123456784`` stay intact. Prices, dates, times, sizes and
-short numbers match no pattern. Redaction repeats on its own output until nothing new is found, so it is
+short numbers are not phones. Redaction repeats on its own output until nothing new is found, so it is
 idempotent.
 
-Not detected, deliberately: names, street addresses, postcodes, 15-digit (pre-1999) ID numbers, passport
-numbers, phone numbers written without separators outside China (``4155550142``) or spelled out in words.
-Names and addresses need a trained NER model; mask them elsewhere if required.
+Order numbers are the only values a caller may echo (`kbsuggest.analysis` takes a message's order ids from the
+`order` spans here), so a number classified as anything else never becomes one.
 
-Measured with benchmarks/bench_redact.py on tests/data/pii_cases.jsonl (287 templated English/Chinese
-customer messages, 304 labelled spans, exact span match, hard negatives included): precision and recall 1.00 for
-card (52), id_number (24), email (46), phone (96) and iban (24); order precision 1.00, recall 0.97 (a number given
-a sentence after the "订单号" label is missed). The cases were written alongside these rules, so read the figures
-as a regression check, not as expected accuracy on real traffic.
+Not detected, deliberately: names, street addresses, postcodes, 15-digit (pre-1999) ID numbers, passport
+numbers, national-format numbers of regions outside `PHONE_REGIONS` and mainland China (``9123 4567`` in Hong
+Kong; written with ``+852`` they are found), numbers spelled out in words. Names and addresses need a trained NER
+model; mask them elsewhere if required.
+
+Measured with benchmarks/bench_redact.py on tests/data/pii_cases.jsonl (314 templated English/Chinese/French
+customer messages, 324 labelled spans, exact span match, hard negatives included: prices, dates, times, sizes,
+tracking and order numbers): precision and recall 1.00 for card (52), id_number (24), email (46), phone (111) and
+iban (24); order precision 1.00, recall 0.97 (a number given a sentence after the "订单号" label is missed).
+About 0.3 ms a message, most of it in `phonenumbers`. The cases were written alongside these rules, so read the
+figures as a regression check, not as expected accuracy on real traffic.
 """
 
 from __future__ import annotations
@@ -40,9 +51,16 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
 PiiKind = Literal["email", "phone", "card", "id_number", "iban", "order"]
+
+PHONE_REGIONS: dict[str, str] = {"US": "", "GB": "0", "FR": "0", "AU": "0"}
+"""Numbers written the national way (no + or 00) are phones when valid in one of these regions and written with
+its trunk prefix ('07911 123456', not '7911 123456'); international ones in any country. Mainland China has rules
+of its own. Left out: regions whose numbers are a bare 8 digits (HK, SG) and DE, where almost any digit group is
+valid: they would mask order and reference numbers."""
 
 PLACEHOLDERS: dict[PiiKind, str] = {
     "email": "[EMAIL]",
@@ -85,13 +103,8 @@ _DIGIT_RUN = re.compile(r"[0-9]+")
 _ID = re.compile(r"(?<![0-9])[1-9][0-9]{5} ?(?:19|20)[0-9]{6} ?[0-9]{3}[0-9Xx](?![0-9])")
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")
 _CN_MOBILE = re.compile(r"(?<![0-9A-Za-z+])(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}(?![0-9A-Za-z])")
-_INTL = re.compile(
-    r"(?<![0-9A-Za-z])\+[1-9][0-9]{0,2}(?:[ .\-]?\(?[0-9]{1,4}\)?)(?:[ .\-]?[0-9]{2,5}){1,5}(?![0-9A-Za-z])"
-)
-_NANP = re.compile(
-    r"(?<![0-9A-Za-z])(?:1[ .\-]?)?(?:\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[ .\-]|[2-9][0-9]{2}([ .\-])[2-9][0-9]{2}\1)"
-    r"[0-9]{4}(?![0-9A-Za-z])(?![.\-][0-9])"
-)
+_PHONE_CHAIN = re.compile(r"(?<![0-9A-Za-z+])\+?\(?[0-9][0-9()\-. ]*")
+_PHONE_SEPARATOR = re.compile(r"\)?[ .\-]?\(?")
 _CN_LANDLINE = re.compile(
     r"(?<![0-9A-Za-z])(?:\(0[1-9][0-9]{1,2}\) ?|0[1-9][0-9]{1,2}[ \-])[2-9][0-9]{6,7}(?![0-9A-Za-z])"
 )
@@ -256,11 +269,81 @@ def _ibans(text: str) -> Iterator[_Candidate]:
             yield "iban", match.start(), end
 
 
+def _is_phone_number(candidate: str) -> bool:
+    """International form (+ or 00): valid in its country, or after + of a possible length there (new and
+    reserved ranges are phones too). National form: valid in one of `PHONE_REGIONS`, trunk prefix written."""
+    international = candidate.startswith("+")
+    digits = "".join(char for char in candidate if char.isdigit())
+    regions = [None] if international else [r for r, trunk in PHONE_REGIONS.items() if digits.startswith(trunk)]
+    for region in regions:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
+            return True
+    return False
+
+
+def _library_phones(text: str) -> Iterator[_Candidate]:
+    """Numbers that `phonenumbers` accepts, read off runs of digit groups (see `_read_numbers`)."""
+    for chain in _PHONE_CHAIN.finditer(text):
+        offset = chain.start()
+        groups = [(offset + m.start(), offset + m.end()) for m in _DIGIT_RUN.finditer(chain.group())]
+        run: list[tuple[int, int]] = []
+        for group in groups:
+            if run and not _PHONE_SEPARATOR.fullmatch(text[run[-1][1] : group[0]]):
+                yield from _read_numbers(text, run)
+                run = []
+            run.append(group)
+        yield from _read_numbers(text, run)
+
+
+def _read_numbers(text: str, groups: list[tuple[int, int]]) -> list[_Candidate]:
+    """Phone numbers that explain a run of digit groups, longest first, or none if some group of 3+ digits fits
+    no number: '07911 123456 020 7946 0958' is two numbers, '+1 (646) 734-0162 3 times' one and a count, and
+    no number is cut out of a tracking or card number. Groups joined by '-' or '.' stay in one number."""
+
+    def joined(left: int) -> bool:
+        return left + 1 < len(groups) and any(char in "-." for char in text[groups[left][1] : groups[left + 1][0]])
+
+    # readings[i]: the numbers in groups[i:], or None when they cannot all be read.
+    readings: list[list[_Candidate] | None] = [None] * len(groups) + [[]]
+    for first in range(len(groups) - 1, -1, -1):
+        for last in range(len(groups) - 1, first - 1, -1):
+            rest = readings[last + 1]
+            if rest is None or joined(last) or not 7 <= sum(b - a for a, b in groups[first : last + 1]) <= 17:
+                continue
+            start, end = _widen(text, groups[first][0], groups[last][1])
+            after = text[end : end + 2]
+            if (after[:1].isascii() and after[:1].isalpha()) or (after[:1] == ":" and after[1:].isdigit()):
+                continue  # a code ('0958AB') or a time ('10:30') goes on here
+            if _is_phone_number(text[start:end]):
+                readings[first] = [("phone", start, end), *rest]
+                break
+        short = groups[first][1] - groups[first][0] <= 2
+        if readings[first] is None and short and not joined(first):
+            readings[first] = readings[first + 1]
+    return readings[0] or []
+
+
+def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """The number's own brackets and leading + belong to it."""
+    if start and text[start - 1] == "(":
+        start -= 1
+    if start and text[start - 1] == "+":
+        start -= 1
+    if text.count("(", start, end) > text.count(")", start, end) and text[end : end + 1] == ")":
+        end += 1
+    return start, end
+
+
 def _phones(text: str) -> Iterator[_Candidate]:
-    for pattern, digit_range in ((_CN_MOBILE, (11, 13)), (_INTL, (8, 15)), (_NANP, (10, 11)), (_CN_LANDLINE, (10, 12))):
+    for pattern, digit_range in ((_CN_MOBILE, (11, 13)), (_CN_LANDLINE, (10, 12))):
         for match in pattern.finditer(text):
             if digit_range[0] <= sum(char.isdigit() for char in match.group()) <= digit_range[1]:
                 yield "phone", match.start(), match.end()
+    yield from _library_phones(text)
 
 
 def _labelled_orders(text: str) -> Iterator[_Candidate]:
@@ -277,11 +360,13 @@ def _coded_orders(text: str) -> Iterator[_Candidate]:
 
 def _scan(text: str) -> list[_Candidate]:
     """All non-overlapping detections in `text`, including order numbers, chosen tier by tier."""
+    phones = list(_phones(text))
     tiers = (
         list(_emails(text)),
         [*_ibans(text), *_id_numbers(text), *_cards(text)],
+        [phone for phone in phones if not text[phone[1] : phone[2]].isdigit()],
         list(_labelled_orders(text)),
-        list(_phones(text)),
+        [phone for phone in phones if text[phone[1] : phone[2]].isdigit()],
         list(_coded_orders(text)),
     )
     chosen: list[_Candidate] = []
