@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kbsuggest.errors import InputError, KbSuggestError
 from kbsuggest.feedback.store import Outcome
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
+from kbsuggest.privacy import redact
 from kbsuggest.reply.templates import Tone
 from kbsuggest.retrieval.models import Filters
 
@@ -166,8 +167,9 @@ def call_tool(kb: KnowledgeBase, name: str, arguments: Mapping[str, Any] | str |
 
 
 def error(kind: str, message: str) -> dict[str, Any]:
-    """The structured error every surface returns: `{"error": {"type": kind, "message": message}}`."""
-    return {"error": {"type": kind, "message": message}}
+    """The structured error every surface returns: `{"error": {"type": kind, "message": message}}`, with any
+    personal data an error quotes from the input masked."""
+    return {"error": {"type": kind, "message": redact(message)}}
 
 
 def describe_validation_errors(errors: Iterable[Mapping[str, Any]]) -> str:

@@ -396,7 +396,8 @@ def _render(text: str, spans: list[PiiSpan]) -> tuple[str, list[tuple[int, int, 
 
 
 def find_pii(text: str, *, keep_order_numbers: bool = True) -> Redaction:
-    """Masked text and the masked spans (kind and original offsets). Order numbers are kept unless asked."""
+    """Masked text and the masked spans (kind and original offsets). Order numbers are kept unless asked; the
+    other spans are the same either way, so an order number kept in one text is never masked in another."""
     spans: list[PiiSpan] = []
     masked = text
     while True:
@@ -408,8 +409,7 @@ def find_pii(text: str, *, keep_order_numbers: bool = True) -> Redaction:
         found = [
             c
             for c in _scan(masked.translate(_NORMALISE))
-            if not (keep_order_numbers and c[0] == "order")
-            and all(c[2] <= start or c[1] >= end for start, end, _ in placed)
+            if all(c[2] <= start or c[1] >= end for start, end, _ in placed)
         ]
         if not found:
             break
@@ -417,6 +417,8 @@ def find_pii(text: str, *, keep_order_numbers: bool = True) -> Redaction:
             shift = sum(s for _, placeholder_end, s in placed if placeholder_end <= start)
             spans.append(PiiSpan(kind=kind, start=start + shift, end=end + shift))
         spans.sort(key=lambda span: span.start)
+    if keep_order_numbers:
+        spans = [span for span in spans if span.kind != "order"]
     masked, _ = _render(text, spans)
     return Redaction(text=masked, spans=tuple(spans))
 
