@@ -40,8 +40,8 @@ Measured with benchmarks/bench_redact.py on tests/data/pii_cases.jsonl (314 temp
 customer messages, 324 labelled spans, exact span match, hard negatives included: prices, dates, times, sizes,
 tracking and order numbers): precision and recall 1.00 for card (52), id_number (24), email (46), phone (111) and
 iban (24); order precision 1.00, recall 0.97 (a number given a sentence after the "订单号" label is missed).
-About 0.2 ms a message (was 0.05), most of it in `phonenumbers`. The cases were written alongside these rules, so read the
-figures as a regression check, not as expected accuracy on real traffic.
+About 0.2 ms a message (was 0.05), most of it in `phonenumbers`. The cases were written alongside these rules,
+so read the figures as a regression check, not as expected accuracy on real traffic.
 """
 
 from __future__ import annotations
