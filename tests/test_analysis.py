@@ -50,6 +50,7 @@ PERSONAL = {
     "French mobile": "appelez 06 12 34 56 78, order A1048321 never came",
     "ID number": "身份证11010519491231002X，订单号A1048321退款",
     "bare US number": "TEXT ME AT 4155550142 URGENT!!",
+    "passport": "passport E12345678 for customs, I want a human",
 }
 
 

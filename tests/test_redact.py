@@ -51,6 +51,23 @@ def test_card_negative(text: str) -> None:
     assert kinds_found(text, keep_order_numbers=False) == []
 
 
+def test_card_written_with_dots_is_masked() -> None:
+    assert redact("paid with 4111.1111.1111.1111 twice") == "paid with [CARD] twice"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my passport E12345678 for customs", "E12345678"),
+        ("护照号E12345678，转人工", "E12345678"),
+        ("HKID A123456(7) please verify", "A123456(7)"),
+        ("台湾身份证 A123456789", "A123456789"),
+    ],
+)
+def test_labelled_identity_codes_are_id_numbers_not_orders(text: str, value: str) -> None:
+    assert kinds_found(text, keep_order_numbers=False) == [("id_number", value)]
+
+
 def test_card_followed_by_cvv_masks_the_card() -> None:
     assert redact("4111 1111 1111 1111 123") == "[CARD] 123"
 
