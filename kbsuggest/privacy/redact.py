@@ -48,6 +48,7 @@ so read the figures as a regression check, not as expected accuracy on real traf
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -406,6 +407,15 @@ def _render(text: str, spans: list[PiiSpan]) -> tuple[str, list[tuple[int, int, 
 def find_pii(text: str, *, keep_order_numbers: bool = True) -> Redaction:
     """Masked text and the masked spans (kind and original offsets). Order numbers are kept unless asked; the
     other spans are the same either way, so an order number kept in one text is never masked in another."""
+    spans = [span for span in _spans(text) if not (keep_order_numbers and span.kind == "order")]
+    masked, _ = _render(text, spans)
+    return Redaction(text=masked, spans=tuple(spans))
+
+
+@functools.lru_cache(maxsize=256)
+def _spans(text: str) -> tuple[PiiSpan, ...]:
+    """Every detection, order numbers included, scanning until nothing new is found. Cached: the analysis and
+    the suggestion both redact the same message."""
     spans: list[PiiSpan] = []
     masked = text
     while True:
@@ -425,10 +435,7 @@ def find_pii(text: str, *, keep_order_numbers: bool = True) -> Redaction:
             shift = sum(s for _, placeholder_end, s in placed if placeholder_end <= start)
             spans.append(PiiSpan(kind=kind, start=start + shift, end=end + shift))
         spans.sort(key=lambda span: span.start)
-    if keep_order_numbers:
-        spans = [span for span in spans if span.kind != "order"]
-    masked, _ = _render(text, spans)
-    return Redaction(text=masked, spans=tuple(spans))
+    return tuple(spans)
 
 
 def redact(text: str, *, keep_order_numbers: bool = True) -> str:
