@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -10,7 +11,14 @@ from pydantic import ValidationError
 
 from kbsuggest.privacy import PiiSpan, find_pii, redact
 from kbsuggest.privacy.quality import read_labelled, span_counts
-from kbsuggest.privacy.redact import _NORMALISE, iban_valid, id_number_valid, luhn_valid
+from kbsuggest.privacy.redact import (
+    _NORMALISE,
+    _PHONE_CHECKS,
+    _is_phone_number,
+    iban_valid,
+    id_number_valid,
+    luhn_valid,
+)
 
 CASES = Path(__file__).parent / "data" / "pii_cases.jsonl"
 TARGET_KINDS = ("card", "id_number", "email", "phone")
@@ -173,6 +181,7 @@ def test_phone_positive(text: str, value: str) -> None:
         "USPS 9400 1413 8756 0951 2959 88 stuck",  # no number is cut out of a tracking number
         "card 3757 440661 96462 is invalid",  # nor out of a mistyped card
         "size 36-38-40, 2026 11 30",
+        "sizes 34 36 38 40 42 in stock",  # ten digits, but no US number is written in pairs
         "ref 612345678 and 1234567890",  # French digits without the trunk 0; no such US area code
         "Hong Kong 9123 4567",  # bare 8 digits: regions without a trunk prefix are not read
     ],
@@ -183,7 +192,19 @@ def test_phone_negative(text: str) -> None:
 
 def test_two_numbers_in_one_run_are_both_masked() -> None:
     assert redact("07911 123456 020 7946 0958") == "[PHONE] [PHONE]"
-    assert redact("06 12 34 56 78 et 07 12 34 56 78") == "[PHONE] et [PHONE]"
+    assert redact("06 12 34 56 78 et 07 81 23 45 67") == "[PHONE] et [PHONE]"
+
+
+def test_a_wall_of_numbers_costs_bounded_library_checks_and_leaks_nothing() -> None:
+    """4,000 characters of two-digit groups: every five of them could be a US number. Past the budget of library
+    checks, phone-shaped candidates are masked unchecked, so the work is bounded and the real number goes too."""
+    rng = random.Random(12)
+    wall = " ".join(str(rng.randrange(10, 100)) for _ in range(1300)) + " 020 7946 0958"
+    _is_phone_number.cache_clear()
+    masked = redact(wall)
+    info = _is_phone_number.cache_info()
+    assert info.hits + info.misses <= 3 * _PHONE_CHECKS  # a few scans of the text, each within the budget
+    assert masked.endswith("[PHONE]") and "7946" not in masked
 
 
 def test_labelled_order_numbers_are_not_phones() -> None:
