@@ -38,8 +38,9 @@ Order numbers are the only values a caller may echo (`kbsuggest.analysis` takes 
 
 Not detected, deliberately: names, street addresses, postcodes, 15-digit (pre-1999) ID numbers, all-digit or
 unlabelled passport numbers, US social security numbers, national-format numbers of regions outside
-`PHONE_REGIONS` and mainland China (``9123 4567`` in Hong Kong; written with ``+852`` they are found), numbers
-spelled out in words. Names and addresses need a trained NER model; mask them elsewhere if required.
+`PHONE_REGIONS` and mainland China (``9123 4567`` in Hong Kong; written with ``+852`` they are found), country
+codes without + or 00 (``447911123456``), numbers spelled out in words. Names and addresses need a trained NER
+model; mask them elsewhere if required.
 
 Measured with benchmarks/bench_redact.py on tests/data/pii_cases.jsonl (320 templated English/Chinese/French
 customer messages, 329 labelled spans, exact span match, hard negatives included: prices, dates, times, sizes,
