@@ -1,6 +1,8 @@
 """Customer message -> `MessageAnalysis`: language, sentiment, urgency, a request for a person, order numbers.
 
 Rule-based and bilingual (English, Chinese) so every decision can be read back from the cues it lists.
+The analysis goes back to callers, so it holds no personal data: the cues are read from the redacted message,
+and the order numbers are the redactor's `order` spans, never a card, IBAN, phone or ID number.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kbsuggest.privacy import find_pii
 from kbsuggest.text.tokenize import message_language
 
 Sentiment = Literal["negative", "neutral", "positive"]
@@ -43,8 +46,7 @@ _URGENT = re.compile(
     r"|急|马上|立刻|赶紧|尽快|今天|\d+\s*(天|周|个星期|个月)|[一二两三四五六七八九十几]+(天|周|个星期|个月)",
     re.IGNORECASE,
 )
-_ORDER_ID = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,3}-?\d{6,}|\d{8,})(?![A-Za-z0-9])")
-_SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
+_SHOUTING = re.compile(r"(?<!\[)\b[A-Z]{4,}\b(?!\])")  # not the redactor's [PHONE], [CARD], [ORDER]...
 _EXCLAIM = re.compile(r"[!！]{2,}|[?？][!！]|[!！][?？]")
 
 
@@ -58,22 +60,31 @@ class MessageAnalysis(BaseModel):
     angry: bool = Field(description="Strong anger: insults, threats, swearing, or several negative cues at once.")
     urgency: Urgency
     human_requested: bool
-    order_ids: tuple[str, ...] = ()
-    cues: tuple[str, ...] = Field(default=(), description="The words that drove sentiment, urgency and hand-off.")
+    order_ids: tuple[str, ...] = Field(
+        default=(),
+        description="Order numbers the message names: after 'order #', 'order number', '订单号', or coded like "
+        "A1048321. Never a card, IBAN, phone or ID number.",
+    )
+    cues: tuple[str, ...] = Field(
+        default=(), description="The words that drove sentiment, urgency and hand-off, personal data masked."
+    )
 
 
 def analyse(message: str) -> MessageAnalysis:
     """Analyse a raw customer message: the one place its language is decided."""
-    angry = [m.group(0) for m in _ANGRY.finditer(message)]
-    negative = [m.group(0) for m in _NEGATIVE.finditer(message)]
-    shouting = [w for w in _SHOUTING.findall(message) if w not in {"ASAP", "HTTP", "USPS", "UPS", "DHL", "GPS"}]
-    exclaim = _EXCLAIM.findall(message)
-    urgent = [m.group(0) for m in _URGENT.finditer(message)]
-    human = [m.group(0) for m in _HUMAN.finditer(message)]
+    pii = find_pii(message, keep_order_numbers=False)
+    order_ids = tuple(dict.fromkeys(message[span.start : span.end] for span in pii.spans if span.kind == "order"))
+    text = pii.text  # cues are quoted back, so they are read where personal data is already masked
+    angry = [m.group(0) for m in _ANGRY.finditer(text)]
+    negative = [m.group(0) for m in _NEGATIVE.finditer(text)]
+    shouting = [w for w in _SHOUTING.findall(text) if w not in {"ASAP", "HTTP", "USPS", "UPS", "DHL", "GPS"}]
+    exclaim = _EXCLAIM.findall(text)
+    urgent = [m.group(0) for m in _URGENT.finditer(text)]
+    human = [m.group(0) for m in _HUMAN.finditer(text)]
     is_angry = bool(angry) or (bool(negative) and bool(shouting or exclaim))
     if angry or negative or shouting or (exclaim and urgent):
         sentiment: Sentiment = "negative"
-    elif _POSITIVE.search(message):
+    elif _POSITIVE.search(text):
         sentiment = "positive"
     else:
         sentiment = "neutral"
@@ -83,6 +94,6 @@ def analyse(message: str) -> MessageAnalysis:
         angry=is_angry,
         urgency="high" if urgent or (negative and exclaim) else "normal",
         human_requested=bool(human),
-        order_ids=tuple(dict.fromkeys(m.group(1) for m in _ORDER_ID.finditer(message))),
+        order_ids=order_ids,
         cues=tuple(dict.fromkeys([*human, *angry, *negative, *shouting, *exclaim, *urgent])),
     )

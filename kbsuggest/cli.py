@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kbsuggest.errors import ArticlesInvalid, KbSuggestError, TemplateError
+from kbsuggest.privacy import redact
 
 EXIT_ERROR = 1
 EXIT_INVALID_INPUT = 2
@@ -21,10 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (ArticlesInvalid, TemplateError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_INVALID_INPUT
     except KbSuggestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -148,7 +149,7 @@ def _suggest(args: argparse.Namespace) -> int:
     for item in args.context:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            print(f"error: --context {item!r} is not KEY=VALUE (e.g. customer_name=Ann)", file=sys.stderr)
+            print(f"error: --context {redact(item)!r} is not KEY=VALUE (e.g. customer_name=Ann)", file=sys.stderr)
             return EXIT_INVALID_INPUT
         context[key.strip()] = value.strip()
     s = KnowledgeBase.load(args.index).suggest(args.message, context=context, k=args.k, tone=args.tone)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -10,7 +11,14 @@ from pydantic import ValidationError
 
 from kbsuggest.privacy import PiiSpan, find_pii, redact
 from kbsuggest.privacy.quality import read_labelled, span_counts
-from kbsuggest.privacy.redact import _NORMALISE, iban_valid, id_number_valid, luhn_valid
+from kbsuggest.privacy.redact import (
+    _NORMALISE,
+    _PHONE_CHECKS,
+    _is_phone_number,
+    iban_valid,
+    id_number_valid,
+    luhn_valid,
+)
 
 CASES = Path(__file__).parent / "data" / "pii_cases.jsonl"
 TARGET_KINDS = ("card", "id_number", "email", "phone")
@@ -49,6 +57,23 @@ def test_card_positive(text: str, value: str) -> None:
 )
 def test_card_negative(text: str) -> None:
     assert kinds_found(text, keep_order_numbers=False) == []
+
+
+def test_card_written_with_dots_is_masked() -> None:
+    assert redact("paid with 4111.1111.1111.1111 twice") == "paid with [CARD] twice"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my passport E12345678 for customs", "E12345678"),
+        ("护照号E12345678，转人工", "E12345678"),
+        ("HKID A123456(7) please verify", "A123456(7)"),
+        ("台湾身份证 A123456789", "A123456789"),
+    ],
+)
+def test_labelled_identity_codes_are_id_numbers_not_orders(text: str, value: str) -> None:
+    assert kinds_found(text, keep_order_numbers=False) == [("id_number", value)]
 
 
 def test_card_followed_by_cvv_masks_the_card() -> None:
@@ -120,6 +145,20 @@ def test_email_negative(text: str) -> None:
         ("打+86 13800138000", "+86 13800138000"),
         ("座机010-62345678", "010-62345678"),
         ("手机号：１３８００１３８０００", "１３８００１３８０００"),
+        # National formats, judged by `phonenumbers` (issue 12): UK mobile and landline, 00 international, France.
+        ("ring me on 07911 123456 after 6", "07911 123456"),
+        ("my number is 020 7946 0958.", "020 7946 0958"),
+        ("call 0044 7911 123456 please", "0044 7911 123456"),
+        ("mon numéro: 06 12 34 56 78", "06 12 34 56 78"),
+        ("电话07911123456谢谢", "07911123456"),
+        ("(020) 7946 0958 is my office", "(020) 7946 0958"),
+        ("Sydney 0412 345 678", "0412 345 678"),
+        ("my cell 4155550142", "4155550142"),  # a bare valid North American number is masked too
+        ("pls call +44 7700 900401 asap", "+44 7700 900401"),  # reserved range, but written after +
+        ("called +1 (646) 734-0162 3 times", "+1 (646) 734-0162"),  # the count after it is not part of it
+        ("size 42 07911 123456", "07911 123456"),
+        ("call 020 7946 0958 5pm is best", "020 7946 0958"),
+        ("07911 123456 10:30 works", "07911 123456"),
     ],
 )
 def test_phone_positive(text: str, value: str) -> None:
@@ -135,12 +174,42 @@ def test_phone_positive(text: str, value: str) -> None:
         "tracking 1Z999AA10123456784",
         "顺丰SF1234567890123已签收",
         "I need 12 pairs in size 42",
-        "2024112233 is the reference",  # bare 10 digits: not a phone without separators
         "order A13800138000 arrived",  # letters attached: a code, not a phone
+        "price 1299.00, was 1499.00",
+        "delivered 2026-11-30, paid 30/11/2026 at 09:42",
+        "UPS 1Z999AA10123456784 and SF1234567890123",
+        "USPS 9400 1413 8756 0951 2959 88 stuck",  # no number is cut out of a tracking number
+        "card 3757 440661 96462 is invalid",  # nor out of a mistyped card
+        "size 36-38-40, 2026 11 30",
+        "sizes 34 36 38 40 42 in stock",  # ten digits, but no US number is written in pairs
+        "ref 612345678 and 1234567890",  # French digits without the trunk 0; no such US area code
+        "Hong Kong 9123 4567",  # bare 8 digits: regions without a trunk prefix are not read
     ],
 )
 def test_phone_negative(text: str) -> None:
-    assert [kind for kind, _ in kinds_found(text)] == []
+    assert [kind for kind, _ in kinds_found(text, keep_order_numbers=False) if kind != "order"] == []
+
+
+def test_two_numbers_in_one_run_are_both_masked() -> None:
+    assert redact("07911 123456 020 7946 0958") == "[PHONE] [PHONE]"
+    assert redact("06 12 34 56 78 et 07 81 23 45 67") == "[PHONE] et [PHONE]"
+
+
+def test_a_wall_of_numbers_costs_bounded_library_checks_and_leaks_nothing() -> None:
+    """4,000 characters of two-digit groups: every five of them could be a US number. Past the budget of library
+    checks, phone-shaped candidates are masked unchecked, so the work is bounded and the real number goes too."""
+    rng = random.Random(12)
+    wall = " ".join(str(rng.randrange(10, 100)) for _ in range(1300)) + " 020 7946 0958"
+    _is_phone_number.cache_clear()
+    masked = redact(wall)
+    info = _is_phone_number.cache_info()
+    assert info.hits + info.misses <= 3 * _PHONE_CHECKS  # a few scans of the text, each within the budget
+    assert masked.endswith("[PHONE]") and "7946" not in masked
+
+
+def test_labelled_order_numbers_are_not_phones() -> None:
+    for text in ("order A1048321 is late", "订单号 250112345678", "order 2024112233 is late"):
+        assert [kind for kind, _ in kinds_found(text, keep_order_numbers=False)] == ["order"], text
 
 
 @pytest.mark.parametrize(
@@ -192,6 +261,12 @@ def test_labelled_order_is_not_a_phone_but_a_card_still_wins() -> None:
     assert redact("订单A1048321，手机13800138000") == "订单A1048321，手机[PHONE]"
 
 
+def test_a_phone_written_as_one_beats_the_order_label() -> None:
+    assert redact("my order is 020-7946-0958") == "my order is [PHONE]"
+    assert redact("订单号 138-0013-8000", keep_order_numbers=False) == "订单号 [PHONE]"
+    assert redact("order no. 07911123456") == "order no. 07911123456"  # bare digits: the label decides
+
+
 def test_no_pii_is_returned_unchanged() -> None:
     assert redact("") == ""
     assert redact("亲，这个有优惠券吗") == "亲，这个有优惠券吗"
@@ -223,6 +298,10 @@ FRAGMENTS = [
     "订单号",
     "A1048321",
     "(415) 555-0142",
+    "07911 123456",
+    "020 7946 0958",
+    "44 ",
+    "06 12 34 56 78",
     "+1 ",
     "415.555.0142",
     "-",

@@ -76,6 +76,22 @@ def test_order_number_in_the_message_fills_the_slot() -> None:
     assert "order A1048321" in draft.text
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my card 4111111111111111 was charged twice, I want a human",
+        "我的IBAN是DE89370400440532013000，转人工",
+        "手机13800138000，转人工",
+        "order number 07911 123456, I want a human",
+    ],
+)
+def test_a_personal_number_is_never_named_as_the_order(message: str) -> None:
+    templates = TEMPLATES[analyse(message).language]
+    draft = compose(message, analyse(message), None, templates=templates, tone="friendly", context={}, handoff=True)
+    assert templates.tones["friendly"].handoff_no_order[0] in draft.text
+    assert not any(char.isdigit() for char in draft.text)
+
+
 def test_clarifying_question_replaces_the_answer() -> None:
     message = "I want to send this jacket back"
     draft = compose(
