@@ -253,9 +253,16 @@ def _lint(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --today {args.today!r} is not a date; write it as YYYY-MM-DD", file=sys.stderr)
         return EXIT_INVALID_INPUT
-    encoders = None if args.no_similarity else Settings.from_env().encoders()
+    settings = Settings.from_env()
+    encoders = None if args.no_similarity else settings.encoders()
     try:
-        report = lint(args.articles_dir, today=today, expiring_days=args.expiring_days, encoders=encoders)
+        report = lint(
+            args.articles_dir,
+            today=today,
+            expiring_days=args.expiring_days,
+            encoders=encoders,
+            max_article_bytes=settings.max_article_bytes,
+        )
     except KbSuggestError as exc:  # a model that cannot load: exit status 1 would read as "warnings only"
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT

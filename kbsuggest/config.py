@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from kbsuggest.articles.load import MAX_ARTICLE_BYTES
 from kbsuggest.encoders import Encoder, HashingEncoder, SentenceTransformerEncoder, UseEncoder
 from kbsuggest.encoders.sentence_transformers import BUNDLED_NAME
 
@@ -19,7 +20,8 @@ class Settings(BaseModel):
     `quantized_build`: builds encode articles with that export quantised to int8: the model's encoding
     2.1-2.5x faster (a full build 1.7-1.8x, with length bucketing), accuracy@1 within 0.005 on the shared
     dev sets; False encodes them exactly, with sentence-transformers. Either applies to the texts a build
-    encodes: a changed setting re-encodes nothing already in the index."""
+    encodes: a changed setting re-encodes nothing already in the index.
+    `max_article_bytes`: article files larger than this are refused by `build` and reported by `lint`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -27,6 +29,7 @@ class Settings(BaseModel):
     default_locale: str = "en"
     fast_queries: bool = True
     quantized_build: bool = True
+    max_article_bytes: int = Field(default=MAX_ARTICLE_BYTES, gt=0)
 
     @classmethod
     def from_env(cls) -> Settings:

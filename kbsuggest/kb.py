@@ -85,7 +85,9 @@ class KnowledgeBase:
         settings = settings or Settings.from_env()
         encoders = encoders if encoders is not None else settings.encoders()
         parsed = parsed_articles(Path(index_dir))
-        articles = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
+        articles = load_articles(
+            articles_dir, default_locale=settings.default_locale, parsed=parsed, max_bytes=settings.max_article_bytes
+        )
         templates = load_templates(Path(articles_dir))
         data, summary = build_index(
             articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build

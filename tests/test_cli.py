@@ -83,3 +83,18 @@ def test_report_after_feedback(articles_dir: Path, tmp_path: Path, capsys: pytes
     assert main(["report", "--index", str(tmp_path / "ix"), "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert next(a for a in body["articles"] if a["article_id"] == "refunds")["acceptance_rate"] == 1.0
+
+
+def test_build_and_lint_refuse_an_article_over_the_configured_size(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (articles_dir / "huge.md").write_text("# Huge\n\n" + "Refunds take a week. " * 100, encoding="utf-8")
+    monkeypatch.setenv("KBSUGGEST_MAX_ARTICLE_BYTES", "1500")
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{articles_dir / 'huge.md'}: the file has 2,108 bytes, over the limit of 1,500" in err
+    assert not (tmp_path / "ix").exists()
+    assert main(["lint", str(articles_dir), "--no-similarity", "--json"]) == 2
+    [finding] = json.loads(capsys.readouterr().out)["errors"]
+    assert finding["kind"] == "invalid-article" and finding["path"] == str(articles_dir / "huge.md")
+    assert "over the limit of 1,500" in finding["message"]
