@@ -11,7 +11,7 @@ import pytest
 from kbsuggest.articles import load_articles
 from kbsuggest.articles.parse import parse_article
 from kbsuggest.errors import ArticleError, ArticlesInvalid
-from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles, write_links_out_of_the_folder
 
 
 def parse(source: str, stem: str = "doc"):
@@ -189,3 +189,20 @@ def test_an_article_over_the_size_limit_is_refused_naming_its_size_the_limit_and
     assert f"has {size:,} bytes, over the limit of {limit:,}" in error.problem
     assert "KBSUGGEST_MAX_ARTICLE_BYTES" in error.problem and "split it" in error.fix
     assert [a.meta.id for a in load_articles(root, max_bytes=size)] == ["huge", "refunds"]
+
+
+def test_links_out_of_the_articles_folder_are_refused_naming_the_link(tmp_path: Path) -> None:
+    root = write_links_out_of_the_folder(tmp_path)
+    with pytest.raises(ArticlesInvalid) as caught:
+        load_articles(root)
+    problems = {Path(e.path).name: e.problem for e in caught.value.errors}
+    secret = (tmp_path / "elsewhere").resolve()
+    assert problems == {
+        "leak.md": f"a symbolic link to {secret / 'secret.md'}, outside the articles folder",
+        "shared": f"a symbolic link to {secret}, outside the articles folder",
+        "loop.md": "a symbolic link that loops",
+    }
+    assert "hunter2" not in str(caught.value)
+    for name in problems:
+        (root / name).unlink()
+    assert sorted(a.meta.id for a in load_articles(root)) == ["draft", "refunds"]

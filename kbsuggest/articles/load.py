@@ -17,13 +17,16 @@ answer, and parsing a megabyte takes about a second."""
 
 def article_files(articles_dir: Path) -> list[Path]:
     """Every file under `articles_dir` that is not ignored: names starting with '.' or '_' (files or
-    folders) and README.md are ignored, so editors keep guides, templates and assets there."""
+    folders) and README.md are ignored, so editors keep guides, templates and assets there.
+
+    Symbolic links are listed when they lead to a file, or out of the folder (which `read_source` refuses);
+    one to a folder inside it is not followed: that folder's files are listed where they are."""
     found = []
     for path in sorted(articles_dir.rglob("*")):
         parts = path.relative_to(articles_dir).parts
         if any(part.startswith((".", "_")) for part in parts) or path.name.lower() in IGNORED_NAMES:
             continue
-        if path.is_file():
+        if path.is_file() or (path.is_symlink() and _outside(path, articles_dir) is not None):
             found.append(path)
     return found
 
@@ -48,7 +51,7 @@ def load_articles(
     errors: list[ArticleError] = []
     for path in article_files(root):
         try:
-            articles.append(_load_one(path, default_locale, parsed or {}, max_bytes))
+            articles.append(_load_one(path, root, default_locale, parsed or {}, max_bytes))
         except ArticlesInvalid as exc:
             errors.extend(exc.errors)
         except ArticleError as exc:
@@ -61,14 +64,18 @@ def load_articles(
     return articles
 
 
-def _load_one(path: Path, default_locale: str, parsed: Mapping[str, Article], max_bytes: int) -> Article:
-    source = read_source(path, max_bytes)
+def _load_one(path: Path, root: Path, default_locale: str, parsed: Mapping[str, Article], max_bytes: int) -> Article:
+    source = read_source(path, root, max_bytes)
     known = parsed.get(source_hash(source, str(path), default_id=path.stem, default_locale=default_locale))
     return known or parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
 
 
-def read_source(path: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
-    """The text of the article file `path`. Raises `ArticleError` for anything `load_articles` refuses in it."""
+def read_source(path: Path, root: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
+    """The text of the article file `path` under `root`. Raises `ArticleError` for anything `load_articles`
+    refuses in it; a symbolic link out of `root` is refused unread, so no text from elsewhere is quoted."""
+    outside = _outside(path, root)
+    if outside is not None:
+        raise ArticleError(path, None, outside, "copy the article into the articles folder, or delete the link")
     if path.suffix.lower() != ".md":
         raise ArticleError(
             path, None, "not a Markdown file", "rename it to .md, or move it into a folder whose name starts with '_'"
@@ -91,6 +98,17 @@ def read_source(path: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
     if not source.strip():
         raise ArticleError(path, None, "the file is empty", "write the article or delete the file")
     return source
+
+
+def _outside(path: Path, root: Path) -> str | None:
+    """How `path` leads out of `root` (a symbolic link, itself or in its folders), or None if it does not."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop, before Python 3.13
+        return "a symbolic link that loops"
+    if target.is_relative_to(root.resolve()):
+        return None
+    return f"a symbolic link to {target}, outside the articles folder"
 
 
 def _duplicate_ids(articles: list[Article]) -> list[ArticleError]:

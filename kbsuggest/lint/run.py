@@ -62,7 +62,7 @@ def read_documents(
     documents = []
     for path in article_files(root) if root.is_dir() else []:
         try:
-            source = read_source(path, max_bytes)
+            source = read_source(path, root, max_bytes)
             article = parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
         except (ArticleError, ArticlesInvalid):
             continue  # reported in `problems`
