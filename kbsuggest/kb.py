@@ -180,7 +180,7 @@ class KnowledgeBase:
         filters: Filters | FilterFields | None = None,
     ) -> list[Suggestion]:
         """`suggest` for many messages sharing one context; the queries are encoded in one batch."""
-        messages, context, k, checked_filters = _messages(messages), _context(context), _k(k), _filters(filters)
+        messages, context, k, filters = _messages(messages), _context(context), _k(k), _filters(filters)
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = self._stages
@@ -194,7 +194,7 @@ class KnowledgeBase:
                 tone=tone,
                 stages=stages,
             )
-            for message, retrieval in zip(messages, self._retrieve(messages, k, checked_filters), strict=True)
+            for message, retrieval in zip(messages, self._retrieve(messages, k, filters), strict=True)
         ]
         if self.feedback is not None:
             for suggestion in suggestions:
@@ -264,11 +264,10 @@ def _check_unicode(text: str, what: str) -> None:
             ) from None
 
 
-def _text(value: object, what: str) -> str:
+def _text(value: object, what: str) -> None:
     if not isinstance(value, str):
         raise InputError(f"{what} is {type(value).__name__}, not text. Fix: pass a str")
     _check_unicode(value, what)
-    return value
 
 
 def _messages(messages: object) -> Sequence[str]:
