@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kbsuggest.articles.load import MAX_ARTICLE_BYTES
 from kbsuggest.encoders import Encoder, HashingEncoder, SentenceTransformerEncoder, UseEncoder
 from kbsuggest.encoders.sentence_transformers import BUNDLED_NAME
+from kbsuggest.errors import InputError
 
 
 class Settings(BaseModel):
@@ -33,13 +34,21 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Defaults overridden where set by KBSUGGEST_<FIELD> (KBSUGGEST_MODEL, KBSUGGEST_QUANTIZED_BUILD, ...)."""
+        """Defaults overridden where set by KBSUGGEST_<FIELD> (KBSUGGEST_MODEL, KBSUGGEST_QUANTIZED_BUILD, ...).
+
+        Raises `InputError` naming each variable whose value cannot be used."""
         env = {
             field: os.environ[f"KBSUGGEST_{field.upper()}"]
             for field in cls.model_fields
             if f"KBSUGGEST_{field.upper()}" in os.environ
         }
-        return cls.model_validate(env)
+        try:
+            return cls.model_validate(env)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"KBSUGGEST_{str(e['loc'][0]).upper()}={env[str(e['loc'][0])]!r}: {e['msg']}" for e in exc.errors()
+            )
+            raise InputError(f"{problems}. Fix: correct the environment variable, or unset it") from None
 
     def encoders(self) -> dict[str, Encoder]:
         """'dense': the configured model; 'multilingual': USE multilingual, which carries Chinese."""

@@ -138,3 +138,13 @@ def test_human_output_shows_terminal_controls_escaped(tmp_path: Path, capsys: py
     for text in (captured.err, captured.out):
         _assert_inert(text)
         assert "title\\x1b]0;pwned\\x07.md: " in text and "caf\\udce9.md: " in text
+
+
+def test_a_setting_that_cannot_be_used_names_its_variable(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBSUGGEST_MAX_ARTICLE_BYTES", "1MB")
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: KBSUGGEST_MAX_ARTICLE_BYTES='1MB': Input should be a valid integer")
+    assert "Fix: correct the environment variable" in err
