@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from kbsuggest.errors import ArticlesInvalid, KbSuggestError, TemplateError
 from kbsuggest.privacy import redact
 
 EXIT_ERROR = 1
 EXIT_INVALID_INPUT = 2
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+"""C0 and C1 controls but tab and newline (ESC starts ANSI sequences: colours, clearing the screen, the window
+title; CR overwrites a line), and lone surrogates (a file name's undecodable bytes), which print cannot encode."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,11 +27,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (ArticlesInvalid, TemplateError) as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        _show(f"error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_INVALID_INPUT
     except KbSuggestError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        _show(f"error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _show(text: object, file: TextIO | None = None) -> None:
+    """`print` for people: characters in article, message or file-name text that a terminal would obey, or
+    could not print, are shown escaped (`\\x1b`, `\\udcff`). JSON output (`--json`) is for programs: printed as is."""
+    print(_UNPRINTABLE.sub(_escape, str(text)), file=file)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,7 +136,7 @@ def _build(args: argparse.Namespace) -> int:
     if args.json:
         print(summary.model_dump_json())
     else:
-        print(
+        _show(
             f"built {args.index}: {summary.articles} articles, {summary.sections} sections "
             f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
             f"reused {summary.reused}; encoded {summary.encoded}) in {summary.seconds:.2f} s"
@@ -136,9 +152,9 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps([a.model_dump(mode="json") for a in answers], ensure_ascii=False, indent=1))
         return 0
     for rank, a in enumerate(answers, start=1):
-        print(f"{rank}. {a.score:7.3f}  {a.section_id}  ({a.matched_by}; {a.path}:{a.line_start})")
-        print(f"   {' > '.join(a.heading_path)}")
-        print(f"   {a.snippet}")
+        _show(f"{rank}. {a.score:7.3f}  {a.section_id}  ({a.matched_by}; {a.path}:{a.line_start})")
+        _show(f"   {' > '.join(a.heading_path)}")
+        _show(f"   {a.snippet}")
     return 0
 
 
@@ -149,7 +165,7 @@ def _suggest(args: argparse.Namespace) -> int:
     for item in args.context:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            print(f"error: --context {redact(item)!r} is not KEY=VALUE (e.g. customer_name=Ann)", file=sys.stderr)
+            _show(f"error: --context {redact(item)!r} is not KEY=VALUE (e.g. customer_name=Ann)", file=sys.stderr)
             return EXIT_INVALID_INPUT
         context[key.strip()] = value.strip()
     s = KnowledgeBase.load(args.index).suggest(args.message, context=context, k=args.k, tone=args.tone)
@@ -158,16 +174,16 @@ def _suggest(args: argparse.Namespace) -> int:
         return 0
     a = s.analysis
     handoff = f"  -> hand to a person ({s.escalate_reason})" if s.escalate else ""
-    print(
+    _show(
         f"{a.language} · {a.sentiment} · urgency {a.urgency} · stage {s.stage or '-'} · "
         f"confidence {s.confidence:.2f}{handoff}"
     )
     for answer in s.answers:
-        print(f"  {answer.score:7.3f}  {answer.section_id}  ({answer.matched_by})")
+        _show(f"  {answer.score:7.3f}  {answer.section_id}  ({answer.matched_by})")
     if s.clarifying_question:
-        print(f"clarifying question: {s.clarifying_question}")
+        _show(f"clarifying question: {s.clarifying_question}")
     for draft in s.drafts:
-        print(f"\n--- draft ({draft.tone}; cites {', '.join(draft.citations) or 'nothing'})\n{draft.text}")
+        _show(f"\n--- draft ({draft.tone}; cites {', '.join(draft.citations) or 'nothing'})\n{draft.text}")
     return 0
 
 
@@ -192,7 +208,7 @@ def _eval(args: argparse.Namespace) -> int:
         body["below_threshold"] = below
         print(json.dumps(body, ensure_ascii=False, indent=1))
     else:
-        print(
+        _show(
             f"{report.queries} messages ({report.in_scope} answerable): accuracy@1 {report.accuracy_at_1:.3f}, "
             f"recall@{report.k} {report.recall_at_k:.3f}, MRR {report.mrr:.3f}, nDCG@10 {report.ndcg_at_10:.3f}, "
             f"escalation precision {report.escalation_precision:.3f} recall {report.escalation_recall:.3f}"
@@ -200,9 +216,9 @@ def _eval(args: argparse.Namespace) -> int:
         for r in failures[: args.failures]:
             got = ", ".join(r.got[:3]) or "nothing"
             want = ", ".join(r.expected) or "escalation"
-            print(f"  miss: {r.query!r}: expected {want}; got {got}")
+            _show(f"  miss: {r.query!r}: expected {want}; got {got}")
         for line in below:
-            print(f"below threshold: {line}", file=sys.stderr)
+            _show(f"below threshold: {line}", file=sys.stderr)
     return EXIT_ERROR if below else 0
 
 
@@ -216,15 +232,15 @@ def _report(args: argparse.Namespace) -> int:
             row["acceptance_rate"] = usage.acceptance_rate
         print(json.dumps(body, ensure_ascii=False, indent=1))
         return 0
-    print(f"{report.suggestions} suggestions, {report.feedback} feedback records")
-    print("\nacceptance per article (accepted / edited / rejected; times suggested first):")
+    _show(f"{report.suggestions} suggestions, {report.feedback} feedback records")
+    _show("\nacceptance per article (accepted / edited / rejected; times suggested first):")
     for a in sorted(report.articles, key=lambda a: -a.suggested):
         rate = "-" if a.acceptance_rate is None else f"{a.acceptance_rate:.0%}"
-        print(f"  {a.article_id}: {rate} ({a.accepted}/{a.edited}/{a.rejected}; {a.suggested})")
-    print("\nknowledge gaps (unanswered or rejected, clustered):")
+        _show(f"  {a.article_id}: {rate} ({a.accepted}/{a.edited}/{a.rejected}; {a.suggested})")
+    _show("\nknowledge gaps (unanswered or rejected, clustered):")
     for gap in report.gaps:
-        print(f"  {gap.count} x {' | '.join(gap.examples)}")
-    print(f"\nnever used: {', '.join(report.never_used) or 'none'}")
+        _show(f"  {gap.count} x {' | '.join(gap.examples)}")
+    _show(f"\nnever used: {', '.join(report.never_used) or 'none'}")
     return 0
 
 
@@ -260,20 +276,27 @@ def _lint(args: argparse.Namespace) -> int:
     try:
         today = date.fromisoformat(args.today) if args.today else None
     except ValueError:
-        print(f"error: --today {args.today!r} is not a date; write it as YYYY-MM-DD", file=sys.stderr)
+        _show(f"error: --today {args.today!r} is not a date; write it as YYYY-MM-DD", file=sys.stderr)
         return EXIT_INVALID_INPUT
-    encoders = None if args.no_similarity else Settings.from_env().encoders()
+    settings = Settings.from_env()
+    encoders = None if args.no_similarity else settings.encoders()
     try:
-        report = lint(args.articles_dir, today=today, expiring_days=args.expiring_days, encoders=encoders)
+        report = lint(
+            args.articles_dir,
+            today=today,
+            expiring_days=args.expiring_days,
+            encoders=encoders,
+            max_article_bytes=settings.max_article_bytes,
+        )
     except KbSuggestError as exc:  # a model that cannot load: exit status 1 would read as "warnings only"
-        print(f"error: {exc}", file=sys.stderr)
+        _show(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
     if args.json:
         print(report.model_dump_json(indent=1))
     else:
         for finding in (*report.errors, *report.warnings):
-            print(finding)
-        print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+            _show(finding)
+        _show(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     return 2 if report.errors else 1 if report.warnings else 0
 
 

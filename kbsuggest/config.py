@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kbsuggest.articles.load import MAX_ARTICLE_BYTES
 from kbsuggest.encoders import Encoder, HashingEncoder, SentenceTransformerEncoder, UseEncoder
 from kbsuggest.encoders.sentence_transformers import BUNDLED_NAME
+from kbsuggest.errors import InputError
 
 
 class Settings(BaseModel):
@@ -18,7 +20,8 @@ class Settings(BaseModel):
     (same vectors, no torch: `kbsuggest.index.onnx_export`); False encodes them with sentence-transformers.
     `quantized_build`: builds encode articles with that export quantised to int8 (faster, accuracy within 0.005:
     README "Faster builds", benchmarks/bench_build.py); False encodes them exactly, with sentence-transformers.
-    Either applies to the texts a build encodes: a changed setting re-encodes nothing already in the index."""
+    Either applies to the texts a build encodes: a changed setting re-encodes nothing already in the index.
+    `max_article_bytes`: article files larger than this are refused by `build` and reported by `lint`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -26,16 +29,25 @@ class Settings(BaseModel):
     default_locale: str = "en"
     fast_queries: bool = True
     quantized_build: bool = True
+    max_article_bytes: int = Field(default=MAX_ARTICLE_BYTES, gt=0)
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Defaults overridden where set by KBSUGGEST_<FIELD> (KBSUGGEST_MODEL, KBSUGGEST_QUANTIZED_BUILD, ...)."""
+        """Defaults overridden where set by KBSUGGEST_<FIELD> (KBSUGGEST_MODEL, KBSUGGEST_QUANTIZED_BUILD, ...).
+
+        Raises `InputError` naming each variable whose value cannot be used."""
         env = {
             field: os.environ[f"KBSUGGEST_{field.upper()}"]
             for field in cls.model_fields
             if f"KBSUGGEST_{field.upper()}" in os.environ
         }
-        return cls.model_validate(env)
+        try:
+            return cls.model_validate(env)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"KBSUGGEST_{str(e['loc'][0]).upper()}={env[str(e['loc'][0])]!r}: {e['msg']}" for e in exc.errors()
+            )
+            raise InputError(f"{problems}. Fix: correct the environment variable, or unset it") from None
 
     def encoders(self) -> dict[str, Encoder]:
         """'dense': the configured model; 'multilingual': USE multilingual, which carries Chinese."""

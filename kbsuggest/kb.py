@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.articles import load_articles
@@ -33,6 +36,8 @@ from kbsuggest.retrieval.retriever import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.sqlite"
+FilterFields = Mapping[str, Any]
+"""A dict of `Filters` fields, e.g. {"locale": "zh-CN", "type": ["policy"]}, accepted wherever a `Filters` is."""
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
 
@@ -97,7 +102,9 @@ class KnowledgeBase:
         encoders = encoders if encoders is not None else settings.encoders()
         articles_dir = Path(articles_dir)
         parsed = parsed_articles(Path(index_dir), articles_dir)
-        loaded = load_articles(articles_dir, default_locale=settings.default_locale, parsed=parsed)
+        loaded = load_articles(
+            articles_dir, default_locale=settings.default_locale, parsed=parsed, max_bytes=settings.max_article_bytes
+        )
         # The index records paths relative to the articles folder: answers never show where a server keeps it.
         articles = [a.model_copy(update={"path": Path(a.path).relative_to(articles_dir).as_posix()}) for a in loaded]
         templates = load_templates(articles_dir)
@@ -150,13 +157,17 @@ class KnowledgeBase:
     def sections(self) -> tuple[Section, ...]:
         return self._data.sections
 
-    def search(self, message: str, k: int = 5, filters: Filters | None = None) -> list[Answer]:
-        """The `k` sections that best answer `message`, best first, at most one per article."""
+    def search(self, message: str, k: int = 5, filters: Filters | FilterFields | None = None) -> list[Answer]:
+        """The `k` sections that best answer `message`, best first, at most one per article.
+
+        `filters`: a `Filters`, or a dict of its fields. Arguments that cannot be used raise `InputError`."""
         return list(self.search_many([message], k, filters)[0])
 
-    def search_many(self, messages: Sequence[str], k: int = 5, filters: Filters | None = None) -> list[list[Answer]]:
+    def search_many(
+        self, messages: Sequence[str], k: int = 5, filters: Filters | FilterFields | None = None
+    ) -> list[list[Answer]]:
         """`search` for many messages; the queries are encoded in one batch."""
-        return [list(r.answers) for _, r in self._retrieve(messages, k, filters)]
+        return [list(r.answers) for _, r in self._retrieve(_messages(messages), _k(k), _filters(filters))]
 
     def suggest(
         self,
@@ -165,11 +176,12 @@ class KnowledgeBase:
         k: int = 3,
         *,
         tone: Tone = "friendly",
-        filters: Filters | None = None,
+        filters: Filters | FilterFields | None = None,
     ) -> Suggestion:
         """Answers, a reply draft, a confidence and whether to hand the message to a person.
 
-        `context` fills the drafts' placeholders: customer_name, order_id, agent_name, store_name."""
+        `context` fills the drafts' placeholders: customer_name, order_id, agent_name, store_name.
+        `filters`: a `Filters`, or a dict of its fields. Arguments that cannot be used raise `InputError`."""
         return self.suggest_many([message], context, k, tone=tone, filters=filters)[0]
 
     def suggest_many(
@@ -179,15 +191,12 @@ class KnowledgeBase:
         k: int = 3,
         *,
         tone: Tone = "friendly",
-        filters: Filters | None = None,
+        filters: Filters | FilterFields | None = None,
     ) -> list[Suggestion]:
         """`suggest` for many messages sharing one context; the queries are encoded in one batch."""
+        messages, context, k, filters = _messages(messages), _context(context), _k(k), _filters(filters)
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
-        for key, value in (context or {}).items():
-            if not isinstance(value, str):
-                raise InputError(f"context value for {key!r} is {type(value).__name__}, not text")
-            _check_unicode(value, f"context value for {key!r}")
         stages = self._stages
         suggestions = [
             build_suggestion(
@@ -196,7 +205,7 @@ class KnowledgeBase:
                 retrieval,
                 analysis,
                 templates=self._data.templates,
-                context=dict(context or {}),
+                context=context,
                 tone=tone,
                 stages=stages,
             )
@@ -223,6 +232,10 @@ class KnowledgeBase:
         `article_id`: the article the reply was really answered with, when not the first answer.
         Accepted and edited suggestions teach: from the next `KnowledgeBase.load`, the (redacted) message is
         an example phrasing of that article."""
+        _text(suggestion_id, "suggestion_id")
+        for name, value in (("final_text", final_text), ("article_id", article_id), ("agent", agent)):
+            if value is not None:
+                _text(value, name)
         if article_id is not None and article_id not in {a.meta.id for a in self.articles}:
             raise InputError(f"article {article_id!r} is not in this knowledge base")
         return self._store().record(suggestion_id, outcome, final_text=final_text, article_id=article_id, agent=agent)
@@ -255,17 +268,15 @@ class KnowledgeBase:
         self, messages: Sequence[str], k: int, filters: Filters | None
     ) -> list[tuple[MessageAnalysis, Retrieval]]:
         """Each message analysed once (its language included), then retrieved in that language."""
-        if k < 1:
-            raise InputError(f"k must be at least 1, got {k}")
         for message in messages:
-            if not isinstance(message, str) or not message.strip():
+            _text(message, "the message")
+            if not message.strip():
                 raise InputError("the message is empty. Fix: pass the customer's text")
             if len(message) > MAX_MESSAGE_CHARS:
                 raise InputError(
                     f"the message has {len(message)} characters, over the limit of {MAX_MESSAGE_CHARS}. "
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
-            _check_unicode(message, "the message")
         analyses = [analyse(m) for m in messages]
         retrievals = self._retriever.retrieve_many(messages, [a.language for a in analyses], k, filters)
         return list(zip(analyses, retrievals, strict=True))
@@ -294,3 +305,55 @@ def _check_unicode(text: str, what: str) -> None:
                 f"{what} is not valid Unicode (an unpaired surrogate at character {exc.start}). "
                 "Fix: decode the customer's text as UTF-8 before passing it"
             ) from None
+
+
+def _text(value: object, what: str) -> None:
+    if not isinstance(value, str):
+        raise InputError(f"{what} is {type(value).__name__}, not text. Fix: pass a str")
+    _check_unicode(value, what)
+
+
+def _messages(messages: object) -> Sequence[str]:
+    """The messages of a `*_many` call: a list or tuple (each message is checked as it is used)."""
+    if isinstance(messages, str) or not isinstance(messages, Sequence):
+        raise InputError(f"messages is {type(messages).__name__}, not a list. Fix: pass a list of messages")
+    return messages
+
+
+def _k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise InputError(f"k is {type(k).__name__}, not a whole number. Fix: pass how many answers, e.g. k=5")
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    return int(k)
+
+
+def _filters(filters: object) -> Filters | None:
+    """`filters` as a `Filters`: one already, or a dict of its fields validated into one."""
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    if not isinstance(filters, Mapping):
+        raise InputError(f"filters is {type(filters).__name__}. Fix: pass a Filters, a dict of its fields or None")
+    try:
+        return Filters.model_validate(filters)
+    except ValidationError as exc:
+        problems = "; ".join(
+            ".".join(_printable(str(part)) for part in ("filters", *e["loc"])) + f": {e['msg']}" for e in exc.errors()
+        )
+        raise InputError(f"{problems}. Fix: use the fields of kbsuggest.Filters") from None
+
+
+def _context(context: object) -> dict[str, str]:
+    if context is None:
+        return {}
+    if not isinstance(context, Mapping):
+        raise InputError(f"context is {type(context).__name__}. Fix: pass a dict such as {{'customer_name': 'Ann'}}")
+    for key, value in context.items():
+        _text(key, "a context key")
+        _text(value, f"context value for {key!r}")
+    return dict(context)
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates escaped, so a message naming it can be encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -147,3 +147,15 @@ def fill(disk: Path) -> Path:
         while True:
             f.write(b"\0" * 4096)
     return filler
+
+
+def write_links_out_of_the_folder(tmp_path: Path) -> Path:
+    """An articles folder whose links lead out of it (a file, a folder, a loop) and inside it (followed)."""
+    write_articles(tmp_path / "elsewhere", {"secret.md": "# Secret\n\nThe admin password is hunter2.\n"})
+    root = write_articles(tmp_path / "kb", {"refunds.md": REFUND, "_drafts/draft.md": "# Draft\n\nA draft.\n"})
+    (root / "leak.md").symlink_to(tmp_path / "elsewhere" / "secret.md")
+    (root / "shared").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (root / "loop.md").symlink_to(root / "loop.md")
+    (root / "draft.md").symlink_to(root / "_drafts" / "draft.md")
+    (root / "again").symlink_to(root, target_is_directory=True)  # inside: not followed, so no duplicates
+    return root

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from kbsuggest.cli import main
+from tests.conftest import SHIPPING, write_articles
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +85,66 @@ def test_report_after_feedback(articles_dir: Path, tmp_path: Path, capsys: pytes
     assert main(["report", "--index", str(tmp_path / "ix"), "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert next(a for a in body["articles"] if a["article_id"] == "refunds")["acceptance_rate"] == 1.0
+
+
+def test_build_and_lint_refuse_an_article_over_the_configured_size(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (articles_dir / "huge.md").write_text("# Huge\n\n" + "Refunds take a week. " * 100, encoding="utf-8")
+    monkeypatch.setenv("KBSUGGEST_MAX_ARTICLE_BYTES", "1500")
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{articles_dir / 'huge.md'}: the file has 2,108 bytes, over the limit of 1,500" in err
+    assert not (tmp_path / "ix").exists()
+    assert main(["lint", str(articles_dir), "--no-similarity", "--json"]) == 2
+    [finding] = json.loads(capsys.readouterr().out)["errors"]
+    assert finding["kind"] == "invalid-article" and finding["path"] == str(articles_dir / "huge.md")
+    assert "over the limit of 1,500" in finding["message"]
+
+
+HOSTILE = (
+    "# Refunds\n\n## Refund timing\n\nWe refund within 5 business days.\x1b[2J\x1b]0;pwned\x07 Your bank"
+    " takes a week\x9b31m more.\n"
+)
+"""Terminal commands in an article: clear the screen, set the window title, 8-bit CSI (red)."""
+
+
+def _assert_inert(text: str) -> None:
+    assert not any(c in text for c in "\x1b\x07\x9b\udcff"), repr(text)
+
+
+def test_human_output_shows_terminal_controls_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    articles = write_articles(tmp_path / "kb", {"refunds.md": HOSTILE, "shipping.md": SHIPPING})
+    message = "we refund within 5 business days, your bank takes a week more"
+    index = str(tmp_path / "ix")
+    assert main(["build", str(articles), "--index", index, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["search", message, "--index", index]) == 0
+    out = capsys.readouterr().out
+    _assert_inert(out)
+    assert "days.\\x1b[2J\\x1b]0;pwned\\x07 Your bank takes a week\\x9b31m more." in out
+    assert main(["suggest", message, "--index", index]) == 0
+    out = capsys.readouterr().out
+    _assert_inert(out)
+    assert "--- draft (friendly; cites refunds#refund-timing)" in out and "days.\\x1b[2J\\x1b]0;pwned\\x07" in out
+
+    (articles / "title\x1b]0;pwned\x07.md").write_text("  \n", encoding="utf-8")
+    assert main(["lint", str(articles), "--no-similarity", "--json"]) == 2
+    assert "title\\u001b]0;pwned\\u0007.md" in capsys.readouterr().out  # JSON escapes them its own way
+    (articles / os.fsdecode(b"caf\xe9.md")).write_text("  \n", encoding="utf-8")  # a Latin-1 file name
+    assert main(["build", str(articles), "--index", index, "--quiet"]) == 2
+    assert main(["lint", str(articles), "--no-similarity"]) == 2
+    captured = capsys.readouterr()
+    for text in (captured.err, captured.out):
+        _assert_inert(text)
+        assert "title\\x1b]0;pwned\\x07.md: " in text and "caf\\udce9.md: " in text
+
+
+def test_a_setting_that_cannot_be_used_names_its_variable(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBSUGGEST_MAX_ARTICLE_BYTES", "1MB")
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: KBSUGGEST_MAX_ARTICLE_BYTES='1MB': Input should be a valid integer")
+    assert "Fix: correct the environment variable" in err

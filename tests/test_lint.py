@@ -13,7 +13,7 @@ from kbsuggest.encoders import HashingEncoder
 from kbsuggest.lint import LintReport, Location, lint
 from kbsuggest.lint.facts import extract_facts
 from kbsuggest.lint.text import Document
-from tests.conftest import write_articles
+from tests.conftest import write_articles, write_links_out_of_the_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDED = ROOT / "tests" / "fixtures" / "lint"
@@ -216,3 +216,14 @@ def test_facts_keep_their_source_line_and_units_apart() -> None:
         ("refund arrival time", 6, 5, 7, "business-day"),
         ("return window", 7, 12, 12, "month"),
     ]
+
+
+def test_links_out_of_the_articles_folder_are_errors(tmp_path: Path) -> None:
+    root = write_links_out_of_the_folder(tmp_path)
+    report = lint(root, today=TODAY)
+    assert found(report, root) == {
+        ("error", "invalid-article", "leak.md", None),
+        ("error", "invalid-article", "shared", None),
+        ("error", "invalid-article", "loop.md", None),
+    }
+    assert all("symbolic link" in f.message and "delete the link" in f.fix for f in report.errors)

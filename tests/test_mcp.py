@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,53 @@ def test_mcp_with_a_missing_index_is_a_clear_error(
     assert main(["mcp", "--index", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
     assert "holds no index" in err and "kbsuggest build" in err
+
+
+def test_a_request_with_an_escaped_lone_surrogate_gets_a_reply(index_dir: Path, tmp_path: Path) -> None:
+    """A "\\ud800" escape is valid JSON but not Unicode: the SDK cannot read the line, so no reply came."""
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    search = {"name": "search_knowledge_base", "arguments": {"message": "when will my refund arrive"}}
+    lines = [
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}),
+        '{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+        # Raw JSON text: json.dumps would escape the backslash, or fail on the lone surrogate.
+        '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", '
+        '"params": {"name": "search_knowledge_base", "arguments": {"message": "refund \\ud800 please"}}}',
+        '{"jsonrpc": "2.0", "id": "three", "method": "tools/call", '
+        '"params": {"name": "suggest_reply", "arguments": {"message": "hi", "context": {"\\udfff": "x"}}}}',
+        '{"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": {"cursor": "\\ud800"}}',
+        '{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {',
+        '{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "\\ud800"}}',
+        json.dumps({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": search}),
+    ]
+    replies: list[dict[str, Any]] = []
+
+    async def session() -> None:
+        command = [sys.executable, "-m", "kbsuggest.cli", "mcp", "--index", str(index_dir)]
+        with anyio.fail_after(15), (tmp_path / "server-stderr.txt").open("w") as errlog:
+            env = {**os.environ, "KBSUGGEST_MODEL": "hashing"}
+            async with await anyio.open_process(command, env=env, stderr=errlog) as server:
+                assert server.stdin is not None and server.stdout is not None
+                await server.stdin.send("".join(line + "\n" for line in lines).encode())
+                received = b""
+                while len(replies) < 6:
+                    received += await server.stdout.receive()
+                    *complete, received = received.split(b"\n")
+                    replies.extend(json.loads(line) for line in complete)
+                await server.stdin.aclose()
+
+    anyio.run(session)
+
+    by_id = {reply["id"]: reply for reply in replies}
+    assert set(by_id) == {1, 2, "three", 4, None, 6}
+    for request_id, where in ((2, "arguments.message"), ("three", "arguments.context.\\udfff")):
+        result = by_id[request_id]["result"]
+        assert result["isError"] is True
+        problem = result["structuredContent"]["error"]
+        assert problem["type"] == "invalid_arguments"
+        assert problem["message"].startswith(f"{where} is not valid Unicode") and "Fix:" in problem["message"]
+        assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
+    assert by_id[4]["error"]["code"] == types.INVALID_PARAMS and "cursor" in by_id[4]["error"]["message"]
+    assert by_id[None]["error"]["code"] == types.PARSE_ERROR
+    assert not by_id[6]["result"]["isError"]  # the server still answers after all that
+    assert "Traceback" not in (tmp_path / "server-stderr.txt").read_text()

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from kbsuggest.articles import load_articles
 from kbsuggest.articles.parse import parse_article
 from kbsuggest.errors import ArticleError, ArticlesInvalid
-from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
+from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles, write_links_out_of_the_folder
 
 
 def parse(source: str, stem: str = "doc"):
@@ -139,3 +142,67 @@ def test_non_utf8_error_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ArticlesInvalid, match="does not exist"):
         load_articles(tmp_path / "nope")
+
+
+def _big_article(parts: int) -> str:
+    """`parts` sections, each followed by a tiny one that joins the article's root."""
+    return "# Big\n\n" + "".join(
+        f"## Part {i}\n\nRefund {i} is handled within two business days, then takes a week.\n\n## Aside {i}\n\nok\n\n"
+        for i in range(parts)
+    )
+
+
+def _lines_run(source: str) -> int:
+    """Python lines executed to parse `source` (kbsuggest's and markdown-it's): a measure of work, not time."""
+    count = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Callable[..., object] | None:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        parse(source, "big")
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_parsing_work_grows_linearly_with_the_article() -> None:
+    """Sections were numbered by counting the sections before each one, and a tiny section looked for its parent
+    through every section before it: 4x the article took 5.6x the work, and more the larger it was."""
+    small, large = _big_article(200), _big_article(800)
+    assert len(parse(large, "big").sections) == 4 * len(parse(small, "big").sections)
+    assert _lines_run(large) / _lines_run(small) < 4.4
+
+
+def test_an_article_over_the_size_limit_is_refused_naming_its_size_the_limit_and_the_setting(tmp_path: Path) -> None:
+    root = write_articles(tmp_path, {"refunds.md": REFUND, "huge.md": "# Huge\n\n" + "Refunds take a week. " * 100})
+    limit = len(REFUND.encode())  # refunds.md, exactly at the limit, is read
+    with pytest.raises(ArticlesInvalid) as caught:
+        load_articles(root, max_bytes=limit)
+    [error] = caught.value.errors
+    assert error.path == str(root / "huge.md")
+    size = (root / "huge.md").stat().st_size
+    assert f"has {size:,} bytes, over the limit of {limit:,}" in error.problem
+    assert "KBSUGGEST_MAX_ARTICLE_BYTES" in error.problem and "split it" in error.fix
+    assert [a.meta.id for a in load_articles(root, max_bytes=size)] == ["huge", "refunds"]
+
+
+def test_links_out_of_the_articles_folder_are_refused_naming_the_link(tmp_path: Path) -> None:
+    root = write_links_out_of_the_folder(tmp_path)
+    with pytest.raises(ArticlesInvalid) as caught:
+        load_articles(root)
+    problems = {Path(e.path).name: e.problem for e in caught.value.errors}
+    secret = (tmp_path / "elsewhere").resolve()
+    assert problems == {
+        "leak.md": f"a symbolic link to {secret / 'secret.md'}, outside the articles folder",
+        "shared": f"a symbolic link to {secret}, outside the articles folder",
+        "loop.md": "a symbolic link that loops",
+    }
+    assert "hunter2" not in str(caught.value)
+    for name in problems:
+        (root / name).unlink()
+    assert sorted(a.meta.id for a in load_articles(root)) == ["draft", "refunds"]

@@ -10,27 +10,38 @@ from kbsuggest.articles.parse import parse_article, source_hash
 from kbsuggest.errors import ArticleError, ArticlesInvalid
 
 IGNORED_NAMES = frozenset({"readme.md"})
+MAX_ARTICLE_BYTES = 1_000_000
+"""Larger article files are refused (`Settings.max_article_bytes`): a help article this long is a dump, not an
+answer, and parsing a megabyte takes about a second."""
 
 
 def article_files(articles_dir: Path) -> list[Path]:
     """Every file under `articles_dir` that is not ignored: names starting with '.' or '_' (files or
-    folders) and README.md are ignored, so editors keep guides, templates and assets there."""
+    folders) and README.md are ignored, so editors keep guides, templates and assets there.
+
+    Symbolic links are listed when they lead to a file, or out of the folder (which `read_source` refuses);
+    one to a folder inside it is not followed: that folder's files are listed where they are."""
     found = []
     for path in sorted(articles_dir.rglob("*")):
         parts = path.relative_to(articles_dir).parts
         if any(part.startswith((".", "_")) for part in parts) or path.name.lower() in IGNORED_NAMES:
             continue
-        if path.is_file():
+        if path.is_file() or (path.is_symlink() and _outside(path, articles_dir) is not None):
             found.append(path)
     return found
 
 
 def load_articles(
-    articles_dir: Path | str, *, default_locale: str = "en", parsed: Mapping[str, Article] | None = None
+    articles_dir: Path | str,
+    *,
+    default_locale: str = "en",
+    parsed: Mapping[str, Article] | None = None,
+    max_bytes: int = MAX_ARTICLE_BYTES,
 ) -> list[Article]:
     """Parse every article under `articles_dir`. Raises `ArticlesInvalid` with all problems at once.
 
-    `parsed`: articles parsed before, by `Article.source_hash`; a file whose hash is there is not parsed again."""
+    `parsed`: articles parsed before, by `Article.source_hash`; a file whose hash is there is not parsed again.
+    `max_bytes`: larger files are refused, unread."""
     root = Path(articles_dir)
     if not root.is_dir():
         raise ArticlesInvalid(
@@ -40,7 +51,7 @@ def load_articles(
     errors: list[ArticleError] = []
     for path in article_files(root):
         try:
-            articles.append(_load_one(path, default_locale, parsed or {}))
+            articles.append(_load_one(path, root, default_locale, parsed or {}, max_bytes))
         except ArticlesInvalid as exc:
             errors.extend(exc.errors)
         except ArticleError as exc:
@@ -53,12 +64,32 @@ def load_articles(
     return articles
 
 
-def _load_one(path: Path, default_locale: str, parsed: Mapping[str, Article]) -> Article:
+def _load_one(path: Path, root: Path, default_locale: str, parsed: Mapping[str, Article], max_bytes: int) -> Article:
+    source = read_source(path, root, max_bytes)
+    known = parsed.get(source_hash(source, str(path), default_id=path.stem, default_locale=default_locale))
+    return known or parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
+
+
+def read_source(path: Path, root: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
+    """The text of the article file `path` under `root`. Raises `ArticleError` for anything `load_articles`
+    refuses in it; a symbolic link out of `root` is refused unread, so no text from elsewhere is quoted."""
+    outside = _outside(path, root)
+    if outside is not None:
+        raise ArticleError(path, None, outside, "copy the article into the articles folder, or delete the link")
     if path.suffix.lower() != ".md":
         raise ArticleError(
             path, None, "not a Markdown file", "rename it to .md, or move it into a folder whose name starts with '_'"
         )
-    raw = path.read_bytes()
+    with path.open("rb") as file:
+        raw = file.read(max_bytes + 1)  # no more: a huge file is refused without reading it into memory
+    if len(raw) > max_bytes:
+        raise ArticleError(
+            path,
+            None,
+            f"the file has {path.stat().st_size:,} bytes, over the limit of {max_bytes:,} "
+            "(setting max_article_bytes, KBSUGGEST_MAX_ARTICLE_BYTES)",
+            "split it into several articles, or raise KBSUGGEST_MAX_ARTICLE_BYTES",
+        )
     try:
         source = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -66,8 +97,18 @@ def _load_one(path: Path, default_locale: str, parsed: Mapping[str, Article]) ->
         raise ArticleError(path, line, "the file is not valid UTF-8", "save it as UTF-8") from None
     if not source.strip():
         raise ArticleError(path, None, "the file is empty", "write the article or delete the file")
-    known = parsed.get(source_hash(source, str(path), default_id=path.stem, default_locale=default_locale))
-    return known or parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
+    return source
+
+
+def _outside(path: Path, root: Path) -> str | None:
+    """How `path` leads out of `root` (a symbolic link, itself or in its folders), or None if it does not."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop, before Python 3.13
+        return "a symbolic link that loops"
+    if target.is_relative_to(root.resolve()):
+        return None
+    return f"a symbolic link to {target}, outside the articles folder"
 
 
 def _duplicate_ids(articles: list[Article]) -> list[ArticleError]:

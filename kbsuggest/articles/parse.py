@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import json
 import re
+from collections import Counter
 from typing import Any
 
 import markdown_it
@@ -50,11 +51,12 @@ def parse_article(source: str, path: str, *, default_id: str, default_locale: st
         )
     meta = _validate(fields, source, path)
     drafts = sections_from_blocks(meta.title, body_blocks)
+    parts = Counter(d.anchor for d in drafts)
+    seen: Counter[str] = Counter()
     sections: list[Section] = []
     for draft in drafts:
-        part = sum(1 for d in drafts if d.anchor == draft.anchor)
-        index = sum(1 for s in sections if s.anchor == draft.anchor) + 1
-        suffix = f"~{index}" if part > 1 else ""
+        seen[draft.anchor] += 1
+        suffix = f"~{seen[draft.anchor]}" if parts[draft.anchor] > 1 else ""
         sections.append(
             Section(
                 id=f"{meta.id}#{draft.anchor}{suffix}",

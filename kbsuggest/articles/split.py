@@ -54,6 +54,7 @@ class Draft:
 def group(title: str, body_blocks: list[Block]) -> list[Draft]:
     """One draft per heading; text before the first sub-heading belongs to the article's root."""
     drafts = [Draft(1, (title,), slugify(title), (), 0, 0)]
+    texts: list[list[str]] = [[]]  # each draft's texts, collected here: appending to tuples is quadratic
     stack: list[tuple[int, str]] = []
     seen_anchors: dict[str, int] = {drafts[0].anchor: 1}
     first_h1 = True
@@ -74,10 +75,11 @@ def group(title: str, body_blocks: list[Block]) -> list[Draft]:
                 anchor = f"{anchor}-{count}"
             path = (title, *(text for _, text in stack))
             drafts.append(Draft(level, path, anchor, (), block.line_start, block.line_end))
+            texts.append([])
         else:
-            last = drafts[-1]
-            drafts[-1] = replace(last, texts=(*last.texts, block.text), line_end=block.line_end)
-    return drafts
+            texts[-1].append(block.text)
+            drafts[-1] = replace(drafts[-1], line_end=block.line_end)
+    return [replace(draft, texts=tuple(own)) for draft, own in zip(drafts, texts, strict=True)]
 
 
 def merge_tiny(drafts: list[Draft]) -> list[Draft]:
@@ -86,6 +88,8 @@ def merge_tiny(drafts: list[Draft]) -> list[Draft]:
     An empty heading with sub-sections disappears: its text lives on in their heading paths.
     """
     out: list[Draft] = []
+    joined: list[list[str]] = []  # texts joining out[i] from its tiny sub-sections
+    open_headings: list[int] = []  # indices into `out` whose levels rise: the candidate parents
     pending: tuple[str, ...] = ()
     pending_start: int | None = None
     for index, draft in enumerate(drafts):
@@ -94,11 +98,15 @@ def merge_tiny(drafts: list[Draft]) -> list[Draft]:
             pending, pending_start = (), None
         has_children = index + 1 < len(drafts) and drafts[index + 1].level > draft.level
         if estimate_tokens(draft.text) >= MIN_TOKENS or len(drafts) == 1:
+            while open_headings and out[open_headings[-1]].level >= draft.level:
+                open_headings.pop()
+            open_headings.append(len(out))
             out.append(draft)
+            joined.append([])
             continue
         if not draft.texts and has_children:
             continue
-        parent = next((p for p in reversed(range(len(out))) if out[p].level < draft.level), None)
+        parent = next((p for p in reversed(open_headings) if out[p].level < draft.level), None)
         if parent is None and index + 1 == len(drafts) and out:
             parent = len(out) - 1  # nothing above it and nothing after it: join the section before
         base = out[parent].path if parent is not None else draft.path[:1]
@@ -107,17 +115,17 @@ def merge_tiny(drafts: list[Draft]) -> list[Draft]:
         own = (heading, *draft.texts) if heading else draft.texts
         if parent is not None:
             p = out[parent]
+            joined[parent].append("\n".join(own))
             out[parent] = replace(
-                p,
-                texts=(*p.texts, "\n".join(own)),
-                line_start=min(p.line_start, draft.line_start),
-                line_end=max(p.line_end, draft.line_end),
+                p, line_start=min(p.line_start, draft.line_start), line_end=max(p.line_end, draft.line_end)
             )
         elif index + 1 < len(drafts):
             pending, pending_start = own, draft.line_start
         else:
             out.append(draft)
-    return [d for d in out if d.texts] or out[:1]
+            joined.append([])
+    merged = [replace(d, texts=(*d.texts, *more)) if more else d for d, more in zip(out, joined, strict=True)]
+    return [d for d in merged if d.texts] or merged[:1]
 
 
 def split_long(drafts: list[Draft]) -> list[Draft]:

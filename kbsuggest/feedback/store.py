@@ -156,12 +156,12 @@ class FeedbackStore:
         """Store one verdict. `article_id` is the article the reply was really answered with (default: the
         suggestion's first answer)."""
         if outcome not in OUTCOMES:
-            raise InputError(f"outcome {redact(outcome)!r} is not one of {', '.join(OUTCOMES)}")
+            raise InputError(f"outcome {redact(repr(outcome))} is not one of {', '.join(OUTCOMES)}")
         with self._connect() as db:
             row = db.execute("SELECT article_id FROM suggestions WHERE id = ?", (suggestion_id,)).fetchone()
             if row is None:
                 raise InputError(
-                    f"no suggestion {redact(suggestion_id)!r} in {self.path}. Fix: pass the `id` of a Suggestion "
+                    f"no suggestion {redact(repr(suggestion_id))} in {self.path}. Fix: pass the `id` of a Suggestion "
                     "made by a KnowledgeBase using this feedback store"
                 )
             feedback = Feedback(

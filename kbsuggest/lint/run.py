@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 
-from kbsuggest.articles.load import article_files, load_articles
+from kbsuggest.articles.load import MAX_ARTICLE_BYTES, article_files, load_articles, read_source
 from kbsuggest.articles.parse import parse_article
 from kbsuggest.encoders.base import Encoder
 from kbsuggest.errors import ArticleError, ArticlesInvalid
@@ -28,12 +28,13 @@ def lint(
     encoders: Mapping[str, Encoder] | None = None,
     threshold: float = THRESHOLD,
     default_locale: str = "en",
+    max_article_bytes: int = MAX_ARTICLE_BYTES,
 ) -> LintReport:
     """Check every article under `articles_dir`. Never raises for a problem in the articles: it is a finding.
 
     Errors: whatever `build` refuses (file:line, all at once), broken links and anchors, conflicting facts.
     Warnings: expired and soon-expiring articles, and, when `encoders` are given, near-duplicate sections."""
-    documents, problems = read_documents(articles_dir, default_locale=default_locale)
+    documents, problems = read_documents(articles_dir, default_locale=default_locale, max_bytes=max_article_bytes)
     findings = [
         *(_from_problem(problem) for problem in problems),
         *broken_links(documents, unreadable={problem.path for problem in problems}),
@@ -46,7 +47,7 @@ def lint(
 
 
 def read_documents(
-    articles_dir: Path | str, *, default_locale: str = "en"
+    articles_dir: Path | str, *, default_locale: str = "en", max_bytes: int = MAX_ARTICLE_BYTES
 ) -> tuple[list[Document], list[ArticleError]]:
     """Every article that parses, with its source, and every problem `load_articles` (so `build`) reports.
 
@@ -54,18 +55,16 @@ def read_documents(
     again one by one, so that one bad file does not hide the others' problems."""
     root = Path(articles_dir)
     try:
-        load_articles(root, default_locale=default_locale)
+        load_articles(root, default_locale=default_locale, max_bytes=max_bytes)
         problems: list[ArticleError] = []
     except ArticlesInvalid as exc:
         problems = exc.errors
     documents = []
     for path in article_files(root) if root.is_dir() else []:
-        source = _markdown_source(path)
-        if source is None:
-            continue  # reported in `problems`
         try:
+            source = read_source(path, root, max_bytes)
             article = parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
-        except ArticlesInvalid:
+        except (ArticleError, ArticlesInvalid):
             continue  # reported in `problems`
         documents.append(Document(article, source))
     return documents, problems
@@ -77,17 +76,6 @@ def _report(findings: Iterable[Finding]) -> LintReport:
         errors=tuple(f for f in ordered if f.severity == "error"),
         warnings=tuple(f for f in ordered if f.severity == "warning"),
     )
-
-
-def _markdown_source(path: Path) -> str | None:
-    """The text of a non-empty UTF-8 .md file, as `load_articles` reads it; None for anything else."""
-    if path.suffix.lower() != ".md":
-        return None
-    try:
-        source = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    return source if source.strip() else None
 
 
 def _from_problem(problem: ArticleError) -> Finding:
