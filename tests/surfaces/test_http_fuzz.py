@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from kbsuggest.kb import KnowledgeBase
 from kbsuggest.surfaces.http import create_app
 from tests.conftest import HASHING
-from tests.test_http import KEY, running, write_version
+from tests.surfaces.test_http import KEY, running, write_version
 
 JSON_SCALARS = (
     st.none()

@@ -17,7 +17,7 @@ from kbsuggest.feedback import FeedbackStore
 from kbsuggest.surfaces.http import create_app
 from kbsuggest.tools import call_tool
 from tests.conftest import HASHING, HASHING_ENV, read_only_view
-from tests.test_http import running
+from tests.surfaces.test_http import running
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_drafts_are_deterministic() -> None:
         ("language: en\ntones: [x\n", r"en.yaml:3: invalid YAML"),
         ("language: en\ntones: {}\n", r"missing tone"),
         (
-            (Path(__file__).parents[1] / "kbsuggest/articles/defaults/en.yaml")
+            (Path(__file__).parents[2] / "kbsuggest/articles/defaults/en.yaml")
             .read_text()
             .replace("Hi {customer_name},", "Hi {customer},"),
             r"unknown placeholder \{customer\}",

@@ -20,7 +20,7 @@ from kbsuggest.privacy.redact import (
     luhn_valid,
 )
 
-CASES = Path(__file__).parent / "data" / "pii_cases.jsonl"
+CASES = Path(__file__).parents[1] / "data" / "pii_cases.jsonl"
 TARGET_KINDS = ("card", "id_number", "email", "phone")
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from kbsuggest.articles.parse import parse_article
 from kbsuggest.articles.split import MAX_TOKENS, estimate_tokens
 
-CASES = sorted((Path(__file__).parent / "fixtures" / "split").glob("*.md"))
+CASES = sorted((Path(__file__).parents[1] / "fixtures" / "split").glob("*.md"))
 
 
 def parse(source: str, stem: str):

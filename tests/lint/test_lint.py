@@ -15,7 +15,7 @@ from kbsuggest.lint.facts import extract_facts
 from kbsuggest.lint.text import Document
 from tests.conftest import write_articles, write_links_out_of_the_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEEDED = ROOT / "tests" / "fixtures" / "lint"
 TODAY = date(2026, 11, 25)
 
