@@ -4,12 +4,13 @@ are filled by `fill`, which only knows the names in `PLACEHOLDERS` and leaves a 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from kbsuggest.errors import TemplateError
 
@@ -124,3 +125,16 @@ def fill(phrase: str, values: dict[str, str]) -> tuple[str, list[str]]:
         return match.group(0)
 
     return _SLOT.sub(replace, phrase), missing
+
+
+_STORED = TypeAdapter(dict[str, Templates])
+
+
+def save_templates(path: Path, templates: Mapping[str, Templates]) -> None:
+    """Write validated templates (per language) as JSON, e.g. into an index."""
+    path.write_bytes(_STORED.dump_json(dict(templates)))
+
+
+def load_saved_templates(path: Path) -> dict[str, Templates]:
+    """Read what `save_templates` wrote; a file that does not validate raises pydantic's ValidationError."""
+    return _STORED.validate_json(path.read_bytes())

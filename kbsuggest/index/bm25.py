@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -98,3 +99,17 @@ class BM25:
         self._doc_terms = np.asarray(state["doc_terms"], dtype=np.int32)
         self._doc_offsets = np.asarray(state["doc_offsets"], dtype=np.int64)
         return self
+
+    def save(self, path: Path) -> None:
+        """Write `to_state()` to `path` as an .npz of plain arrays (the vocabulary as strings; no pickles)."""
+        state = self.to_state()
+        state["terms"] = np.asarray(state["terms"], dtype=str)
+        with path.open("wb") as handle:
+            np.savez(handle, **state)
+
+    @classmethod
+    def load(cls, path: Path) -> BM25:
+        """Read what `save` wrote, without re-tokenising; a damaged file raises numpy's or zipfile's error."""
+        # Opened here, not by np.load, which leaks its own handle when a damaged .npz fails to open.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as state:
+            return cls.from_state({key: state[key] for key in state.files})

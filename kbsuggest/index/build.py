@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,11 @@ from tqdm import tqdm
 
 from kbsuggest._version import __version__
 from kbsuggest.articles.models import Article, Section
-from kbsuggest.articles.templates import Templates
+from kbsuggest.articles.templates import Templates, save_templates
 from kbsuggest.encoders.base import Encoder, TokenEncoder
 from kbsuggest.errors import IndexCorruptError, IndexMismatchError
 from kbsuggest.index.bm25 import BM25
-from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, FileRecord, Manifest, SectionRecord
+from kbsuggest.index.manifest import ArticleRecord, EncoderRecord, FileRecord, Manifest, OnnxRecord, SectionRecord
 from kbsuggest.index.onnx_export import document_encoders, onnx_for
 from kbsuggest.index.storage import (
     IndexData,
@@ -30,9 +31,7 @@ from kbsuggest.index.storage import (
     read_index,
     read_manifest,
     write_file,
-    write_lexical,
     write_sections,
-    write_templates,
     write_tokens,
 )
 from kbsuggest.index.store import VectorStore
@@ -73,61 +72,90 @@ def build_index(
     quantized: bool = True,
 ) -> tuple[IndexData, BuildSummary]:
     """Build or update the index in `index_dir` from already validated `articles` and reply `templates`;
-    documents encoded with the int8 exports where `quantized` (`kbsuggest.index.onnx_export`)."""
+    documents encoded with the int8 exports where `quantized` (`kbsuggest.index.onnx_export`).
+
+    Encodes what the previous index has not (`_vectors`), asks each component to write its own files, then
+    commits the manifest that names them (`storage.commit_manifest`)."""
     started = time.perf_counter()
     sections = tuple(s for article in articles for s in article.sections)
     hashes = [text_hash(s.embed_text) for s in sections]
     with build_lock(index_dir):
         old = _previous(index_dir, encoders)
-        old_hashes = {r.id: r.content_hash for r in old.manifest.sections} if old else {}
         texts = view_texts(sections)
         view_hashes = _hash_views(texts)
-        old_hashes_by_view = _hash_views(view_texts(old.sections)) if old else {}
-        fresh = _fresh_sections(view_hashes, old_hashes_by_view)
+        old_view_hashes = _hash_views(view_texts(old.sections)) if old else {}
         exports = {
             name: onnx_for(encoder, old.manifest.encoders[name] if old else None, index_dir, name, quantized=quantized)
             for name, encoder in encoders.items()
         }
         documents = document_encoders(encoders, exports, index_dir)
-        vectors, encoded = _vectors(texts, view_hashes, old, old_hashes_by_view, documents, progress)
-        bm25 = BM25(_lexical_documents(sections, hashes, old))
-        records = {}
+        vectors, encoded = _vectors(texts, view_hashes, old, old_view_hashes, documents, progress)
         stores = {
             name: {view: VectorStore.from_vectors(v) for view, v in per_view.items()}
             for name, per_view in vectors.items()
         }
-        tokens = {}
-        for name, encoder in encoders.items():
-            files = {
-                view: write_file(index_dir, f"{name}-{view}", ".faiss", store.save)
-                for view, store in stores[name].items()
-            }
-            dim = vectors[name]["body"].shape[1]
-            token_files = None
-            if isinstance(encoder, TokenEncoder):
-                tokens[name], on_disk = _token_stores(name, view_hashes, old, encoded[name])
-                token_files = write_tokens(index_dir, name, tokens[name], on_disk)
-            records[name] = EncoderRecord(
-                model_id=encoder.model_id,
-                fingerprint=encoder.fingerprint,
-                dim=dim,
-                views=files,
-                tokens=token_files,
-                onnx=exports[name],
-            )
+        tokens = {
+            name: _token_stores(name, view_hashes, old, encoded[name])
+            for name, encoder in encoders.items()
+            if isinstance(encoder, TokenEncoder)
+        }
+        bm25 = BM25(_lexical_documents(sections, hashes, old))
         manifest = Manifest(
             kbsuggest_version=__version__,
             built_at=datetime.now(UTC),
-            encoders=records,
+            encoders={
+                name: _write_encoder(index_dir, name, encoder, stores[name], tokens.get(name), exports[name])
+                for name, encoder in encoders.items()
+            },
             sections_file=write_sections(index_dir, sections),
-            templates_file=write_templates(index_dir, templates),
-            lexical_file=write_lexical(index_dir, bm25),
+            templates_file=write_file(index_dir, "templates", ".json", partial(save_templates, templates=templates)),
+            lexical_file=write_file(index_dir, "lexical", ".npz", bm25.save),
             articles=tuple(ArticleRecord(meta=a.meta, path=a.path, source_hash=a.source_hash) for a in articles),
             sections=tuple(SectionRecord(id=s.id, content_hash=h) for s, h in zip(sections, hashes, strict=True)),
         )
         commit_manifest(index_dir, manifest, old.manifest if old else None)
+    data = IndexData(
+        manifest=manifest,
+        sections=sections,
+        stores=stores,
+        tokens={name: views for name, (views, _) in tokens.items()},
+        templates=templates,
+        lexical=bm25,
+    )
+    fresh = _fresh_sections(view_hashes, old_view_hashes)
+    return data, _summary(articles, sections, hashes, old, fresh, time.perf_counter() - started)
+
+
+def _write_encoder(
+    index_dir: Path,
+    name: str,
+    encoder: Encoder,
+    stores: Mapping[str, VectorStore],
+    tokens: tuple[dict[str, TokenStore], tuple[FileRecord, ...]] | None,
+    onnx: OnnxRecord | None,
+) -> EncoderRecord:
+    """Write one encoder's vector stores (and token stores) and describe them for the manifest."""
+    return EncoderRecord(
+        model_id=encoder.model_id,
+        fingerprint=encoder.fingerprint,
+        dim=stores["body"].dim,
+        views={view: write_file(index_dir, f"{name}-{view}", ".faiss", store.save) for view, store in stores.items()},
+        tokens=write_tokens(index_dir, name, *tokens) if tokens is not None else None,
+        onnx=onnx,
+    )
+
+
+def _summary(
+    articles: Sequence[Article],
+    sections: tuple[Section, ...],
+    hashes: list[str],
+    old: IndexData | None,
+    fresh: int,
+    seconds: float,
+) -> BuildSummary:
+    old_hashes = {r.id: r.content_hash for r in old.manifest.sections} if old else {}
     new_ids = {s.id for s in sections}
-    summary = BuildSummary(
+    return BuildSummary(
         articles=len(articles),
         sections=len(sections),
         added=sum(1 for s in sections if s.id not in old_hashes),
@@ -135,12 +163,8 @@ def build_index(
         removed=sum(1 for sid in old_hashes if sid not in new_ids),
         reused=len(sections) - fresh,
         encoded=fresh,
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(seconds, 3),
     )
-    data = IndexData(
-        manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=bm25
-    )
-    return data, summary
 
 
 def _lexical_documents(sections: tuple[Section, ...], hashes: list[str], old: IndexData | None) -> list[list[str]]:

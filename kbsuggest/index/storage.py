@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from kbsuggest.articles.models import Article, Section
-from kbsuggest.articles.templates import Templates
+from kbsuggest.articles.templates import Templates, load_saved_templates
 from kbsuggest.encoders.base import Encoder, sha256_file
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexWriteError, KbSuggestError
 from kbsuggest.index.bm25 import BM25
@@ -34,7 +34,6 @@ _CHECKSUM = "checksum"
 _DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss|onnx)$")
 """Names `write_file` gives; nothing else in the folder (a feedback database, say) is ever deleted."""
 _SECTIONS = TypeAdapter(tuple[Section, ...])
-_TEMPLATES = TypeAdapter(dict[str, Templates])
 
 
 @dataclass(frozen=True)
@@ -110,20 +109,6 @@ def write_tokens(
         segments=(*on_disk, *(write_array(index_dir, f"{name}-tokens", segment) for segment in segments)),
         spans={view: write_array(index_dir, f"{name}-{view}-spans", store.spans) for view, store in stores.items()},
     )
-
-
-def write_lexical(index_dir: Path, bm25: BM25) -> FileRecord:
-    def write(path: Path) -> None:
-        state = bm25.to_state()
-        state["terms"] = np.asarray(state["terms"], dtype=str)
-        with path.open("wb") as handle:
-            np.savez(handle, **state)
-
-    return write_file(index_dir, "lexical", ".npz", write)
-
-
-def write_templates(index_dir: Path, templates: Mapping[str, Templates]) -> FileRecord:
-    return write_json(index_dir, "templates", _TEMPLATES.dump_json(dict(templates)))
 
 
 def commit_manifest(index_dir: Path, manifest: Manifest, previous: Manifest | None) -> None:
@@ -300,10 +285,8 @@ def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
         for view, token_store in token_views.items():
             if len(token_store) != expected.get(view):
                 raise IndexCorruptError(f"{name} {view} tokens cover {len(token_store)} texts; {hint}")
-    # Opened here, not by np.load, which leaks its own handle when a damaged .npz fails to open.
-    with (index_dir / manifest.lexical_file.name).open("rb") as handle, np.load(handle, allow_pickle=False) as state:
-        lexical = BM25.from_state({key: state[key] for key in state.files})
-    templates = _TEMPLATES.validate_json((index_dir / manifest.templates_file.name).read_bytes())
+    lexical = BM25.load(index_dir / manifest.lexical_file.name)
+    templates = load_saved_templates(index_dir / manifest.templates_file.name)
     return IndexData(
         manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=lexical
     )

@@ -39,6 +39,10 @@ class VectorStore:
         return cls(index)
 
     @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @property
     def exact(self) -> bool:
         return isinstance(self._index, faiss.IndexFlat)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,9 +52,10 @@ def test_an_empty_document_never_scores_and_coverage_counts_distinct_known_terms
     assert "label" in index and "nope" not in index
 
 
-def test_state_round_trip_keeps_scores_and_documents() -> None:
+def test_saved_and_loaded_it_keeps_scores_and_documents(tmp_path: Path) -> None:
     index = BM25(DOCS, k1=1.5, b=0.5)
-    again = BM25.from_state(index.to_state())
+    index.save(tmp_path / "lexical.npz")
+    again = BM25.load(tmp_path / "lexical.npz")
     for query in (["refund"], ["free", "days"], ["express", "label"]):
         np.testing.assert_array_equal(again.scores(query), index.scores(query))
     assert [again.document(i) for i in range(len(DOCS))] == DOCS

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from kbsuggest.analysis import analyse
-from kbsuggest.articles.templates import fill, load_templates
-from kbsuggest.errors import TemplateError
+from kbsuggest.articles.templates import load_templates
 from kbsuggest.reply.compose import clarifying_question, compose
 from kbsuggest.retrieval.models import Answer
 
@@ -27,12 +24,6 @@ ANSWER = Answer(
     line_end=14,
     locale="en",
 )
-
-
-def test_fill_replaces_known_values_once_and_keeps_missing_slots_visible() -> None:
-    text, missing = fill("Hi {customer_name}, order {order_id}", {"customer_name": "Ann {order_id}"})
-    assert text == "Hi Ann {order_id}, order {order_id}"
-    assert missing == ["order_id"]
 
 
 def test_draft_structure_for_an_upset_customer() -> None:
@@ -111,24 +102,3 @@ def test_drafts_are_deterministic() -> None:
     first = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
     again = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
     assert first == again
-
-
-@pytest.mark.parametrize(
-    ("text", "error"),
-    [
-        ("language: en\ntones: [x\n", r"en.yaml:3: invalid YAML"),
-        ("language: en\ntones: {}\n", r"missing tone"),
-        (
-            (Path(__file__).parents[2] / "kbsuggest/articles/defaults/en.yaml")
-            .read_text()
-            .replace("Hi {customer_name},", "Hi {customer},"),
-            r"unknown placeholder \{customer\}",
-        ),
-        ("language: en\ntones: {}\ncolour: red\n", r"colour: Extra inputs are not permitted"),
-    ],
-)
-def test_bad_templates_are_clear_errors(tmp_path: Path, text: str, error: str) -> None:
-    (tmp_path / "_templates").mkdir()
-    (tmp_path / "_templates" / "en.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(TemplateError, match=error):
-        load_templates(tmp_path)

@@ -1,0 +1,43 @@
+"""Editor-owned reply phrases: validated on load, filled without `str.format`, stored in an index as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kbsuggest.articles.templates import fill, load_saved_templates, load_templates, save_templates
+from kbsuggest.errors import TemplateError
+
+
+def test_fill_replaces_known_values_once_and_keeps_missing_slots_visible() -> None:
+    text, missing = fill("Hi {customer_name}, order {order_id}", {"customer_name": "Ann {order_id}"})
+    assert text == "Hi Ann {order_id}, order {order_id}"
+    assert missing == ["order_id"]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("language: en\ntones: [x\n", r"en.yaml:3: invalid YAML"),
+        ("language: en\ntones: {}\n", r"missing tone"),
+        (
+            (Path(__file__).parents[2] / "kbsuggest/articles/defaults/en.yaml")
+            .read_text()
+            .replace("Hi {customer_name},", "Hi {customer},"),
+            r"unknown placeholder \{customer\}",
+        ),
+        ("language: en\ntones: {}\ncolour: red\n", r"colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_templates_are_clear_errors(tmp_path: Path, text: str, error: str) -> None:
+    (tmp_path / "_templates").mkdir()
+    (tmp_path / "_templates" / "en.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(TemplateError, match=error):
+        load_templates(tmp_path)
+
+
+def test_saved_templates_load_unchanged(tmp_path: Path) -> None:
+    templates = load_templates()
+    save_templates(tmp_path / "templates.json", templates)
+    assert load_saved_templates(tmp_path / "templates.json") == templates
