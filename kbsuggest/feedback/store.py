@@ -28,33 +28,60 @@ Outcome = Literal["accepted", "edited", "rejected"]
 OUTCOMES: tuple[Outcome, ...] = ("accepted", "edited", "rejected")
 BUSY_TIMEOUT_MS = 30_000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS suggestions (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    message TEXT NOT NULL,
-    language TEXT NOT NULL,
-    article_id TEXT,
-    confidence REAL NOT NULL,
-    escalate_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    suggestion_id TEXT NOT NULL REFERENCES suggestions(id),
-    created_at TEXT NOT NULL,
-    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'edited', 'rejected')),
-    article_id TEXT,
-    final_text TEXT,
-    agent TEXT
-);
-CREATE INDEX IF NOT EXISTS feedback_suggestion ON feedback(suggestion_id);
-CREATE TABLE IF NOT EXISTS example_vectors (
-    encoder TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (encoder, text_hash)
-);
-"""
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "m001_initial",
+        (
+            """CREATE TABLE IF NOT EXISTS suggestions (
+                id TEXT PRIMARY KEY,
+                created_at TEXT NOT NULL,
+                message TEXT NOT NULL,
+                language TEXT NOT NULL,
+                article_id TEXT,
+                confidence REAL NOT NULL,
+                escalate_reason TEXT
+            )""",
+            """CREATE TABLE IF NOT EXISTS feedback (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                suggestion_id TEXT NOT NULL REFERENCES suggestions(id),
+                created_at TEXT NOT NULL,
+                outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'edited', 'rejected')),
+                article_id TEXT,
+                final_text TEXT,
+                agent TEXT
+            )""",
+            "CREATE INDEX IF NOT EXISTS feedback_suggestion ON feedback(suggestion_id)",
+            """CREATE TABLE IF NOT EXISTS example_vectors (
+                encoder TEXT NOT NULL,
+                text_hash TEXT NOT NULL,
+                vector BLOB NOT NULL,
+                PRIMARY KEY (encoder, text_hash)
+            )""",
+        ),
+    ),
+)
+"""The schema as a named, ordered list of migrations, each applied once per file and recorded in `_migrations`
+(as simonw/llm does). Append new ones (e.g. `ALTER TABLE ... ADD COLUMN`); never edit or reorder applied ones.
+`m001_initial` uses IF NOT EXISTS, so files written before migrations existed upgrade in place. Every INSERT
+names its columns, so a column added later never breaks a statement."""
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations `db` lacks, in one transaction; other processes opening the file wait (IMMEDIATE).
+    Names a newer kbsuggest recorded are left alone."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        for name, statements in MIGRATIONS:
+            if name not in applied:
+                for statement in statements:
+                    db.execute(statement)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, _now()))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class Feedback(BaseModel):
@@ -119,7 +146,7 @@ class FeedbackStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                db.executescript(_SCHEMA)
+                migrate(db)
             except sqlite3.Error:
                 db.close()
                 raise
@@ -195,7 +222,7 @@ class FeedbackStore:
     def store_vectors(self, encoder: str, vectors: Mapping[str, bytes]) -> None:
         with self._connect() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO example_vectors VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO example_vectors (encoder, text_hash, vector) VALUES (?, ?, ?)",
                 [(encoder, h, blob) for h, blob in vectors.items()],
             )
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ import pytest
 from kbsuggest import KnowledgeBase
 from kbsuggest.errors import FeedbackError, InputError
 from kbsuggest.feedback import FeedbackStore
+from kbsuggest.feedback.store import MIGRATIONS, LoggedSuggestion
 from kbsuggest.surfaces.http import create_app
 from kbsuggest.tools import call_tool
 from tests.conftest import HASHING, HASHING_ENV, read_only_view
@@ -181,3 +184,50 @@ def test_a_read_only_index_answers_on_every_surface_with_one_warning(
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout)["answers"][0]["article_id"] == "refunds"
         assert cli.stderr.count("feedback.sqlite cannot be used") == 1 and "Traceback" not in cli.stderr
+
+
+BEFORE_MIGRATIONS = """
+CREATE TABLE suggestions (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, message TEXT NOT NULL,
+    language TEXT NOT NULL, article_id TEXT, confidence REAL NOT NULL, escalate_reason TEXT);
+CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, suggestion_id TEXT NOT NULL REFERENCES suggestions(id),
+    created_at TEXT NOT NULL, outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'edited', 'rejected')),
+    article_id TEXT, final_text TEXT, agent TEXT);
+CREATE TABLE example_vectors (encoder TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (encoder, text_hash));
+INSERT INTO suggestions VALUES ('s1', '2026-11-30T10:00:00+00:00', 'where is my refund', 'en', 'refunds', 0.9, NULL);
+INSERT INTO feedback (suggestion_id, created_at, outcome, article_id) VALUES
+    ('s1', '2026-11-30T10:01:00+00:00', 'accepted', 'refunds');
+"""
+
+
+def test_a_file_from_before_migrations_opens_upgraded_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(BEFORE_MIGRATIONS)
+    store = FeedbackStore(path)
+    snapshot = store.snapshot()
+    assert [s.id for s in snapshot.suggestions] == ["s1"] and snapshot.feedback[0].outcome == "accepted"
+    store.record("s1", "rejected")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [name for name, _ in MIGRATIONS]
+
+
+def test_a_later_migration_adds_a_column_without_breaking_existing_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "feedback.sqlite"
+    FeedbackStore(path).log_suggestion(
+        LoggedSuggestion(id="s1", message="hi", language="en", article_id=None, confidence=0.0, escalate_reason=None)
+    )
+    later = (*MIGRATIONS, ("m999_channel", ("ALTER TABLE suggestions ADD COLUMN channel TEXT",)))
+    monkeypatch.setattr("kbsuggest.feedback.store.MIGRATIONS", later)
+    store = FeedbackStore(path)  # a new store: a new connection, which migrates
+    store.log_suggestion(
+        LoggedSuggestion(id="s2", message="yo", language="en", article_id=None, confidence=0.0, escalate_reason=None)
+    )
+    assert [s.id for s in store.snapshot().suggestions] == ["s1", "s2"]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert "channel" in [r[1] for r in db.execute("PRAGMA table_info(suggestions)")]
+        assert db.execute("SELECT COUNT(*) FROM _migrations WHERE name = 'm999_channel'").fetchone() == (1,)
+    monkeypatch.setattr("kbsuggest.feedback.store.MIGRATIONS", MIGRATIONS)
+    assert len(FeedbackStore(path).snapshot().suggestions) == 2  # an older kbsuggest still reads the newer file
