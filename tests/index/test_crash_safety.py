@@ -1,18 +1,16 @@
 """A build killed at any moment leaves the previous index whole; damaged index files are refused with the fix.
 
-The kill test runs the real command line (`python -m kbsuggest.cli build`) in a subprocess and SIGKILLs it."""
+The kill test runs the real command line in a subprocess that SIGKILLs itself at named steps of the build."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,76 +53,83 @@ def assert_whole_index(index: Path, allowed: set[str]) -> str:
     return marker
 
 
-def start_build(articles: Path, index: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--index", str(index), "--quiet"],
-        env=HASHING_ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+KILLED_BUILD = """
+import os, signal, sys
+from pathlib import Path
+import kbsuggest.index.build as build, kbsuggest.index.storage as storage, kbsuggest.kb as kb
+from kbsuggest.cli import main
+from kbsuggest.encoders.hashing import HashingEncoder
+
+point, nth, articles, index = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+calls = 0
+
+def killing(function, before=True, when=lambda *a, **k: True):
+    def wrapper(*args, **kwargs):
+        global calls
+        if when(*args, **kwargs):
+            calls += 1
+        if before and calls == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = function(*args, **kwargs)
+        if not before and calls == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return wrapper
+
+is_manifest = lambda src, dst: Path(dst).name == storage.MANIFEST
+if point == "build":
+    kb.build_index = killing(kb.build_index)
+elif point == "encode":
+    HashingEncoder.encode_documents = killing(HashingEncoder.encode_documents)
+elif point == "write":
+    storage.write_file = build.write_file = killing(storage.write_file)
+elif point in ("manifest-before", "manifest-after"):
+    os.replace = killing(os.replace, before=point == "manifest-before", when=is_manifest)
+sys.exit(main(["build", articles, "--index", index, "--quiet"]))
+"""
+"""A `kbsuggest build` that SIGKILLs itself at the `nth` call of a named step: deterministic kill points."""
+KILL_POINTS = [
+    ("build", 1, "previous"),  # articles read and validated, nothing written
+    ("encode", 2, "previous"),  # in the middle of encoding
+    ("write", 1, "previous"),  # before the first data file of the new version
+    ("write", 6, "previous"),  # some data files renamed into place, others not yet
+    ("manifest-before", 1, "previous"),  # everything written but the manifest switch
+    ("manifest-after", 1, "new"),  # switched, old files not yet removed
+]
 
 
-def kill_after(delay: float) -> Callable[[subprocess.Popen[bytes], Path, set[str]], None]:
-    def wait(process: subprocess.Popen[bytes], index: Path, before: set[str]) -> None:
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.005)
-
-    return wait
-
-
-def kill_when_new_files(count: int) -> Callable[[subprocess.Popen[bytes], Path, set[str]], None]:
-    """Kill in the middle of writing: once `count` index files (or temp files) the previous index lacks exist."""
-
-    def wait(process: subprocess.Popen[bytes], index: Path, before: set[str]) -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and process.poll() is None:
-            new = set(os.listdir(index)) - before
-            if len([n for n in new if n.startswith(".tmp-") or DATA_FILE.fullmatch(n)]) >= count:
-                return
-            time.sleep(0.001)
-
-    return wait
-
-
-def test_a_killed_build_leaves_the_previous_index_loadable(tmp_path: Path) -> None:
+def test_a_build_killed_at_any_step_leaves_a_whole_index(tmp_path: Path) -> None:
     articles, index = tmp_path / "articles", tmp_path / "ix"
     write_versioned_kb(articles, MARKERS[0], articles=200)
     KnowledgeBase.build(articles, index, settings=HASHING)
     committed = MARKERS[0]
-    rng = random.Random(20260615)
-    kill_points = [
-        kill_after(rng.uniform(0.3, 0.8)),  # starting up, reading articles
-        kill_after(rng.uniform(0.9, 1.4)),  # encoding, usually
-        kill_when_new_files(1),  # the first temp file of the new version
-        kill_when_new_files(6),  # some data files renamed into place, others not yet
-    ]
-    killed_before_commit = 0
-    for attempt, wait in enumerate(kill_points, start=1):
+    for attempt, (point, nth, expected) in enumerate(KILL_POINTS, start=1):
         marker = MARKERS[attempt]
         write_versioned_kb(articles, marker, articles=200)  # every section changes: a full re-encode
-        before = set(os.listdir(index))
-        process = start_build(articles, index)
-        wait(process, index, before)
-        process.send_signal(signal.SIGKILL)
-        _, stderr = process.communicate(timeout=30)
-        assert process.returncode in (-signal.SIGKILL, 0), stderr.decode()
-        loaded = assert_whole_index(index, {committed, marker})
-        killed_before_commit += loaded == committed
-        committed = loaded
-    assert killed_before_commit >= 2  # the kills did land inside builds (the timed ones may miss on a fast machine)
+        run = subprocess.run(
+            [sys.executable, "-c", KILLED_BUILD, point, str(nth), str(articles), str(index)],
+            env=HASHING_ENV,
+            capture_output=True,
+            timeout=120,
+        )
+        assert run.returncode == -signal.SIGKILL, (point, run.stderr.decode())  # the kill point was reached
+        committed = marker if expected == "new" else committed
+        assert assert_whole_index(index, {committed}) == committed, point
 
-    # Leftovers of the killed builds neither break nor survive the next complete build. Plant a few too, in
-    # case the kills above happened to land between files.
+    # Leftovers of the killed builds neither break nor survive the next complete build. Plant a few more.
     (index / f".tmp-{os.getpid()}-{MANIFEST}").write_text('{"format_version": 1, "trunc', encoding="utf-8")
     (index / ".tmp-k1ll3d.faiss").write_bytes(b"\0" * 1000)
     (index / "sections-0123456789abcdef.json").write_text("[]", encoding="utf-8")  # an unreferenced orphan
     previous = manifest_of(index)
-    final = MARKERS[-1]
+    final = MARKERS[0]
     write_versioned_kb(articles, final, articles=200)
-    process = start_build(articles, index)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr.decode()
+    build = subprocess.run(
+        [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--index", str(index), "--quiet"],
+        env=HASHING_ENV,
+        capture_output=True,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr.decode()
     assert assert_whole_index(index, {final}) == final
     current = manifest_of(index)
     referenced = {r.name for r in current.files() + previous.files()}
