@@ -113,20 +113,17 @@ def _assert_inert(text: str) -> None:
     assert not any(c in text for c in "\x1b\x07\x9b\udcff"), repr(text)
 
 
-def test_human_output_shows_terminal_controls_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_terminal_controls_in_articles_are_refused_and_output_shows_them_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     articles = write_articles(tmp_path / "kb", {"refunds.md": HOSTILE, "shipping.md": SHIPPING})
-    message = "we refund within 5 business days, your bank takes a week more"
     index = str(tmp_path / "ix")
-    assert main(["build", str(articles), "--index", index, "--quiet"]) == 0
-    capsys.readouterr()
-    assert main(["search", message, "--index", index]) == 0
-    out = capsys.readouterr().out
-    _assert_inert(out)
-    assert "days.\\x1b[2J\\x1b]0;pwned\\x07 Your bank takes a week\\x9b31m more." in out
-    assert main(["suggest", message, "--index", index]) == 0
-    out = capsys.readouterr().out
-    _assert_inert(out)
-    assert "--- draft (friendly; cites refunds#refund-timing)" in out and "days.\\x1b[2J\\x1b]0;pwned\\x07" in out
+    assert main(["build", str(articles), "--index", index, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    _assert_inert(err)
+    assert "refunds.md:5: a control character U+001B" in err and "only tabs and line breaks are allowed" in err
+    assert main(["lint", str(articles), "--no-similarity"]) == 2
+    assert "refunds.md:5: error: invalid-article: a control character U+001B" in capsys.readouterr().out
 
     (articles / "title\x1b]0;pwned\x07.md").write_text("  \n", encoding="utf-8")
     assert main(["lint", str(articles), "--no-similarity", "--json"]) == 2

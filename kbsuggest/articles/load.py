@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def article_files(articles_dir: Path) -> list[Path]:
         parts = path.relative_to(articles_dir).parts
         if any(part.startswith((".", "_")) for part in parts) or path.name.lower() in IGNORED_NAMES:
             continue
-        if path.is_file() or (path.is_symlink() and _outside(path, articles_dir) is not None):
+        if path.is_file() or (path.is_symlink() and leads_outside(path, articles_dir) is not None):
             found.append(path)
     return found
 
@@ -70,10 +71,14 @@ def _load_one(path: Path, root: Path, default_locale: str, parsed: Mapping[str, 
     return known or parse_article(source, str(path), default_id=path.stem, default_locale=default_locale)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+"""C0 controls but tab, line feed and carriage return; DEL; C1 controls (ANSI escapes start with U+001B or U+009B)."""
+
+
 def read_source(path: Path, root: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
     """The text of the article file `path` under `root`. Raises `ArticleError` for anything `load_articles`
     refuses in it; a symbolic link out of `root` is refused unread, so no text from elsewhere is quoted."""
-    outside = _outside(path, root)
+    outside = leads_outside(path, root)
     if outside is not None:
         raise ArticleError(path, None, outside, "copy the article into the articles folder, or delete the link")
     if path.suffix.lower() != ".md":
@@ -97,11 +102,21 @@ def read_source(path: Path, root: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> s
         raise ArticleError(path, line, "the file is not valid UTF-8", "save it as UTF-8") from None
     if not source.strip():
         raise ArticleError(path, None, "the file is empty", "write the article or delete the file")
+    control = _CONTROL.search(source)
+    if control is not None:
+        line = source.count("\n", 0, control.start()) + 1
+        raise ArticleError(
+            path,
+            line,
+            f"a control character U+{ord(control.group()):04X} (it would reach customers' drafts and terminals)",
+            "delete it; only tabs and line breaks are allowed",
+        )
     return source
 
 
-def _outside(path: Path, root: Path) -> str | None:
-    """How `path` leads out of `root` (a symbolic link, itself or in its folders), or None if it does not."""
+def leads_outside(path: Path, root: Path) -> str | None:
+    """How `path` leads out of `root` (a symbolic link, itself or in its folders), or None if it does not.
+    Used for every file read from an articles folder: articles and reply templates."""
     try:
         target = path.resolve()
     except (OSError, RuntimeError):  # RuntimeError: a loop, before Python 3.13

@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from kbsuggest.articles.load import leads_outside
 from kbsuggest.errors import TemplateError
 
 Tone = Literal["friendly", "formal", "concise"]
@@ -100,6 +101,9 @@ def load_templates(articles_dir: Path | None = None) -> dict[str, Templates]:
     found: dict[str, Templates] = {}
     for language in ("en", "zh"):
         own = articles_dir / "_templates" / f"{language}.yaml" if articles_dir else None
+        outside = leads_outside(own, articles_dir) if own is not None and articles_dir is not None else None
+        if outside is not None:
+            raise TemplateError(f"{own}: {outside}. Fix: copy the file into the articles folder, or delete the link")
         if own is not None and own.is_file():
             templates = parse_templates(own.read_text(encoding="utf-8"), str(own))
         else:

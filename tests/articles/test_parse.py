@@ -206,3 +206,19 @@ def test_links_out_of_the_articles_folder_are_refused_naming_the_link(tmp_path: 
     for name in problems:
         (root / name).unlink()
     assert sorted(a.meta.id for a in load_articles(root)) == ["draft", "refunds"]
+
+
+@pytest.mark.parametrize("code", [0x1B, 0x9B, 0x07, 0x00])
+def test_control_characters_are_refused_naming_file_line_and_code(tmp_path: Path, code: int) -> None:
+    text = REFUND.replace("within 2 business", f"within 2{chr(code)} business")
+    root = write_articles(tmp_path / "kb", {"refunds.md": text})
+    with pytest.raises(ArticlesInvalid) as raised:
+        load_articles(root)
+    assert f"refunds.md:{text.count(chr(10), 0, text.index(chr(code))) + 1}: a control character U+{code:04X}" in str(
+        raised.value
+    )
+
+
+def test_tabs_and_windows_line_breaks_are_fine(tmp_path: Path) -> None:
+    root = write_articles(tmp_path / "kb", {"refunds.md": REFUND.replace("\n", "\r\n").replace("Once", "\tOnce")})
+    assert load_articles(root)[0].meta.id == "refunds"

@@ -41,3 +41,12 @@ def test_saved_templates_load_unchanged(tmp_path: Path) -> None:
     templates = load_templates()
     save_templates(tmp_path / "templates.json", templates)
     assert load_saved_templates(tmp_path / "templates.json") == templates
+
+
+def test_a_template_file_linked_from_outside_the_articles_folder_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("language: en\ntones: {}\n", encoding="utf-8")
+    (tmp_path / "kb" / "_templates").mkdir(parents=True)
+    (tmp_path / "kb" / "_templates" / "en.yaml").symlink_to(elsewhere)
+    with pytest.raises(TemplateError, match=r"en\.yaml: a symbolic link to .*elsewhere\.yaml, outside.*Fix:"):
+        load_templates(tmp_path / "kb")
