@@ -111,6 +111,8 @@ class KnowledgeBase:
         data, summary = build_index(
             articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
         )
+        if settings.fast_queries:  # answer like a loaded index: messages encoded on the ONNX path the build stored
+            encoders = with_fast_queries(encoders, data.manifest, Path(index_dir))
         feedback = FeedbackStore(Path(index_dir) / FEEDBACK_FILE)
         return cls(data, encoders, settings=settings, last_build=summary, feedback=feedback)
 

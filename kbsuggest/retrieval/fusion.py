@@ -30,7 +30,17 @@ import numpy as np
 
 LEXICAL = "bm25"
 """The name of the BM25 signal; every other signal is named by its encoder's key in the knowledge base's encoders
-(`Settings.encoders()`: "dense", the configured sentence-transformers model; "multilingual", USE)."""
+(`Settings.encoders()`: "dense", the configured sentence-transformers model; "multilingual", USE)..."""
+POOLED = ".pooled"
+"""...and `<encoder>.pooled` is that encoder's pooled cosine alone: for an encoder with token vectors in the index,
+`<encoder>` itself is the late-interaction score (`LATE_INTERACTION_WEIGHTS`)."""
+
+
+def encoder_of(signal: str) -> str:
+    """The encoder (or LEXICAL) a signal comes from: "dense.pooled" -> "dense"."""
+    return signal.removesuffix(POOLED)
+
+
 LATE_INTERACTION_WEIGHTS = {"pooled": 0.10, "path": 0.25, "body": 0.65}
 """A dense section score with token vectors = 0.10 x pooled cosine (best view) + 0.25 x MaxSim over the
 heading path's tokens + 0.65 x MaxSim over path and text's tokens (ColBERT-style, MiniLM's token

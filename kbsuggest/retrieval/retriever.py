@@ -99,7 +99,7 @@ class Retriever:
 
     def signals_for(self, language: Language) -> tuple[str, ...]:
         """The dense signals a message in `language` needs: those with weight, and the confidence signal."""
-        needed = {name for name in self.weights.for_language(language) if name != fusion.LEXICAL}
+        needed = {fusion.encoder_of(name) for name in self.weights.for_language(language) if name != fusion.LEXICAL}
         needed.add(confidence.confidence_signal(language))
         return tuple(sorted(needed))
 
@@ -141,9 +141,12 @@ class Retriever:
         for name, q in query.items():
             pooled[name] = np.max([self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS], 0)
             ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
+            ranked[name + fusion.POOLED] = pooled[name]
         pooled_articles = {name: self._per_article(scores, allowed) for name, scores in pooled.items()}
-        ranked_articles = {  # signals without token vectors rank by their pooled scores: aggregated once
-            name: pooled_articles[name] if scores is pooled[name] else self._per_article(scores, allowed)
+        ranked_articles = {  # pooled scores are aggregated once, whatever signal names them
+            name: pooled_articles[fusion.encoder_of(name)]
+            if scores is pooled[fusion.encoder_of(name)]
+            else self._per_article(scores, allowed)
             for name, scores in ranked.items()
         }
         fused = fusion.fuse(ranked_articles, language, self.weights)
@@ -153,7 +156,9 @@ class Retriever:
             fused = (1 - share) * fused + share * taught
         fused = fused + PRIORITY_TIE_BREAK * self._priority[allowed]
         # The confidence models were fitted on pooled-cosine signals, so they read those.
-        pooled_fused = fusion.fuse(pooled_articles, language, self.weights)
+        pooled_fused = fusion.fuse(
+            {name: pooled_articles[fusion.encoder_of(name)] for name in ranked_articles}, language, self.weights
+        )
         coverage = self.lexical.coverage(tokens)
         features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
         allowed_ids = np.flatnonzero(allowed)

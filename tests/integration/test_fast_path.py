@@ -73,6 +73,13 @@ def test_fast_path_answers_like_the_reference(index_dir: Path) -> None:
         assert (ours.escalate, ours.escalate_reason) == (theirs.escalate, theirs.escalate_reason)
 
 
+def test_a_knowledge_base_built_in_process_answers_on_the_fast_path(demo_kb: KnowledgeBase, index_dir: Path) -> None:
+    loaded = KnowledgeBase.load(index_dir, feedback=False)
+    assert isinstance(demo_kb.encoders["dense"], OnnxEncoder)
+    messages = ["does the M fit someone 175cm?", "我的退款怎么还没到账？", "where is my order A1048321"]
+    assert demo_kb.search_many(messages) == loaded.search_many(messages)
+
+
 def test_wrapped_encoders_keep_their_wrapper(index_dir: Path, real_encoders: dict[str, Encoder]) -> None:
     pooled = PooledOnly(real_encoders["dense"])
     kb = KnowledgeBase.load(index_dir, encoders={**real_encoders, "dense": pooled}, feedback=False)
