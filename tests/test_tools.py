@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from agents import FunctionTool
 from agents.exceptions import UserError
 from agents.strict_schema import ensure_strict_json_schema
 from openai.lib._pydantic import _ensure_strict_json_schema as openai_ensure_strict
@@ -213,9 +214,19 @@ def test_record_feedback_is_offered_and_run_only_when_asked_for(kb: KnowledgeBas
 
 STRICT_KEYWORDS = {
     # OpenAI Structured Outputs' supported subset (platform docs, "Supported schemas"), minus what we never emit.
-    "type", "properties", "required", "additionalProperties", "items", "enum", "anyOf", "description", "title",
-    "format", "minimum", "maximum",
-}  # fmt: skip
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "anyOf",
+    "description",
+    "title",
+    "format",
+    "minimum",
+    "maximum",
+}
 
 
 def _keywords(schema: dict[str, Any]) -> set[str]:
@@ -239,6 +250,20 @@ def test_strict_schemas_are_left_unchanged_by_the_openai_and_agents_sdks_strict_
     # The plain schemas are not strict: the validators would change them (optional fields made required).
     plain = TOOLS["suggest_reply"].parameters()
     assert ensure_strict_json_schema(deepcopy(plain)) != plain and {"default", "maxLength"} <= _keywords(plain)
+
+
+def test_the_agents_sdk_takes_the_strict_tools_as_they_are(kb: KnowledgeBase) -> None:
+    """The README's wrapping: FunctionTool makes its schema strict on creation, which must change nothing."""
+    for spec in openai_strict_tools():
+        name, schema = spec["function"]["name"], spec["function"]["parameters"]
+
+        async def invoke(ctx: Any, arguments: str, name: str = name) -> str:
+            return json.dumps(call_tool(kb, name, arguments))
+
+        tool = FunctionTool(
+            name=name, description=spec["function"]["description"], params_json_schema=schema, on_invoke_tool=invoke
+        )
+        assert tool.strict_json_schema and tool.params_json_schema == schema
 
 
 def test_the_old_open_context_map_was_what_the_agents_sdk_rejected() -> None:
