@@ -295,7 +295,7 @@ def call_tool(
 
     `arguments`: a dict, or the JSON string OpenAI-style APIs return. `feedback`: allow `record_feedback`
     (offer it with the same flag). `compact`: results without section texts (`CompactSuggestion`,
-    `CompactSearchResult`), about a quarter of the size; False for the full `Suggestion` and `Answer`s.
+    `CompactSearchResult`), about half the size; False for the full `Suggestion` and `Answer`s.
     Error types: `unknown_tool`, `invalid_arguments` (schema or input checks), `knowledge_base_error`."""
     tool = next((t for t in tools(feedback=feedback) if t.name == name), None)
     if tool is None:

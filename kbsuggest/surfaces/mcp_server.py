@@ -41,6 +41,9 @@ from kbsuggest.surfaces.http import (
     BODY_READ_TIMEOUT,
     LOOPBACK_HOSTS,
     MAX_BODY_BYTES,
+    Receive,
+    Scope,
+    Send,
     _Guard,
     _is_loopback,
     server_config,
@@ -153,7 +156,7 @@ class HttpApp:
         """The session manager's task group, which must be running while requests are served."""
         return self._sessions.run()
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
 
 
