@@ -8,7 +8,6 @@ from typing import Any
 import jsonschema
 import pytest
 from agents import FunctionTool
-from agents.exceptions import UserError
 from agents.strict_schema import ensure_strict_json_schema
 from openai.lib._pydantic import _ensure_strict_json_schema as openai_ensure_strict
 
@@ -264,12 +263,6 @@ def test_the_agents_sdk_takes_the_strict_tools_as_they_are(kb: KnowledgeBase) ->
             name=name, description=spec["function"]["description"], params_json_schema=schema, on_invoke_tool=invoke
         )
         assert tool.strict_json_schema and tool.params_json_schema == schema
-
-
-def test_the_old_open_context_map_was_what_the_agents_sdk_rejected() -> None:
-    open_map = {"type": "object", "additionalProperties": {"type": "string"}}
-    with pytest.raises(UserError, match="additionalProperties"):
-        ensure_strict_json_schema({"type": "object", "properties": {"context": open_map}})
 
 
 def test_a_strict_call_sends_null_for_what_it_leaves_unset(kb: KnowledgeBase) -> None:
