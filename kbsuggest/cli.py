@@ -96,8 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.set_defaults(run=_report)
 
-    mcp = commands.add_parser("mcp", help="serve the agent tools over MCP (stdio), for Claude Desktop, IDEs, agents")
+    mcp = commands.add_parser(
+        "mcp", help="serve the agent tools over MCP (stdio, or Streamable HTTP), for Claude Desktop, IDEs, agents"
+    )
     mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    mcp.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
+    mcp.add_argument(
+        "--api-key", default=None, help="with --http: require this X-API-Key header (default: $KBSUGGEST_API_KEY)"
+    )
+    mcp.add_argument(
+        "--feedback", action="store_true", help="also serve record_feedback (for clients relaying an agent's verdict)"
+    )
+    mcp.add_argument("--full-results", action="store_true", help="results with section texts (default: compact)")
     mcp.set_defaults(run=_mcp)
 
     serve = commands.add_parser("serve", help="serve search, suggest and reload over HTTP (FastAPI)")
@@ -245,26 +257,41 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    from kbsuggest.surfaces.mcp_server import serve_stdio
+    from kbsuggest.surfaces.mcp_server import serve_http, serve_stdio
 
-    serve_stdio(args.index)
+    options = {"feedback": args.feedback, "compact": not args.full_results}
+    if not args.http:
+        serve_stdio(args.index, **options)
+        return 0
+    api_key = _api_key(args)
+    if api_key == "":
+        return EXIT_INVALID_INPUT
+    serve_http(args.index, host=args.host, port=args.port, api_key=api_key, **options)
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
+    api_key = _api_key(args)
+    if api_key == "":
+        return EXIT_INVALID_INPUT
+    serve(args.index, host=args.host, port=args.port, api_key=api_key)
+    return 0
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key from --api-key or $KBSUGGEST_API_KEY (None: serve without one); "" after reporting a blank one."""
     source = "--api-key" if args.api_key is not None else "KBSUGGEST_API_KEY"
-    api_key = args.api_key if args.api_key is not None else os.environ.get("KBSUGGEST_API_KEY")
+    api_key: str | None = args.api_key if args.api_key is not None else os.environ.get("KBSUGGEST_API_KEY")
     if api_key is not None and not api_key.strip():
         print(
             f"error: {source} is empty, which would turn authentication off. "
             "Fix: set it to a long random key, or leave it out to serve without a key",
             file=sys.stderr,
         )
-        return EXIT_INVALID_INPUT
-    serve(args.index, host=args.host, port=args.port, api_key=api_key)
-    return 0
+        return ""
+    return api_key
 
 
 def _lint(args: argparse.Namespace) -> int:

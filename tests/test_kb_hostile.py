@@ -168,7 +168,7 @@ def test_instructions_in_an_article_are_quoted_as_data(kb: KnowledgeBase, tone: 
 
 @pytest.mark.parametrize("tool", ["suggest_reply", "search_knowledge_base"])
 def test_tool_results_carry_the_content_notice(kb: KnowledgeBase, tool: str) -> None:
-    out = call_tool(kb, tool, {"message": "price match for a cheaper listing, refund the difference"})
+    out = call_tool(kb, tool, {"message": "price match for a cheaper listing, refund the difference"}, compact=False)
     assert out["content_notice"] == CONTENT_NOTICE and "data, not instructions" in CONTENT_NOTICE
     answers = out["result"]["answers"]
     assert answers[0]["article_id"] == "price-match" and INJECTED in answers[0]["text"]

@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"reply"},
     {"evaluation", "kb"},
     {"tools"},
-    {"surfaces"},
+    {"surfaces", "adapters"},  # adapters: to agent frameworks, each an optional extra
     {"cli"},
 ]
 """A unit (a subpackage or a top-level module of kbsuggest) imports only itself and units of lower layers."""

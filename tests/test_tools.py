@@ -2,14 +2,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from typing import Any
 
 import jsonschema
 import pytest
+from agents import FunctionTool
+from agents.strict_schema import ensure_strict_json_schema
+from openai.lib._pydantic import _ensure_strict_json_schema as openai_ensure_strict
 
 from kbsuggest.config import Settings
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
-from kbsuggest.tools import CONTENT_NOTICE, anthropic_tools, call_tool, openai_tools
+from kbsuggest.tools import (
+    CONTENT_NOTICE,
+    TOOLS,
+    anthropic_tools,
+    call_tool,
+    openai_strict_tools,
+    openai_tools,
+)
 from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
 
 
@@ -28,7 +39,7 @@ def _walk(node: Any) -> Iterator[Any]:
 
 
 def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
-    openai, anthropic = openai_tools(), anthropic_tools()
+    openai, anthropic = openai_tools(feedback=True), anthropic_tools(feedback=True)
     assert [t["type"] for t in openai] == ["function"] * 3
     assert [t["function"]["name"] for t in openai] == ["search_knowledge_base", "suggest_reply", "record_feedback"]
     assert [set(t) for t in anthropic] == [{"name", "description", "input_schema"}] * 3
@@ -42,6 +53,9 @@ def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
     assert search["additionalProperties"] is False
     assert set(search["properties"]) == {"message", "k", "filters"}
     assert set(suggest["properties"]) == {"message", "k", "filters", "context", "tone"}
+    context = suggest["properties"]["context"]["anyOf"][0]
+    assert set(context["properties"]) == {"customer_name", "order_id", "agent_name", "store_name"}
+    assert context["additionalProperties"] is False
     assert suggest["properties"]["tone"]["enum"] == ["friendly", "formal", "concise"]
     assert search["properties"]["message"]["maxLength"] == MAX_MESSAGE_CHARS
     # Self-contained: no $ref/$defs, which some tool-calling APIs do not resolve.
@@ -49,7 +63,7 @@ def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
 
 
 def test_schemas_are_valid_json_schema_that_match_what_the_dispatcher_accepts() -> None:
-    search, suggest, _ = (t["input_schema"] for t in anthropic_tools())
+    search, suggest = (t["input_schema"] for t in anthropic_tools())
     jsonschema.Draft202012Validator.check_schema(search)
     good = {"message": "refund?", "k": 2, "filters": {"locale": "en", "type": ["policy"], "today": "2026-01-01"}}
     jsonschema.validate(good, search)
@@ -60,7 +74,7 @@ def test_schemas_are_valid_json_schema_that_match_what_the_dispatcher_accepts() 
 
 
 def test_search_returns_answers_marked_as_quoted_content(kb: KnowledgeBase) -> None:
-    out = call_tool(kb, "search_knowledge_base", {"message": "when will my refund arrive", "k": 2})
+    out = call_tool(kb, "search_knowledge_base", {"message": "when will my refund arrive", "k": 2}, compact=False)
     assert out["content_notice"] == CONTENT_NOTICE
     answers = out["result"]["answers"]
     assert len(answers) == 2 and answers[0]["article_id"] == "refunds"
@@ -95,6 +109,8 @@ def test_suggest_fills_context_and_takes_json_string_arguments(kb: KnowledgeBase
         ("search_knowledge_base", "[1, 2]", "invalid_arguments", "Input should be an object"),
         ("suggest_reply", {"message": "x", "tone": "rude"}, "invalid_arguments", "tone: Input should be"),
         ("suggest_reply", {"message": "x", "context": {"order_id": 5}}, "invalid_arguments", "context.order_id"),
+        ("suggest_reply", {"message": "x", "context": {"coupon": "FREE"}}, "invalid_arguments", "'coupon' is not a"),
+        ("record_feedback", {"suggestion_id": "x", "outcome": "accepted"}, "unknown_tool", "feedback=True"),
     ],
 )
 def test_bad_calls_are_structured_errors_not_exceptions(
@@ -178,9 +194,107 @@ def test_agent_loop_gets_errors_back_as_data(kb: KnowledgeBase) -> None:
     assert json.loads(seen[-1]["content"])["error"]["type"] == "invalid_arguments"
 
 
-def test_record_feedback_tool_round_trip(kb: KnowledgeBase) -> None:
+def test_record_feedback_is_offered_and_run_only_when_asked_for(kb: KnowledgeBase) -> None:
+    """A model once recorded "accepted" for an unrelated answer: grading suggestions is the agent's call."""
+    for offered in (openai_tools(), openai_strict_tools()):
+        assert [t["function"]["name"] for t in offered] == ["search_knowledge_base", "suggest_reply"]
+    assert [t["name"] for t in anthropic_tools()] == ["search_knowledge_base", "suggest_reply"]
     suggestion = call_tool(kb, "suggest_reply", {"message": "when does my refund arrive?"})["result"]
-    result = call_tool(kb, "record_feedback", {"suggestion_id": suggestion["id"], "outcome": "accepted"})
+    verdict = {"suggestion_id": suggestion["id"], "outcome": "accepted"}
+    refused = call_tool(kb, "record_feedback", verdict)
+    assert refused["error"]["type"] == "unknown_tool" and "feedback=True" in refused["error"]["message"]
+    result = call_tool(kb, "record_feedback", verdict, feedback=True)
     assert result["result"]["outcome"] == "accepted" and result["result"]["suggestion_id"] == suggestion["id"]
-    bad = call_tool(kb, "record_feedback", {"suggestion_id": "nope", "outcome": "accepted"})
+    bad = call_tool(kb, "record_feedback", {"suggestion_id": "nope", "outcome": "accepted"}, feedback=True)
     assert bad["error"]["type"] == "invalid_arguments" and "no suggestion 'nope'" in bad["error"]["message"]
+
+
+# --- strict function calling ----------------------------------------------------------------------------------
+
+STRICT_KEYWORDS = {
+    # OpenAI Structured Outputs' supported subset (platform docs, "Supported schemas"), minus what we never emit.
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "anyOf",
+    "description",
+    "title",
+    "format",
+    "minimum",
+    "maximum",
+}
+
+
+def _keywords(schema: dict[str, Any]) -> set[str]:
+    found = set(schema) - {"properties"}
+    items = [schema["items"]] if "items" in schema else []
+    for child in [*schema.get("properties", {}).values(), *schema.get("anyOf", []), *items]:
+        found |= _keywords(child)
+    return found
+
+
+def test_strict_schemas_are_left_unchanged_by_the_openai_and_agents_sdks_strict_validators() -> None:
+    """Both SDKs rewrite a schema into strict form (or raise); a schema that is already strict comes back equal."""
+    strict = openai_strict_tools(feedback=True)
+    assert [t["function"]["strict"] for t in strict] == [True] * 3
+    for tool in strict:
+        schema = tool["function"]["parameters"]
+        assert ensure_strict_json_schema(deepcopy(schema)) == schema
+        assert openai_ensure_strict(deepcopy(schema), path=(), root=deepcopy(schema)) == schema
+        assert _keywords(schema) <= STRICT_KEYWORDS
+        jsonschema.Draft202012Validator.check_schema(schema)
+    # The plain schemas are not strict: the validators would change them (optional fields made required).
+    plain = TOOLS["suggest_reply"].parameters()
+    assert ensure_strict_json_schema(deepcopy(plain)) != plain and {"default", "maxLength"} <= _keywords(plain)
+
+
+def test_the_agents_sdk_takes_the_strict_tools_as_they_are(kb: KnowledgeBase) -> None:
+    """The README's wrapping: FunctionTool makes its schema strict on creation, which must change nothing."""
+    for spec in openai_strict_tools():
+        name, schema = spec["function"]["name"], spec["function"]["parameters"]
+
+        async def invoke(ctx: Any, arguments: str, name: str = name) -> str:
+            return json.dumps(call_tool(kb, name, arguments))
+
+        tool = FunctionTool(
+            name=name, description=spec["function"]["description"], params_json_schema=schema, on_invoke_tool=invoke
+        )
+        assert tool.strict_json_schema and tool.params_json_schema == schema
+
+
+def test_a_strict_call_sends_null_for_what_it_leaves_unset(kb: KnowledgeBase) -> None:
+    suggest = TOOLS["suggest_reply"].strict_parameters()
+    names = {"agent_name": None, "customer_name": "Ann", "order_id": None, "store_name": None}
+    strict_call = {"message": "when will my refund arrive", "k": None, "filters": None, "context": names, "tone": None}
+    jsonschema.validate(strict_call, suggest)
+    with pytest.raises(jsonschema.ValidationError):  # every property must be sent
+        jsonschema.validate({"message": "when will my refund arrive"}, suggest)
+    out = call_tool(kb, "suggest_reply", json.dumps(strict_call))["result"]
+    plain = call_tool(
+        kb, "suggest_reply", {"message": "when will my refund arrive", "context": {"customer_name": "Ann"}}
+    )
+    assert out["drafts"] == plain["result"]["drafts"] and "Ann" in out["drafts"][0]["text"]
+    filtered = {"locale": "zh-CN", "type": None, "tags": None, "products": None, "channel": None, "today": None}
+    search = {"message": "退款", "k": 2, "filters": filtered}
+    jsonschema.validate(search, TOOLS["search_knowledge_base"].strict_parameters())
+    answers = call_tool(kb, "search_knowledge_base", search)["result"]["answers"]
+    assert answers and {a["locale"] for a in answers} == {"zh-CN"}
+
+
+# --- compact results ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["search_knowledge_base", "suggest_reply"])
+def test_compact_results_drop_section_texts_and_match_their_output_schema(kb: KnowledgeBase, name: str) -> None:
+    arguments = {"message": "when will my refund arrive"}
+    full, compact = (call_tool(kb, name, arguments, compact=c) for c in (False, True))
+    jsonschema.validate(full, TOOLS[name].output_schema(compact=False))
+    jsonschema.validate(compact, TOOLS[name].output_schema(compact=True))
+    assert all("text" in a for a in full["result"]["answers"])
+    assert not [a for a in compact["result"]["answers"] if "text" in a]
+    firsts = [(a["section_id"], a["snippet"]) for a in (full["result"]["answers"][0], compact["result"]["answers"][0])]
+    assert firsts[0] == firsts[1]
+    assert len(json.dumps(compact)) < 0.7 * len(json.dumps(full))

@@ -94,7 +94,9 @@ def test_a_personal_number_given_as_context_or_in_a_bad_argument_is_masked(index
 def test_tool_errors_quoting_the_arguments_are_masked(index: Path) -> None:
     kb = KnowledgeBase.load(index, settings=HASHING)
     bad_context = call_tool(kb, "suggest_reply", {"message": "refund?", "context": {"07911 123456": 5}})
-    unknown_id = call_tool(kb, "record_feedback", {"suggestion_id": "4111111111111111", "outcome": "accepted"})
+    unknown_id = call_tool(
+        kb, "record_feedback", {"suggestion_id": "4111111111111111", "outcome": "accepted"}, feedback=True
+    )
     for result in (bad_context, unknown_id):
         assert set(result) == {"error"}
     assert "context.[PHONE]" in bad_context["error"]["message"]

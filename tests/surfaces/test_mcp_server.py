@@ -1,21 +1,32 @@
-"""The MCP server as a client sees it: spawned over stdio and driven with the official SDK's ClientSession."""
+"""The MCP server as a client sees it: spawned over stdio, or serving Streamable HTTP, and driven with the
+official SDK's ClientSession."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
+import httpx2
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client, types
+from mcp.client.streamable_http import streamable_http_client
 
 from kbsuggest.cli import main
 from kbsuggest.config import Settings
+from kbsuggest.errors import InputError
 from kbsuggest.kb import KnowledgeBase
-from kbsuggest.tools import CONTENT_NOTICE, anthropic_tools
+from kbsuggest.surfaces.mcp_server import INSTRUCTIONS, MCP_PATH, HttpApp, create_server
+from kbsuggest.tools import CONTENT_NOTICE, TOOLS, anthropic_tools
+from tests.conftest import HASHING_ENV
 
 
 @pytest.fixture
@@ -43,22 +54,41 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
     async def session() -> None:
         with anyio.fail_after(15), (tmp_path / "server-stderr.txt").open("w") as errlog:
             async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as client:
-                await client.initialize()
-                results["tools"] = (await client.list_tools()).tools
-                results["search"] = await client.call_tool(
-                    "search_knowledge_base", {"message": "when will my refund arrive", "k": 2}
-                )
-                results["suggest"] = await client.call_tool(
-                    "suggest_reply", {"message": "how much is express shipping", "context": {"customer_name": "Ann"}}
-                )
-                results["bad"] = await client.call_tool("suggest_reply", {"message": "hi", "k": 0, "tone": "rude"})
-                results["unknown"] = await client.call_tool("refund_everyone", {})
+                results.update(await _use(client))
 
     anyio.run(session)
+    _check(results)
+    assert "Traceback" not in (tmp_path / "server-stderr.txt").read_text()
 
+
+async def _use(client: ClientSession) -> dict[str, Any]:
+    """The calls every transport's test makes. The SDK's client checks each successful result's
+    `structuredContent` against the tool's `outputSchema`, and raises if it does not match."""
+    results: dict[str, Any] = {"init": await client.initialize()}
+    results["tools"] = (await client.list_tools()).tools
+    results["search"] = await client.call_tool(
+        "search_knowledge_base", {"message": "when will my refund arrive", "k": 2}
+    )
+    results["suggest"] = await client.call_tool(
+        "suggest_reply", {"message": "how much is express shipping", "context": {"customer_name": "Ann"}}
+    )
+    results["bad"] = await client.call_tool("suggest_reply", {"message": "hi", "k": 0, "tone": "rude"})
+    results["unknown"] = await client.call_tool("refund_everyone", {})
+    results["feedback"] = await client.call_tool("record_feedback", {"suggestion_id": "x", "outcome": "accepted"})
+    return results
+
+
+def _check(results: dict[str, Any]) -> None:
+    init = results["init"]
+    assert init.instructions == INSTRUCTIONS and init.server_info.name == "kbsuggest"
     assert [(t.name, t.description, t.input_schema) for t in results["tools"]] == [
         (t["name"], t["description"], t["input_schema"]) for t in anthropic_tools()
     ]
+    search_tool, suggest_tool = results["tools"]
+    assert search_tool.title == "Search the help centre" and suggest_tool.title == "Draft a reply to a customer"
+    assert search_tool.annotations.read_only_hint is True and search_tool.annotations.open_world_hint is False
+    assert suggest_tool.annotations.read_only_hint is False and suggest_tool.annotations.destructive_hint is False
+    assert suggest_tool.output_schema == TOOLS["suggest_reply"].output_schema(compact=True)
     search = results["search"]
     assert not search.is_error
     payload = _payload(search)
@@ -70,6 +100,7 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
     suggestion = _payload(suggest)["result"]
     assert suggestion["answers"][0]["article_id"] == "shipping"
     assert suggestion["drafts"][0]["text"].startswith("Hi Ann")
+    assert "text" not in suggestion["answers"][0] and suggestion["answers"][0]["snippet"]  # compact
 
     bad = results["bad"]
     assert bad.is_error
@@ -79,7 +110,81 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
 
     unknown = results["unknown"]
     assert unknown.is_error and _payload(unknown)["error"]["type"] == "unknown_tool"
-    assert "Traceback" not in (tmp_path / "server-stderr.txt").read_text()
+    feedback = results["feedback"]  # not served unless asked for
+    assert feedback.is_error and _payload(feedback)["error"]["type"] == "unknown_tool"
+
+
+def test_record_feedback_and_full_results_are_served_when_asked_for(index_dir: Path, tmp_path: Path) -> None:
+    command = ["-m", "kbsuggest.cli", "mcp", "--index", str(index_dir), "--feedback", "--full-results"]
+    server = StdioServerParameters(command=sys.executable, args=command, env={"KBSUGGEST_MODEL": "hashing"})
+    results: dict[str, Any] = {}
+
+    async def session() -> None:
+        with anyio.fail_after(15), (tmp_path / "server-stderr.txt").open("w") as errlog:
+            async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as client:
+                await client.initialize()
+                results["tools"] = (await client.list_tools()).tools
+                suggestion = await client.call_tool("suggest_reply", {"message": "when will my refund arrive"})
+                results["suggestion"] = _payload(suggestion)["result"]
+                verdict = {"suggestion_id": results["suggestion"]["id"], "outcome": "edited", "final_text": "Hi!"}
+                results["feedback"] = await client.call_tool("record_feedback", verdict)
+
+    anyio.run(session)
+    feedback_tool = results["tools"][-1]
+    assert [t.name for t in results["tools"]] == ["search_knowledge_base", "suggest_reply", "record_feedback"]
+    assert feedback_tool.annotations.read_only_hint is False and feedback_tool.annotations.destructive_hint is False
+    assert results["suggestion"]["answers"][0]["text"] and results["suggestion"]["analysis"]
+    assert results["tools"][1].output_schema == TOOLS["suggest_reply"].output_schema(compact=False)
+    assert not results["feedback"].is_error and _payload(results["feedback"])["result"]["outcome"] == "edited"
+
+
+@contextmanager
+def mcp_over_http(index_dir: Path, key: str) -> Iterator[str]:
+    """`kbsuggest mcp --http` in a process on a free 127.0.0.1 port, with `key`; yields the endpoint's URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "kbsuggest.cli", "mcp", "--http", "--index", str(index_dir), "--port", str(port)]
+    env = {**HASHING_ENV, "KBSUGGEST_API_KEY": key}
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stderr is not None
+            log = []
+            for line in server.stderr:  # until uvicorn says where it listens (or the process ends)
+                log.append(line)
+                if "Uvicorn running on" in line:
+                    break
+            assert f"Uvicorn running on http://127.0.0.1:{port}" in log[-1], log
+            yield f"http://127.0.0.1:{port}{MCP_PATH}"
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def test_a_real_client_over_streamable_http_with_the_service_key(index_dir: Path) -> None:
+    key = "mcp-s3cret"
+    with mcp_over_http(index_dir, key) as url:
+        results: dict[str, Any] = {}
+
+        async def session() -> None:
+            with anyio.fail_after(30):
+                async with (
+                    httpx2.AsyncClient(headers={"X-API-Key": key}) as http,
+                    streamable_http_client(url, http_client=http) as (read, write),
+                    ClientSession(read, write) as client,
+                ):
+                    results.update(await _use(client))
+
+        anyio.run(session)
+        _check(results)
+
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        mcp_headers = {"accept": "application/json, text/event-stream"}
+        for headers in ({}, {"X-API-Key": "wrong"}):
+            refused = httpx.post(url, json=hello, headers={**mcp_headers, **headers})
+            assert refused.status_code == 401 and refused.json()["error"]["type"] == "unauthorized"
+        foreign = httpx.post(url, json=hello, headers={**mcp_headers, "X-API-Key": key, "Host": "evil.example"})
+        assert foreign.status_code == 400 and foreign.json()["error"]["type"] == "invalid_host"
 
 
 def test_mcp_with_a_missing_index_is_a_clear_error(
@@ -139,3 +244,14 @@ def test_a_request_with_an_escaped_lone_surrogate_gets_a_reply(index_dir: Path, 
     assert by_id[None]["error"]["code"] == types.PARSE_ERROR
     assert not by_id[6]["result"]["isError"]  # the server still answers after all that
     assert "Traceback" not in (tmp_path / "server-stderr.txt").read_text()
+
+
+def test_mcp_over_http_with_a_blank_key_refuses_to_start(
+    index_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBSUGGEST_API_KEY", " ")
+    assert main(["mcp", "--http", "--index", str(index_dir)]) == 2
+    assert "KBSUGGEST_API_KEY is empty" in capsys.readouterr().err
+    server = create_server(KnowledgeBase.load(index_dir, settings=Settings(model="hashing")))
+    with pytest.raises(InputError, match="the API key is empty"):
+        HttpApp(server, api_key="")
