@@ -3,8 +3,9 @@
     POST /v1/search    SearchArgs  -> {"answers": [Answer, ...]}
     POST /v1/suggest   SuggestArgs -> Suggestion
     POST /v1/feedback  FeedbackArgs -> Feedback
-    POST /v1/reload    re-load the index from disk -> Health
+    POST /v1/reload    {} or no body: re-load the index from disk -> Health
     GET  /healthz      Health (no key needed)
+    GET  /metrics      Prometheus metrics
 
 Request bodies are the tools' argument models (`kbsuggest.tools`). Every error is JSON,
 `{"error": {"type": ..., "message": ...}}`. Before the body is read, a request is refused with
@@ -22,7 +23,8 @@ Idle keep-alive connections close after `KEEP_ALIVE_TIMEOUT` seconds; headers ov
 
 `/v1/reload` loads the index anew and then swaps the reference in one assignment: requests in flight finish on
 the knowledge base they started with, and if the new index cannot be loaded the old one keeps serving.
-The endpoints are plain `def`s, so FastAPI runs the CPU-bound retrieval in its threadpool.
+The endpoints are `async` and await `KnowledgeBase.asearch`/`asuggest`/`arecord_feedback` (and the reload in a
+worker thread): the CPU-bound work runs in anyio's worker threads, the event loop keeps answering meanwhile.
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import h11
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -70,8 +74,10 @@ OPEN_FILES_WANTED = 65536
 """`serve` raises the soft open-files limit towards this (each connection holds one), up to the hard limit."""
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """The `Host` names a service bound to loopback answers to."""
+DOCS_ASSETS = "/docs-assets"
+"""Where the Swagger UI and ReDoc scripts `/docs` and `/redoc` load are served from (no CDN: they work offline)."""
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-"""The paths that need no API key; every other path does when one is set."""
+"""The paths that need no API key (with those under `DOCS_ASSETS`); every other path does when one is set."""
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed when the service has a key.")
 
 Scope = MutableMapping[str, Any]
@@ -79,6 +85,41 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="What kind of error, e.g. `invalid_arguments`; the status's description lists them.")
+    message: str = Field(description="What went wrong and how to fix it, with personal data masked.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the service answers, whatever the status."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "`invalid_host`: the `Host` header is not a name the service answers to.",
+    401: "`unauthorized`: the service has an API key and `X-API-Key` is missing or wrong.",
+    408: "`request_timeout`: the body did not arrive within the body timeout.",
+    413: "`payload_too_large`: the body is over the size limit.",
+    415: "`unsupported_media_type`: a POST without `Content-Type: application/json`.",
+    422: "`invalid_arguments`: the body is not JSON, or its arguments do not validate.",
+    500: "`knowledge_base_error`: the index cannot be used; `internal_error`: a bug, see the server's log.",
+    503: "`overloaded`: too many requests in flight; retry shortly.",
+}
+"""The error statuses a route can answer, as documented in OpenAPI (404 and 405 aside, for unknown routes)."""
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse, "description": ERROR_STATUSES[status]} for status in statuses}
+
+
+class ReloadArgs(BaseModel):
+    """No arguments. The body may be left out; clients generated from the OpenAPI send `{}` (with the JSON
+    content type that every POST needs)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class SearchResponse(BaseModel):
@@ -139,7 +180,13 @@ def create_app(
         raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
     holder = _Holder(Path(index_dir), settings)
 
-    app = FastAPI(title="kbsuggest", version=__version__, description=__doc__)
+    app = FastAPIOffline(
+        title="kbsuggest",
+        version=__version__,
+        description=__doc__,
+        static_url=DOCS_ASSETS,
+        generate_unique_id_function=lambda route: route.name,  # operation ids: search, suggest, ...
+    )
     app.add_middleware(
         _Guard,
         api_key=api_key,
@@ -153,29 +200,32 @@ def create_app(
     app.add_exception_handler(Exception, _internal_error)
     # Declares the header in OpenAPI only: `_Guard` checks the key, before the body is read.
     keyed = [Depends(_KEY_HEADER)]
+    every = (400, 408, 413, 500, 503)  # the header, body and load checks, and a failure to answer
+    keyed_post = _errors(*every, 401, 415, 422)
 
-    @app.post("/v1/search", dependencies=keyed)
-    def search(args: SearchArgs) -> SearchResponse:
+    @app.post("/v1/search", dependencies=keyed, responses=keyed_post)
+    async def search(args: SearchArgs) -> SearchResponse:
         """The article sections that best answer the message, best first."""
-        return SearchResponse(answers=holder.kb.search(args.message, k=args.k, filters=args.filters))
+        return SearchResponse(answers=await holder.kb.asearch(args.message, k=args.k, filters=args.filters))
 
-    @app.post("/v1/suggest", dependencies=keyed)
-    def suggest(args: SuggestArgs) -> Suggestion:
+    @app.post("/v1/suggest", dependencies=keyed, responses=keyed_post)
+    async def suggest(args: SuggestArgs) -> Suggestion:
         """Answers, reply drafts, a confidence and whether to hand the message to a person."""
-        return holder.kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
+        kb = holder.kb
+        return await kb.asuggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
 
-    @app.post("/v1/feedback", dependencies=keyed)
-    def feedback(args: FeedbackArgs) -> Feedback:
+    @app.post("/v1/feedback", dependencies=keyed, responses=keyed_post)
+    async def record_feedback(args: FeedbackArgs) -> Feedback:
         """Record an agent's verdict on a suggestion (accepted, edited or rejected)."""
-        return holder.kb.record_feedback(**args.model_dump())
+        return await holder.kb.arecord_feedback(**args.model_dump())
 
-    @app.post("/v1/reload", dependencies=keyed)
-    def reload() -> Health:
+    @app.post("/v1/reload", dependencies=keyed, responses=keyed_post)
+    async def reload(args: ReloadArgs | None = None) -> Health:
         """Load the index from disk again and serve it; on failure the previous index keeps serving."""
-        return holder.health(holder.reload())
+        return holder.health(await anyio.to_thread.run_sync(holder.reload))
 
-    @app.get("/healthz")
-    def healthz() -> Health:
+    @app.get("/healthz", responses=_errors(*every))
+    async def health() -> Health:
         """The index being served."""
         return holder.health(holder.kb)
 
@@ -355,6 +405,7 @@ class _Guard:
         if (
             self.api_key is not None
             and scope["path"] not in OPEN_PATHS
+            and not scope["path"].startswith(DOCS_ASSETS + "/")
             and not hmac.compare_digest(given, self.api_key)
         ):
             raise _Refused(401, "unauthorized", "missing or wrong X-API-Key header")

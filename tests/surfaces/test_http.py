@@ -1,7 +1,10 @@
-"""The HTTP service on a real uvicorn bound to 127.0.0.1, driven with httpx."""
+"""The HTTP service on a real uvicorn bound to 127.0.0.1, driven with httpx, and with a client generated from its
+live `/openapi.json` by openapi-python-client (a real generator, run as users run it)."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import re
 import resource
 import socket
@@ -24,7 +27,14 @@ from kbsuggest.cli import _parser, main
 from kbsuggest.errors import InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.surfaces import http
-from kbsuggest.surfaces.http import HEADER_READ_TIMEOUT, MAX_BODY_BYTES, create_app, server_config
+from kbsuggest.surfaces.http import (
+    DOCS_ASSETS,
+    ERROR_STATUSES,
+    HEADER_READ_TIMEOUT,
+    MAX_BODY_BYTES,
+    create_app,
+    server_config,
+)
 from tests.conftest import HASHING, HASHING_ENV
 
 KEY = "s3cret-key"
@@ -472,3 +482,115 @@ def test_500_connections_that_never_finish_their_headers_lock_nobody_out(index_d
             client.settimeout(HEADER_READ_TIMEOUT + 30)
             with suppress(ConnectionResetError):
                 assert client.recv(1024) == b""
+
+
+def generate_client(spec: str, folder: Path) -> Any:
+    """The package openapi-python-client generates from `spec` (no post-hooks: ruff is not needed), imported."""
+    (folder / "openapi.json").write_text(spec, encoding="utf-8")
+    (folder / "config.yaml").write_text("post_hooks: []\n", encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "-m", "openapi_python_client", "generate", "--path", "openapi.json", "--meta", "none",
+         "--output-path", "kbsuggest_client", "--config", "config.yaml"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    sys.path.insert(0, str(folder))
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module("kbsuggest_client")
+    finally:
+        sys.path.remove(str(folder))
+
+
+@pytest.fixture
+def clean_modules() -> Any:
+    yield
+    for name in [n for n in sys.modules if n == "kbsuggest_client" or n.startswith("kbsuggest_client.")]:
+        del sys.modules[name]
+
+
+def test_a_client_generated_from_the_live_openapi_parses_answers_and_errors(
+    index_dir: Path, tmp_path: Path, clean_modules: None
+) -> None:
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url:
+        generate_client(httpx.get(f"{url}/openapi.json").text, tmp_path)
+        from kbsuggest_client import Client  # type: ignore[import-not-found]
+        from kbsuggest_client.api.default import (  # type: ignore[import-not-found]
+            health,
+            record_feedback,
+            reload,
+            search,
+            suggest,
+        )
+        from kbsuggest_client.models import (  # type: ignore[import-not-found]
+            ErrorResponse,
+            FeedbackArgs,
+            FeedbackArgsOutcome,
+            ReloadArgs,
+            SearchArgs,
+            SuggestArgs,
+            SuggestArgsContextType0,
+            SuggestArgsTone,
+        )
+
+        # raise_on_unexpected_status: a status the OpenAPI does not document raises instead of parsing as None.
+        with Client(base_url=url, headers={"X-API-Key": KEY}, raise_on_unexpected_status=True) as client:
+            found = search.sync(client=client, body=SearchArgs(message="when do I get my money back", k=2))
+            assert [a.article_id for a in found.answers][:1] == ["topic-0"] and len(found.answers) == 2
+
+            context = SuggestArgsContextType0.from_dict({"customer_name": "Ann"})
+            body = SuggestArgs(message="gift cards?", k=1, tone=SuggestArgsTone.FORMAL, context=context)
+            suggestion = suggest.sync(client=client, body=body)
+            assert suggestion.answers[0].article_id == "topic-4" and "Ann" in suggestion.drafts[0].text
+            verdict = record_feedback.sync(
+                client=client, body=FeedbackArgs(suggestion_id=suggestion.id, outcome=FeedbackArgsOutcome.ACCEPTED)
+            )
+            assert verdict.suggestion_id == suggestion.id and verdict.outcome.value == "accepted"
+            assert reload.sync(client=client, body=ReloadArgs()).articles == health.sync(client=client).articles == 5
+
+            invalid = suggest.sync_detailed(client=client, body=SuggestArgs(message="gift cards?", k=0))
+            assert invalid.status_code == 422 and isinstance(invalid.parsed, ErrorResponse)
+            assert invalid.parsed.error.type_ == "invalid_arguments"
+            assert "body.k: Input should be greater than or equal to 1" in invalid.parsed.error.message
+
+            unknown = record_feedback.sync_detailed(
+                client=client, body=FeedbackArgs(suggestion_id="nope", outcome=FeedbackArgsOutcome.REJECTED)
+            )
+            assert unknown.status_code == 422 and "no suggestion" in unknown.parsed.error.message
+
+        async def ask_without_the_key() -> Any:
+            async with Client(base_url=url, raise_on_unexpected_status=True) as anonymous:
+                return await search.asyncio_detailed(client=anonymous, body=SearchArgs(message="refund"))
+
+        refused = asyncio.run(ask_without_the_key())
+        assert refused.status_code == 401 and isinstance(refused.parsed, ErrorResponse)
+        assert refused.parsed.error.type_ == "unauthorized"
+
+
+def test_every_operation_documents_the_error_model_and_has_a_plain_id(base_url: str) -> None:
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+    operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
+    assert set(operations) == {"search", "suggest", "record_feedback", "reload", "health"}
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for name, op in operations.items():
+        errors = {int(status) for status in op["responses"]} - {200}
+        assert errors <= set(ERROR_STATUSES) and {400, 408, 413, 500, 503} <= errors, name
+        for status in errors:
+            assert op["responses"][str(status)]["content"]["application/json"]["schema"] == error_ref, (name, status)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["components"]["schemas"]["ErrorResponse"]["required"] == ["error"]
+
+
+def test_the_docs_pages_load_their_scripts_from_the_service(index_dir: Path) -> None:
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url, httpx.Client(base_url=url) as client:
+        for page, wanted in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+            html = client.get(page).text
+            loaded = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]""", html)
+            assert any(link.endswith(wanted) for link in loaded), html
+            assert not [link for link in loaded if not link.startswith(f"{DOCS_ASSETS}/")], "loaded from elsewhere"
+            assert "fonts.googleapis" not in html and "cdn." not in html
+            for link in loaded:  # served without the key, as a browser fetches them
+                r = client.get(link)
+                assert r.status_code == 200 and len(r.content) > 1000, link
