@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import re
 import resource
 import socket
@@ -22,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from kbsuggest.cli import _parser, main
 from kbsuggest.errors import InputError
@@ -594,3 +596,69 @@ def test_the_docs_pages_load_their_scripts_from_the_service(index_dir: Path) -> 
             for link in loaded:  # served without the key, as a browser fetches them
                 r = client.get(link)
                 assert r.status_code == 200 and len(r.content) > 1000, link
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text parsed by prometheus_client: (sample name, sorted labels) -> value."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_metrics_count_requests_escalations_and_reloads_and_nothing_quotes_a_message(
+    index_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "Quokka7731"  # in every message sent, and in a path: it must reach no label and no log
+    keyed = {"X-API-Key": KEY}
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/metrics").status_code == 401  # the same key as /v1
+        for message in (f"gift cards {secret}?", f"I want a real person now {secret}"):
+            assert client.post("/v1/suggest", json={"message": message}, headers=keyed).status_code == 200
+        assert client.post("/v1/search", json={"message": f"refund {secret}"}, headers=keyed).status_code == 200
+        assert client.post("/v1/search", json={"message": f"refund {secret}"}).status_code == 401
+        r = client.post("/v1/search", json={"message": f"refund {secret}", "k": 0}, headers=keyed)
+        assert r.status_code == 422
+        assert client.get(f"/nowhere/{secret}", headers=keyed).status_code == 404
+        assert client.post("/v1/reload", headers={**keyed, **JSON}).status_code == 200
+        (index_dir / "manifest.json").write_text("{not json")
+        assert client.post("/v1/reload", headers={**keyed, **JSON}).status_code == 500
+
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200  # Prometheus'
+        assert client.get("/healthz", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        r = client.post("/v1/search", json={"message": "refund"}, headers={"Authorization": f"Bearer {KEY}"})
+        assert r.status_code == 401  # the bearer form is for /metrics only
+        r = client.get("/metrics", headers=keyed)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    found = samples(r.text)
+
+    def requests(route: str, status: str) -> float:
+        return found[("kbsuggest_http_requests_total", (("route", route), ("status", status)))]
+
+    assert requests("/v1/suggest", "200") == 2 and requests("/v1/search", "200") == 1
+    assert requests("/v1/search", "401") == 2 and requests("/v1/search", "422") == 1
+    assert requests("/metrics", "401") == 2 and requests("/metrics", "200") == 1  # counted before this one
+    assert requests("other", "404") == 1
+    assert requests("/v1/reload", "200") == requests("/v1/reload", "500") == 1
+    assert found[("kbsuggest_http_request_duration_seconds_count", (("route", "/v1/suggest"),))] == 2
+    escalations = {
+        dict(labels)["reason"]: v for (name, labels), v in found.items() if name == "kbsuggest_escalations_total"
+    }
+    assert escalations == {"human_requested": 1, "no_answer": 0, "upset_customer": 0, "urgent": 0}
+    assert found[("kbsuggest_reloads_total", (("outcome", "success"),))] == 1
+    assert found[("kbsuggest_reloads_total", (("outcome", "failure"),))] == 1
+    assert secret not in r.text
+
+    records = [record for record in caplog.records if record.name == "kbsuggest.surfaces.http"]
+    assert {(getattr(record, "route", None), getattr(record, "status", None)) for record in records} >= {
+        ("/v1/suggest", "200"),
+        ("other", "404"),
+        ("/v1/search", "401"),
+    }
+    for record in caplog.records:
+        if record.name.startswith(("httpx", "httpcore")):
+            continue  # this test's client logs its requests' URLs
+        assert secret not in record.getMessage() and secret not in repr(vars(record)), record
