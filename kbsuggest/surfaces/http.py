@@ -101,6 +101,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class ErrorDetail(BaseModel):
+    """What went wrong."""
+
     type: str = Field(description="What kind of error, e.g. `invalid_arguments`; the status's description lists them.")
     message: str = Field(description="What went wrong and how to fix it, with personal data masked.")
 
