@@ -6,9 +6,11 @@ import logging
 import numbers
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 from pydantic import ValidationError
 
@@ -282,6 +284,38 @@ class KnowledgeBase:
         analyses = [analyse(m) for m in messages]
         retrievals = self._retriever.retrieve_many(messages, [a.language for a in analyses], k, filters)
         return list(zip(analyses, retrievals, strict=True))
+
+    # Async: the same calls in anyio's worker threads (at most `anyio.to_thread.current_default_thread_limiter()`
+    # at once, 40 unless changed), so an event loop (FastAPI, aiohttp, trio) keeps serving while they run.
+
+    async def asearch(self, message: str, k: int = 5, filters: Filters | FilterFields | None = None) -> list[Answer]:
+        """`search`, awaited without blocking the event loop."""
+        return await anyio.to_thread.run_sync(self.search, message, k, filters)
+
+    async def asuggest(
+        self,
+        message: str,
+        context: Mapping[str, str] | None = None,
+        k: int = 3,
+        *,
+        tone: Tone = "friendly",
+        filters: Filters | FilterFields | None = None,
+    ) -> Suggestion:
+        """`suggest`, awaited without blocking the event loop."""
+        return await anyio.to_thread.run_sync(partial(self.suggest, message, context, k, tone=tone, filters=filters))
+
+    async def arecord_feedback(
+        self,
+        suggestion_id: str,
+        outcome: Outcome,
+        final_text: str | None = None,
+        article_id: str | None = None,
+        agent: str | None = None,
+    ) -> Feedback:
+        """`record_feedback`, awaited without blocking the event loop."""
+        return await anyio.to_thread.run_sync(
+            self.record_feedback, suggestion_id, outcome, final_text, article_id, agent
+        )
 
 
 def _logged(s: Suggestion) -> LoggedSuggestion:

@@ -1,10 +1,13 @@
-"""`kbsuggest serve`: the library over HTTP with FastAPI. OpenAPI at `/openapi.json`, docs at `/docs`.
+"""`kbsuggest serve`: the library over HTTP with FastAPI. OpenAPI at `/openapi.json`, with every error status
+(`ErrorResponse`) and plain operation ids (`search`, `suggest`, ...); docs at `/docs` (Swagger UI) and `/redoc`,
+their scripts served by the service itself (from fastapi-offline), so they work offline.
 
     POST /v1/search    SearchArgs  -> {"answers": [Answer, ...]}
     POST /v1/suggest   SuggestArgs -> Suggestion
     POST /v1/feedback  FeedbackArgs -> Feedback
-    POST /v1/reload    re-load the index from disk -> Health
+    POST /v1/reload    {} or no body: re-load the index from disk -> Health
     GET  /healthz      Health (no key needed)
+    GET  /metrics      Prometheus metrics (the key when one is set, also as `Authorization: Bearer KEY`)
 
 Request bodies are the tools' argument models (`kbsuggest.tools`). Every error is JSON,
 `{"error": {"type": ..., "message": ...}}`. Before the body is read, a request is refused with
@@ -22,7 +25,12 @@ Idle keep-alive connections close after `KEEP_ALIVE_TIMEOUT` seconds; headers ov
 
 `/v1/reload` loads the index anew and then swaps the reference in one assignment: requests in flight finish on
 the knowledge base they started with, and if the new index cannot be loaded the old one keeps serving.
-The endpoints are plain `def`s, so FastAPI runs the CPU-bound retrieval in its threadpool.
+The endpoints are `async` and await `KnowledgeBase.asearch`/`asuggest`/`arecord_feedback` (and the reload in a
+worker thread): the CPU-bound work runs in anyio's worker threads, the event loop keeps answering meanwhile.
+
+`/metrics`: requests by route and status, latency by route, escalations by reason, reloads by outcome. Each
+request is also logged (logger `kbsuggest.surfaces.http`, INFO) with `route`, `method`, `status` and
+`duration_s` as record fields. Neither ever holds what a client wrote: unknown paths count as route `other`.
 """
 
 from __future__ import annotations
@@ -31,21 +39,27 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+import anyio.to_thread
 import h11
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kbsuggest import __version__
@@ -53,10 +67,11 @@ from kbsuggest.config import Settings
 from kbsuggest.errors import InputError, KbSuggestError
 from kbsuggest.feedback.store import Feedback
 from kbsuggest.kb import KnowledgeBase
-from kbsuggest.reply.models import Suggestion
+from kbsuggest.reply.models import EscalateReason, Suggestion
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 BODY_READ_TIMEOUT = 10.0
 """Seconds a client has to send its whole request body, else 408."""
@@ -70,8 +85,12 @@ OPEN_FILES_WANTED = 65536
 """`serve` raises the soft open-files limit towards this (each connection holds one), up to the hard limit."""
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """The `Host` names a service bound to loopback answers to."""
+METRICS_PATH = "/metrics"
+"""Prometheus metrics; with an API key set it needs the key, in `X-API-Key` or as `Authorization: Bearer KEY`."""
+DOCS_ASSETS = "/docs-assets"
+"""Where the Swagger UI and ReDoc scripts `/docs` and `/redoc` load are served from (no CDN: they work offline)."""
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-"""The paths that need no API key; every other path does when one is set."""
+"""The paths that need no API key (with those under `DOCS_ASSETS`); every other path does when one is set."""
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed when the service has a key.")
 
 Scope = MutableMapping[str, Any]
@@ -79,6 +98,43 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    type: str = Field(description="What kind of error, e.g. `invalid_arguments`; the status's description lists them.")
+    message: str = Field(description="What went wrong and how to fix it, with personal data masked.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the service answers, whatever the status."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "`invalid_host`: the `Host` header is not a name the service answers to.",
+    401: "`unauthorized`: the service has an API key and `X-API-Key` is missing or wrong.",
+    408: "`request_timeout`: the body did not arrive within the body timeout.",
+    413: "`payload_too_large`: the body is over the size limit.",
+    415: "`unsupported_media_type`: a POST without `Content-Type: application/json`.",
+    422: "`invalid_arguments`: the body is not JSON, or its arguments do not validate.",
+    500: "`knowledge_base_error`: the index cannot be used; `internal_error`: a bug, see the server's log.",
+    503: "`overloaded`: too many requests in flight; retry shortly.",
+}
+"""The error statuses a route can answer, as documented in OpenAPI (404 and 405 aside, for unknown routes)."""
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse, "description": ERROR_STATUSES[status]} for status in statuses}
+
+
+class ReloadArgs(BaseModel):
+    """No arguments. The body may be left out; clients generated from the OpenAPI send `{}` (with the JSON
+    content type that every POST needs)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class SearchResponse(BaseModel):
@@ -139,7 +195,14 @@ def create_app(
         raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
     holder = _Holder(Path(index_dir), settings)
 
-    app = FastAPI(title="kbsuggest", version=__version__, description=__doc__)
+    app = FastAPIOffline(
+        title="kbsuggest",
+        version=__version__,
+        description=__doc__,
+        static_url=DOCS_ASSETS,
+        generate_unique_id_function=lambda route: route.name,  # operation ids: search, suggest, ...
+    )
+    metrics = _Metrics()
     app.add_middleware(
         _Guard,
         api_key=api_key,
@@ -147,37 +210,56 @@ def create_app(
         max_bytes=max_body_bytes,
         read_timeout=body_timeout,
     )
+    app.add_middleware(_Measured, metrics=metrics, routes=app.routes)  # outermost: sees what `_Guard` refuses
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KbSuggestError, _library_error)
     app.add_exception_handler(Exception, _internal_error)
     # Declares the header in OpenAPI only: `_Guard` checks the key, before the body is read.
     keyed = [Depends(_KEY_HEADER)]
+    every = (400, 408, 413, 500, 503)  # the header, body and load checks, and a failure to answer
+    keyed_post = _errors(*every, 401, 415, 422)
 
-    @app.post("/v1/search", dependencies=keyed)
-    def search(args: SearchArgs) -> SearchResponse:
+    @app.post("/v1/search", dependencies=keyed, responses=keyed_post)
+    async def search(args: SearchArgs) -> SearchResponse:
         """The article sections that best answer the message, best first."""
-        return SearchResponse(answers=holder.kb.search(args.message, k=args.k, filters=args.filters))
+        return SearchResponse(answers=await holder.kb.asearch(args.message, k=args.k, filters=args.filters))
 
-    @app.post("/v1/suggest", dependencies=keyed)
-    def suggest(args: SuggestArgs) -> Suggestion:
+    @app.post("/v1/suggest", dependencies=keyed, responses=keyed_post)
+    async def suggest(args: SuggestArgs) -> Suggestion:
         """Answers, reply drafts, a confidence and whether to hand the message to a person."""
-        return holder.kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
+        kb = holder.kb
+        suggestion = await kb.asuggest(args.message, args.context, args.k, tone=args.tone, filters=args.filters)
+        if suggestion.escalate_reason is not None:
+            metrics.escalations.labels(suggestion.escalate_reason).inc()
+        return suggestion
 
-    @app.post("/v1/feedback", dependencies=keyed)
-    def feedback(args: FeedbackArgs) -> Feedback:
+    @app.post("/v1/feedback", dependencies=keyed, responses=keyed_post)
+    async def record_feedback(args: FeedbackArgs) -> Feedback:
         """Record an agent's verdict on a suggestion (accepted, edited or rejected)."""
-        return holder.kb.record_feedback(**args.model_dump())
+        return await holder.kb.arecord_feedback(**args.model_dump())
 
-    @app.post("/v1/reload", dependencies=keyed)
-    def reload() -> Health:
+    @app.post("/v1/reload", dependencies=keyed, responses=keyed_post)
+    async def reload(args: ReloadArgs | None = None) -> Health:
         """Load the index from disk again and serve it; on failure the previous index keeps serving."""
-        return holder.health(holder.reload())
+        try:
+            kb = await anyio.to_thread.run_sync(holder.reload)
+        except Exception as exc:
+            metrics.reloads.labels("failure").inc()
+            log.warning("reload failed; the previous index keeps serving: %s", exc)
+            raise
+        metrics.reloads.labels("success").inc()
+        return holder.health(kb)
 
-    @app.get("/healthz")
-    def healthz() -> Health:
+    @app.get("/healthz", responses=_errors(*every))
+    async def health() -> Health:
         """The index being served."""
         return holder.health(holder.kb)
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics, in its text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -280,6 +362,74 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return _json_error(500, "internal_error", "the server failed to answer; see its log")
 
 
+class _Metrics:
+    """The service's Prometheus metrics, in a registry of its own (so several apps can share a process).
+    Labels are routes, statuses, escalation reasons and outcomes: never anything a client wrote."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kbsuggest_http_requests",
+            "HTTP requests answered, by route (`other` for unknown paths) and status (`none`: the client left).",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kbsuggest_http_request_duration_seconds",
+            "Time from a request's headers to the end of its answer, by route.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "kbsuggest_escalations", "Suggestions handed to a person, by reason.", ["reason"], registry=self.registry
+        )
+        self.reloads = Counter(
+            "kbsuggest_reloads", "Index reloads (`/v1/reload`), by outcome.", ["outcome"], registry=self.registry
+        )
+        for reason in get_args(EscalateReason):  # every series from the start, at 0
+            self.escalations.labels(reason)
+        for outcome in ("success", "failure"):
+            self.reloads.labels(outcome)
+
+
+class _Measured:
+    """Counts and times every HTTP request, those `_Guard` refuses included, and logs one record for each with
+    the route, status and duration as fields (`extra`): never the body, which holds the customer's message."""
+
+    def __init__(self, app: ASGIApp, metrics: _Metrics, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = "none"
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception:
+            if status == "none":
+                status = "500"  # answered by Starlette's ServerErrorMiddleware, outside this one
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            known = {route.path for route in self.routes if isinstance(route, Route)}
+            route = scope["path"] if scope["path"] in known else "other"
+            self.metrics.requests.labels(route, status).inc()
+            self.metrics.latency.labels(route).observe(elapsed)
+            fields = {"route": route, "method": scope["method"], "status": status, "duration_s": elapsed}
+            log.info("%s %s %s %.1f ms", scope["method"], route, status, elapsed * 1000, extra=fields)
+
+
 class _Refused(Exception):
     """A request `_Guard` answers itself, with `status` and a JSON error."""
 
@@ -352,9 +502,13 @@ class _Guard:
                     "(a DNS-rebinding guard). Fix: call it by one of those names, or run it with allowed_hosts",
                 )
         given = headers.get(b"x-api-key", b"")
+        if scope["path"] == METRICS_PATH and not given:  # Prometheus sends a key as `Authorization: Bearer KEY`
+            scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+            given = token.strip() if scheme.lower() == b"bearer" else b""
         if (
             self.api_key is not None
             and scope["path"] not in OPEN_PATHS
+            and not scope["path"].startswith(DOCS_ASSETS + "/")
             and not hmac.compare_digest(given, self.api_key)
         ):
             raise _Refused(401, "unauthorized", "missing or wrong X-API-Key header")

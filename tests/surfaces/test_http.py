@@ -1,7 +1,11 @@
-"""The HTTP service on a real uvicorn bound to 127.0.0.1, driven with httpx."""
+"""The HTTP service on a real uvicorn bound to 127.0.0.1, driven with httpx, and with a client generated from its
+live `/openapi.json` by openapi-python-client (a real generator, run as users run it)."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import logging
 import re
 import resource
 import socket
@@ -19,12 +23,20 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from kbsuggest.cli import _parser, main
 from kbsuggest.errors import InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.surfaces import http
-from kbsuggest.surfaces.http import HEADER_READ_TIMEOUT, MAX_BODY_BYTES, create_app, server_config
+from kbsuggest.surfaces.http import (
+    DOCS_ASSETS,
+    ERROR_STATUSES,
+    HEADER_READ_TIMEOUT,
+    MAX_BODY_BYTES,
+    create_app,
+    server_config,
+)
 from tests.conftest import HASHING, HASHING_ENV
 
 KEY = "s3cret-key"
@@ -470,3 +482,181 @@ def test_500_connections_that_never_finish_their_headers_lock_nobody_out(index_d
             client.settimeout(HEADER_READ_TIMEOUT + 30)
             with suppress(ConnectionResetError):
                 assert client.recv(1024) == b""
+
+
+def generate_client(spec: str, folder: Path) -> Any:
+    """The package openapi-python-client generates from `spec` (no post-hooks: ruff is not needed), imported."""
+    (folder / "openapi.json").write_text(spec, encoding="utf-8")
+    (folder / "config.yaml").write_text("post_hooks: []\n", encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "-m", "openapi_python_client", "generate", "--path", "openapi.json", "--meta", "none",
+         "--output-path", "kbsuggest_client", "--config", "config.yaml"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    sys.path.insert(0, str(folder))
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module("kbsuggest_client")
+    finally:
+        sys.path.remove(str(folder))
+
+
+@pytest.fixture
+def clean_modules() -> Any:
+    yield
+    for name in [n for n in sys.modules if n == "kbsuggest_client" or n.startswith("kbsuggest_client.")]:
+        del sys.modules[name]
+
+
+def test_a_client_generated_from_the_live_openapi_parses_answers_and_errors(
+    index_dir: Path, tmp_path: Path, clean_modules: None
+) -> None:
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url:
+        generate_client(httpx.get(f"{url}/openapi.json").text, tmp_path)
+        from kbsuggest_client import Client  # type: ignore[import-not-found]
+        from kbsuggest_client.api.default import (  # type: ignore[import-not-found]
+            health,
+            record_feedback,
+            reload,
+            search,
+            suggest,
+        )
+        from kbsuggest_client.models import (  # type: ignore[import-not-found]
+            ErrorResponse,
+            FeedbackArgs,
+            FeedbackArgsOutcome,
+            ReloadArgs,
+            SearchArgs,
+            SuggestArgs,
+            SuggestArgsContextType0,
+            SuggestArgsTone,
+        )
+
+        # raise_on_unexpected_status: a status the OpenAPI does not document raises instead of parsing as None.
+        with Client(base_url=url, headers={"X-API-Key": KEY}, raise_on_unexpected_status=True) as client:
+            found = search.sync(client=client, body=SearchArgs(message="when do I get my money back", k=2))
+            assert [a.article_id for a in found.answers][:1] == ["topic-0"] and len(found.answers) == 2
+
+            context = SuggestArgsContextType0.from_dict({"customer_name": "Ann"})
+            body = SuggestArgs(message="gift cards?", k=1, tone=SuggestArgsTone.FORMAL, context=context)
+            suggestion = suggest.sync(client=client, body=body)
+            assert suggestion.answers[0].article_id == "topic-4" and "Ann" in suggestion.drafts[0].text
+            verdict = record_feedback.sync(
+                client=client, body=FeedbackArgs(suggestion_id=suggestion.id, outcome=FeedbackArgsOutcome.ACCEPTED)
+            )
+            assert verdict.suggestion_id == suggestion.id and verdict.outcome.value == "accepted"
+            assert reload.sync(client=client, body=ReloadArgs()).articles == health.sync(client=client).articles == 5
+
+            invalid = suggest.sync_detailed(client=client, body=SuggestArgs(message="gift cards?", k=0))
+            assert invalid.status_code == 422 and isinstance(invalid.parsed, ErrorResponse)
+            assert invalid.parsed.error.type_ == "invalid_arguments"
+            assert "body.k: Input should be greater than or equal to 1" in invalid.parsed.error.message
+
+            unknown = record_feedback.sync_detailed(
+                client=client, body=FeedbackArgs(suggestion_id="nope", outcome=FeedbackArgsOutcome.REJECTED)
+            )
+            assert unknown.status_code == 422 and "no suggestion" in unknown.parsed.error.message
+
+        async def ask_without_the_key() -> Any:
+            async with Client(base_url=url, raise_on_unexpected_status=True) as anonymous:
+                return await search.asyncio_detailed(client=anonymous, body=SearchArgs(message="refund"))
+
+        refused = asyncio.run(ask_without_the_key())
+        assert refused.status_code == 401 and isinstance(refused.parsed, ErrorResponse)
+        assert refused.parsed.error.type_ == "unauthorized"
+
+
+def test_every_operation_documents_the_error_model_and_has_a_plain_id(base_url: str) -> None:
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+    operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
+    assert set(operations) == {"search", "suggest", "record_feedback", "reload", "health"}
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for name, op in operations.items():
+        errors = {int(status) for status in op["responses"]} - {200}
+        assert errors <= set(ERROR_STATUSES) and {400, 408, 413, 500, 503} <= errors, name
+        for status in errors:
+            assert op["responses"][str(status)]["content"]["application/json"]["schema"] == error_ref, (name, status)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["components"]["schemas"]["ErrorResponse"]["required"] == ["error"]
+
+
+def test_the_docs_pages_load_their_scripts_from_the_service(index_dir: Path) -> None:
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url, httpx.Client(base_url=url) as client:
+        for page, wanted in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+            html = client.get(page).text
+            loaded = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]""", html)
+            assert any(link.endswith(wanted) for link in loaded), html
+            assert not [link for link in loaded if not link.startswith(f"{DOCS_ASSETS}/")], "loaded from elsewhere"
+            assert "fonts.googleapis" not in html and "cdn." not in html
+            for link in loaded:  # served without the key, as a browser fetches them
+                r = client.get(link)
+                assert r.status_code == 200 and len(r.content) > 1000, link
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text parsed by prometheus_client: (sample name, sorted labels) -> value."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_metrics_count_requests_escalations_and_reloads_and_nothing_quotes_a_message(
+    index_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "Quokka7731"  # in every message sent, and in a path: it must reach no label and no log
+    keyed = {"X-API-Key": KEY}
+    with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/metrics").status_code == 401  # the same key as /v1
+        for message in (f"gift cards {secret}?", f"I want a real person now {secret}"):
+            assert client.post("/v1/suggest", json={"message": message}, headers=keyed).status_code == 200
+        assert client.post("/v1/search", json={"message": f"refund {secret}"}, headers=keyed).status_code == 200
+        assert client.post("/v1/search", json={"message": f"refund {secret}"}).status_code == 401
+        r = client.post("/v1/search", json={"message": f"refund {secret}", "k": 0}, headers=keyed)
+        assert r.status_code == 422
+        assert client.get(f"/nowhere/{secret}", headers=keyed).status_code == 404
+        assert client.post("/v1/reload", headers={**keyed, **JSON}).status_code == 200
+        (index_dir / "manifest.json").write_text("{not json")
+        assert client.post("/v1/reload", headers={**keyed, **JSON}).status_code == 500
+
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200  # Prometheus'
+        assert client.get("/healthz", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        r = client.post("/v1/search", json={"message": "refund"}, headers={"Authorization": f"Bearer {KEY}"})
+        assert r.status_code == 401  # the bearer form is for /metrics only
+        r = client.get("/metrics", headers=keyed)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    found = samples(r.text)
+
+    def requests(route: str, status: str) -> float:
+        return found[("kbsuggest_http_requests_total", (("route", route), ("status", status)))]
+
+    assert requests("/v1/suggest", "200") == 2 and requests("/v1/search", "200") == 1
+    assert requests("/v1/search", "401") == 2 and requests("/v1/search", "422") == 1
+    assert requests("/metrics", "401") == 2 and requests("/metrics", "200") == 1  # counted before this one
+    assert requests("other", "404") == 1
+    assert requests("/v1/reload", "200") == requests("/v1/reload", "500") == 1
+    assert found[("kbsuggest_http_request_duration_seconds_count", (("route", "/v1/suggest"),))] == 2
+    escalations = {
+        dict(labels)["reason"]: v for (name, labels), v in found.items() if name == "kbsuggest_escalations_total"
+    }
+    assert escalations == {"human_requested": 1, "no_answer": 0, "upset_customer": 0, "urgent": 0}
+    assert found[("kbsuggest_reloads_total", (("outcome", "success"),))] == 1
+    assert found[("kbsuggest_reloads_total", (("outcome", "failure"),))] == 1
+    assert secret not in r.text
+
+    records = [record for record in caplog.records if record.name == "kbsuggest.surfaces.http"]
+    assert {(getattr(record, "route", None), getattr(record, "status", None)) for record in records} >= {
+        ("/v1/suggest", "200"),
+        ("other", "404"),
+        ("/v1/search", "401"),
+    }
+    for record in caplog.records:
+        if record.name.startswith(("httpx", "httpcore")):
+            continue  # this test's client logs its requests' URLs
+        assert secret not in record.getMessage() and secret not in repr(vars(record)), record

@@ -1,5 +1,6 @@
 """Fuzzing the HTTP service (hypothesis) on a real uvicorn bound to 127.0.0.1: whatever the method, path,
-headers and body, the answer is never a 5xx, and every error is the documented `{"error": {...}}` JSON.
+headers and body, the answer is never a 5xx, every error is the documented `{"error": {...}}` JSON, and an
+operation's every status is one its OpenAPI documents.
 
 A fixed, derandomised budget (`max_examples`), so CI runs the same requests every time."""
 
@@ -103,6 +104,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def spec(service: httpx.Client) -> dict[str, Any]:
+    """The service's OpenAPI document."""
+    return dict(service.get("/openapi.json").json())
+
+
 @settings(
     max_examples=400,
     derandomize=True,
@@ -111,7 +118,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(request=REQUESTS)
-def test_no_request_gets_a_5xx_and_every_error_is_json(service: httpx.Client, request: dict[str, Any]) -> None:
+def test_no_request_gets_a_5xx_and_every_error_is_json(
+    service: httpx.Client, spec: dict[str, Any], request: dict[str, Any]
+) -> None:
     headers = {
         name: value
         for name, value in (
@@ -123,6 +132,9 @@ def test_no_request_gets_a_5xx_and_every_error_is_json(service: httpx.Client, re
     }
     r = service.request(request["method"], request["path"], content=request["body"], headers=headers)
     assert r.status_code < 500, (request, r.text)
+    operation = spec["paths"].get(request["path"], {}).get(request["method"].lower())
+    if operation is not None:
+        assert str(r.status_code) in operation["responses"], (request, r.status_code, r.text)
     event(str(r.status_code))  # pytest --hypothesis-show-statistics: how often each status was seen
     if r.status_code >= 400 and request["method"] != "HEAD":
         error = r.json()
