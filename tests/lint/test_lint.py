@@ -67,8 +67,8 @@ def test_findings_name_the_other_side_and_how_to_fix(seeded: LintReport) -> None
     assert duplicate.related == (Location(path=str(SEEDED / "en/exchanges.md"), line=14),)
 
 
-def test_cli_prints_one_line_per_finding_and_exits_2_on_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lint", str(SEEDED), "--today", "2026-11-25"]) == 2
+def test_cli_prints_one_line_per_finding_and_exits_1_on_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(SEEDED), "--today", "2026-11-25"]) == 1
     *lines, total = capsys.readouterr().out.splitlines()
     assert total == "8 error(s), 3 warning(s)"
     pattern = re.compile(r"^(?P<path>.+\.md):(?P<line>\d+): (?P<severity>error|warning): (?P<kind>[a-z-]+): .+")
@@ -81,7 +81,7 @@ def test_cli_prints_one_line_per_finding_and_exits_2_on_errors(capsys: pytest.Ca
 
 
 def test_cli_json_is_the_report(seeded: LintReport, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lint", str(SEEDED), "--today", "2026-11-25", "--json"]) == 2
+    assert main(["lint", str(SEEDED), "--today", "2026-11-25", "--json"]) == 1
     out = capsys.readouterr().out
     assert set(json.loads(out)) == {"errors", "warnings"}
     assert LintReport.model_validate_json(out) == seeded
@@ -89,17 +89,18 @@ def test_cli_json_is_the_report(seeded: LintReport, capsys: pytest.CaptureFixtur
 
 def test_cli_options_turn_checks_off(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(["lint", str(SEEDED), "--today", "2026-11-25", "--no-similarity", "--expiring-days", "0", "--json"]) == 2
+        main(["lint", str(SEEDED), "--today", "2026-11-25", "--no-similarity", "--expiring-days", "0", "--json"]) == 1
     )
     report = LintReport.model_validate_json(capsys.readouterr().out)
     assert found(report) == {p for p in PLANTED if p[1] not in ("near-duplicate", "expiring")}
     assert main(["lint", str(SEEDED), "--today", "25/11/2026"]) == 2
-    assert "--today '25/11/2026' is not a date; write it as YYYY-MM-DD" in capsys.readouterr().err
+    assert "argument --today: '25/11/2026' is not a date; write it as YYYY-MM-DD" in capsys.readouterr().err
 
 
 def test_demo_articles_are_consistent(capsys: pytest.CaptureFixture[str]) -> None:
+    """What `examples/ci/` runs on the demo store: its expired promotions are warnings, which pass."""
     articles = ROOT / "articles"
-    assert main(["lint", str(articles), "--today", "2026-11-25", "--json"]) == 1
+    assert main(["lint", str(articles), "--today", "2026-11-25", "--json"]) == 0
     report = LintReport.model_validate_json(capsys.readouterr().out)
     assert report.errors == ()
     assert found(report, articles) == {
