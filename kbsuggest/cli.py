@@ -281,6 +281,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "kbsuggest lint articles",
             "kbsuggest lint articles --strict          # warnings fail too",
+            "kbsuggest lint articles --index .kbsuggest-index   # encodes with the index's ONNX export",
             "kbsuggest lint articles --today 2026-11-25 --no-similarity --json",
         ),
     )
@@ -293,6 +294,13 @@ def _parser() -> argparse.ArgumentParser:
         "--today", type=_day, metavar="YYYY-MM-DD", help="check validity dates against this day (default today)"
     )
     lint.add_argument("--no-similarity", action="store_true", help="skip the near-duplicate check (loads no model)")
+    lint.add_argument(
+        "--index",
+        type=Path,
+        metavar="INDEX_DIR",
+        help="compare sections with this index's encoders: its ONNX export, so no sentence-transformers (no build "
+        "extra needed, and faster)",
+    )
     fail_on = lint.add_mutually_exclusive_group()
     fail_on.add_argument(
         "--max-warnings", type=int, default=None, metavar="N", help="also exit 1 when there are more than N warnings"
@@ -442,7 +450,13 @@ def _lint(args: argparse.Namespace) -> int:
     from kbsuggest.lint import lint
 
     settings = Settings.from_env()
-    encoders = None if args.no_similarity else settings.encoders()
+    encoders = None
+    if args.index is not None and not args.no_similarity:
+        from kbsuggest.kb import KnowledgeBase
+
+        encoders = KnowledgeBase.load(args.index, settings=settings, feedback=False).encoders
+    elif not args.no_similarity:
+        encoders = settings.encoders()
     report = lint(
         args.articles_dir,
         today=args.today,

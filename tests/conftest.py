@@ -184,9 +184,13 @@ sys.exit(main(sys.argv[1:]))
 
 
 def run_cli(
-    *args: str | Path, stdin: bytes | None = None, absent: tuple[str, ...] = (), stderr: int = subprocess.PIPE
+    *args: str | Path,
+    stdin: bytes | None = None,
+    absent: tuple[str, ...] = (),
+    stderr: int = subprocess.PIPE,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """`kbsuggest ARGS` in a new process, environment inherited; `absent`: packages it cannot import, as where
     they are not installed (`BUILD_EXTRA`: a base install)."""
     command = [sys.executable, "-c", _CLI, ",".join(absent), *map(str, args)]
-    return subprocess.run(command, input=stdin, stdout=subprocess.PIPE, stderr=stderr, timeout=300)
+    return subprocess.run(command, input=stdin, stdout=subprocess.PIPE, stderr=stderr, timeout=300, cwd=cwd)

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kbsuggest.articles.parse import parse_article
 from kbsuggest.cli import main
@@ -13,7 +16,7 @@ from kbsuggest.encoders import HashingEncoder
 from kbsuggest.lint import LintReport, Location, lint
 from kbsuggest.lint.facts import extract_facts
 from kbsuggest.lint.text import Document
-from tests.conftest import write_articles, write_links_out_of_the_folder
+from tests.conftest import REFUND, run_cli, write_articles, write_links_out_of_the_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDED = ROOT / "tests" / "fixtures" / "lint"
@@ -108,6 +111,19 @@ def test_demo_articles_are_consistent(capsys: pytest.CaptureFixture[str]) -> Non
         ("warning", "expired", "zh-CN/double-11-2025-zh.md", 10),
         ("warning", "expiring", "en/black-friday-2026.md", 10),  # ends 2026-12-02, within 14 days
     }
+
+
+def test_the_ci_recipe_passes_on_the_demo_store(tmp_path: Path) -> None:
+    """examples/ci/github-workflow.yml's build and lint steps, as written, on a copy of the demo store."""
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "github-workflow.yml").read_text(encoding="utf-8"))
+    steps = {step.get("name"): step.get("run") for step in workflow["jobs"]["check"]["steps"]}
+    shutil.copytree(ROOT / "articles", tmp_path / "articles")
+    for name in ("Build the index", "Lint the articles"):
+        program, *args = shlex.split(steps[name])
+        assert program == "kbsuggest"
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode == 0, (name, done.stdout.decode(), done.stderr.decode())
+    assert b"warning: expired" in done.stdout
 
 
 def test_every_unreadable_file_is_reported_and_the_rest_still_checked(tmp_path: Path) -> None:
@@ -228,3 +244,17 @@ def test_links_out_of_the_articles_folder_are_errors(tmp_path: Path) -> None:
         ("error", "invalid-article", "loop.md", None),
     }
     assert all("symbolic link" in f.message and "delete the link" in f.fix for f in report.errors)
+
+
+def test_cli_lint_with_an_index_finds_what_it_finds_without(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copied = REFUND.replace("id: refunds", "id: refunds-copy").replace("# Refunds", "# Refunds again")
+    articles = write_articles(tmp_path / "kb", {"refunds.md": REFUND, "copy.md": copied})
+    assert main(["build", str(articles), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["lint", str(articles), "--json"]) == 0
+    without = LintReport.model_validate_json(capsys.readouterr().out)
+    assert [f.kind for f in without.warnings] == ["near-duplicate", "near-duplicate"]
+    assert main(["lint", str(articles), "--index", str(tmp_path / "ix"), "--json"]) == 0
+    assert LintReport.model_validate_json(capsys.readouterr().out) == without
+    assert main(["lint", str(articles), "--index", str(tmp_path / "none")]) == 2
+    assert "holds no index" in capsys.readouterr().err
