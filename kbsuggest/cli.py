@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         if not as_json:
             exc.parser.print_usage(sys.stderr)
-        return _fail("UsageError", f"{exc.parser.prog}: {exc}", as_json)
+        return _fail("UsageError", redact(f"{exc.parser.prog}: {exc}"), as_json)  # argparse quotes arguments
     except KbSuggestError as exc:
         problems: list[dict[str, object]] | None = None
         if isinstance(exc, ArticlesInvalid):
@@ -111,7 +111,7 @@ def _message(value: str) -> str:
 def _context_item(item: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{redact(item)!r} is not KEY=VALUE (e.g. customer_name=Ann)")
+        raise argparse.ArgumentTypeError(f"{item!r} is not KEY=VALUE (e.g. customer_name=Ann)")
     return key.strip(), value.strip()
 
 

@@ -236,6 +236,10 @@ def test_errors_are_json_with_json(index: Path, articles_dir: Path, tmp_path: Pa
         "message": "kbsuggest search: the following arguments are required: --index",
     }
     assert error("report", "--index", tmp_path / "none")["type"] == "IndexCorruptError"
+    assert error("search", "refunds", "--index", index, "ann@example.com") == {  # personal data quoted is masked
+        "type": "UsageError",
+        "message": "kbsuggest: unrecognized arguments: [EMAIL]",
+    }
     (articles_dir / "typo.md").write_text("---\nstgae: pre_sale\n---\n# T\n\nBody.\n", encoding="utf-8")
     invalid = error("build", articles_dir, "--index", index)
     assert invalid["type"] == "ArticlesInvalid"
