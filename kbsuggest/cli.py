@@ -7,11 +7,12 @@ import json
 import os
 import re
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from kbsuggest._version import __version__
 from kbsuggest.errors import ArticlesInvalid, InputError, KbSuggestError
@@ -42,8 +43,11 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)  # type: ignore[arg-type]
+    """Descriptions wrapped, epilogs (examples, exit statuses) kept as written; errors raised as `UsageError`."""
+
+    def __init__(self, *, description: str | None = None, **kwargs: Any) -> None:
+        description = textwrap.fill(description, 100) if description else None
+        super().__init__(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(self, message)
