@@ -7,31 +7,84 @@ import json
 import os
 import re
 import sys
+import textwrap
+import traceback
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NoReturn, TextIO
 
-from kbsuggest.errors import ArticlesInvalid, KbSuggestError, TemplateError
+from kbsuggest._version import __version__
+from kbsuggest.errors import ArticlesInvalid, InputError, KbSuggestError
 from kbsuggest.privacy import redact
 
-EXIT_ERROR = 1
-EXIT_INVALID_INPUT = 2
+EXIT_FINDINGS = 1
+"""`lint` found errors (or more warnings than `--max-warnings` allows); `eval` scored under a `--min-*`."""
+EXIT_ERROR = 2
+"""The command could not do its work: a usage mistake, input it cannot use (an invalid article, an empty
+message, a missing or damaged index), a model that cannot load, or a bug (its traceback is printed)."""
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 """C0 and C1 controls but tab and newline (ESC starts ANSI sequences: colours, clearing the screen, the window
 title; CR overwrites a line), and lone surrogates (a file name's undecodable bytes), which print cannot encode."""
+_EXIT_STATUS = """exit status:
+  0  success (lint: no errors, and no more warnings than --max-warnings allows)
+  1  findings or a failed threshold: lint errors (or warnings over --max-warnings / --strict), eval under --min-*
+  2  the command could not run: usage or input errors (invalid articles, an empty message, a missing or
+     damaged index), a model that cannot load, or a bug
+with --json, stdout holds one JSON document: the result, or {"error": {"type": ..., "message": ...}}"""
+
+
+class UsageError(Exception):
+    """A command line argparse cannot use; raised instead of argparse's own exit, so it can be JSON."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """Descriptions wrapped, epilogs (examples, exit statuses) kept as written; errors raised as `UsageError`."""
+
+    def __init__(self, *, description: str | None = None, **kwargs: Any) -> None:
+        description = textwrap.fill(description, 100) if description else None
+        super().__init__(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     try:
+        args = _parser().parse_args(argv)
         return int(args.run(args))
-    except (ArticlesInvalid, TemplateError) as exc:
-        _show(f"error: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
+    except UsageError as exc:
+        if not as_json:
+            exc.parser.print_usage(sys.stderr)
+        return _fail("UsageError", redact(f"{exc.parser.prog}: {exc}"), as_json)  # argparse quotes arguments
     except KbSuggestError as exc:
-        _show(f"error: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_ERROR
+        problems: list[dict[str, object]] | None = None
+        if isinstance(exc, ArticlesInvalid):
+            problems = [
+                {"path": e.path, "line": e.line, "problem": redact(e.problem), "fix": redact(e.fix)} for e in exc.errors
+            ]
+        return _fail(type(exc).__name__, redact(str(exc)), as_json, problems)
+    except Exception as exc:  # a bug: its traceback for the report, and the status of a command that could not run
+        traceback.print_exc()
+        return _fail("InternalError", f"{type(exc).__name__}: {exc}", as_json)
+
+
+def _fail(kind: str, message: str, as_json: bool, problems: list[dict[str, object]] | None = None) -> int:
+    """Report an error the command stopped on: text on stderr, or with `--json` a JSON document on stdout."""
+    if as_json:
+        body: dict[str, object] = {"type": kind, "message": message}
+        if problems is not None:
+            body["problems"] = problems
+        print(json.dumps({"error": body}, ensure_ascii=False))
+    else:
+        _show(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _show(text: object, file: TextIO | None = None) -> None:
@@ -45,32 +98,117 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kbsuggest", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+def _message(value: str) -> str:
+    """A MESSAGE argument: `-` reads it from standard input (UTF-8)."""
+    if value != "-":
+        return value
+    if sys.stdin is None:
+        raise InputError("MESSAGE is '-' but there is no standard input. Fix: pipe the message in, or pass it")
+    try:
+        return sys.stdin.buffer.read().decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"standard input is not UTF-8 text (byte {exc.start} cannot be decoded). Fix: convert it to UTF-8"
+        ) from None
 
-    build = commands.add_parser("build", help="build or update the index from a folder of Markdown articles")
-    build.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR")
-    build.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+
+def _context_item(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{item!r} is not KEY=VALUE (e.g. customer_name=Ann)")
+    return key.strip(), value.strip()
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kbsuggest",
+        description="Ranked answers and reply drafts for customer messages, from a folder of Markdown articles.",
+        epilog=_examples(
+            "kbsuggest build articles --index .kbsuggest-index",
+            'kbsuggest suggest "where is my parcel?" --index .kbsuggest-index',
+            "kbsuggest COMMAND --help",
+        )
+        + "\n\n"
+        + _EXIT_STATUS,
+    )
+    parser.add_argument("--version", action="version", version=f"kbsuggest {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
+    index_help = "the index folder `kbsuggest build` wrote"
+    message_help = (
+        "the customer's message; '-' reads it from standard input (a message starting with '-': put -- before it)"
+    )
+
+    build = commands.add_parser(
+        "build",
+        help="build or update the index from a folder of Markdown articles",
+        description="Validate every article, then build the index (or update it: only changed sections are encoded). "
+        "Needs the build extra: pip install 'kbsuggest[build]'.",
+        epilog=_examples(
+            "kbsuggest build articles --index .kbsuggest-index",
+            "kbsuggest build articles --index .kbsuggest-index --quiet --json   # in CI",
+        ),
+    )
+    build.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR", help="the folder of Markdown articles")
+    build.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help="where to write the index")
     build.add_argument("--json", action="store_true", help="print the build summary as JSON")
-    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
+    )
     build.set_defaults(run=_build)
 
-    search = commands.add_parser("search", help="the article sections that best answer a customer message")
-    search.add_argument("message", metavar="MESSAGE")
-    search.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
-    search.add_argument("--k", type=int, default=5, help="how many answers (default 5)")
+    search = commands.add_parser(
+        "search",
+        help="the article sections that best answer a customer message",
+        description="The sections that best answer MESSAGE, best first, at most one per article.",
+        epilog=_examples(
+            'kbsuggest search "does the M fit someone 175cm?" --index .kbsuggest-index',
+            'echo "我的退款怎么还没到账？" | kbsuggest search - --index .kbsuggest-index --k 3 --json',
+        ),
+    )
+    search.add_argument("message", metavar="MESSAGE", help=message_help)
+    search.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
+    search.add_argument("--k", type=int, default=5, metavar="N", help="how many answers (default 5)")
     search.add_argument("--json", action="store_true", help="print the answers as JSON")
     search.set_defaults(run=_search)
 
-    suggest = commands.add_parser("suggest", help="answers, a reply draft and whether to hand over to a person")
-    suggest.add_argument("message", metavar="MESSAGE")
-    suggest.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
-    suggest.add_argument("--k", type=int, default=3, help="how many answers (default 3)")
-    suggest.add_argument(
-        "--context", action="append", default=[], metavar="KEY=VALUE", help="customer_name, order_id, agent_name..."
+    suggest = commands.add_parser(
+        "suggest",
+        help="answers, a reply draft and whether to hand over to a person",
+        description="Analyse MESSAGE, find the answers, draft a reply and say whether a person should take it.",
+        epilog=_examples(
+            'kbsuggest suggest "where is my order?" --index .kbsuggest-index --context customer_name=Dana',
+            'kbsuggest suggest "包裹显示签收了但我没收到" --index .kbsuggest-index --tone formal --json',
+            "kbsuggest suggest - --index .kbsuggest-index < message.txt",
+        ),
     )
-    suggest.add_argument("--tone", choices=("friendly", "formal", "concise"), default="friendly")
+    suggest.add_argument("message", metavar="MESSAGE", help=message_help)
+    suggest.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
+    suggest.add_argument("--k", type=int, default=3, metavar="N", help="how many answers (default 3)")
+    suggest.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        type=_context_item,
+        metavar="KEY=VALUE",
+        help="fills the draft's placeholders: customer_name, order_id, agent_name, store_name (repeatable)",
+    )
+    suggest.add_argument(
+        "--tone",
+        choices=("friendly", "formal", "concise"),
+        default="friendly",
+        help="the draft's tone (default friendly)",
+    )
     suggest.add_argument("--json", action="store_true", help="print the suggestion as JSON")
     suggest.set_defaults(run=_suggest)
 
@@ -79,27 +217,50 @@ def _parser() -> argparse.ArgumentParser:
         help="answer quality on labelled messages (exit 1 when under a --min threshold)",
         description='QUERIES.jsonl holds {"query": ..., "expected": [article ids or article#anchor]} per line; '
         '"expected": [] marks a message that should be escalated.',
+        epilog=_examples(
+            "kbsuggest eval eval/queries.jsonl --index .kbsuggest-index",
+            "kbsuggest eval eval/queries.jsonl --index .kbsuggest-index --min-accuracy 0.8 --min-recall 0.9",
+        ),
     )
-    evaluate.add_argument("queries", type=Path, metavar="QUERIES.jsonl")
-    evaluate.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
-    evaluate.add_argument("--k", type=int, default=3, help="recall@k (default 3)")
+    evaluate.add_argument("queries", type=Path, metavar="QUERIES.jsonl", help="the labelled messages")
+    evaluate.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
+    evaluate.add_argument("--k", type=int, default=3, metavar="N", help="recall@k (default 3)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics and failures as JSON")
-    evaluate.add_argument("--failures", type=int, default=20, help="failing messages to list (default 20)")
-    for metric in ("accuracy", "recall", "mrr", "escalation-recall"):
-        evaluate.add_argument(f"--min-{metric}", type=float, default=None, metavar="X")
+    evaluate.add_argument("--failures", type=int, default=20, metavar="N", help="failing messages to list (default 20)")
+    for metric, what in (
+        ("accuracy", "accuracy@1"),
+        ("recall", "recall@k"),
+        ("mrr", "mean reciprocal rank"),
+        ("escalation-recall", "the share of out-of-scope messages escalated"),
+    ):
+        evaluate.add_argument(
+            f"--min-{metric}", type=float, default=None, metavar="X", help=f"exit 1 when {what} is under X (0-1)"
+        )
     evaluate.set_defaults(run=_eval)
 
     report = commands.add_parser(
-        "report", help="what agents' feedback says: acceptance, knowledge gaps, unused articles"
+        "report",
+        help="what agents' feedback says: acceptance, knowledge gaps, unused articles",
+        description="Acceptance per article, clusters of unanswered or rejected messages, articles never used.",
+        epilog=_examples(
+            "kbsuggest report --index .kbsuggest-index", "kbsuggest report --index .kbsuggest-index --json"
+        ),
     )
-    report.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    report.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.set_defaults(run=_report)
 
     mcp = commands.add_parser(
-        "mcp", help="serve the agent tools over MCP (stdio, or Streamable HTTP), for Claude Desktop, IDEs, agents"
+        "mcp",
+        help="serve the agent tools over MCP (stdio, or Streamable HTTP), for Claude Desktop, IDEs, agents",
+        description="Serve search_knowledge_base and suggest_reply (and, with --feedback, record_feedback) over MCP "
+        "on stdin/stdout, or over Streamable HTTP at http://HOST:PORT/mcp with --http.",
+        epilog=_examples(
+            "kbsuggest mcp --index /absolute/path/to/.kbsuggest-index",
+            "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest mcp --index .kbsuggest-index --http --port 8001",
+        ),
     )
-    mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
     mcp.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio")
     mcp.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
     mcp.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
@@ -112,8 +273,16 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument("--full-results", action="store_true", help="results with section texts (default: compact)")
     mcp.set_defaults(run=_mcp)
 
-    serve = commands.add_parser("serve", help="serve search, suggest and reload over HTTP (FastAPI)")
-    serve.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
+    serve = commands.add_parser(
+        "serve",
+        help="serve search, suggest and reload over HTTP (FastAPI)",
+        description="Serve the knowledge base over HTTP; OpenAPI at /openapi.json.",
+        epilog=_examples(
+            "kbsuggest serve --index .kbsuggest-index",
+            "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest serve --index .kbsuggest-index --host 0.0.0.0",
+        ),
+    )
+    serve.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument(
@@ -125,16 +294,38 @@ def _parser() -> argparse.ArgumentParser:
         "lint",
         help="check articles for what an editor should fix: invalid files, broken links, conflicting facts...",
         description="Errors: what `build` refuses, duplicate ids, broken links and anchors, conflicting facts. "
-        "Warnings: expired or soon-expiring articles, near-duplicate sections.",
-        epilog="exit status: 0 nothing found, 1 warnings only, 2 errors",
+        "Warnings: expired or soon-expiring articles, near-duplicate sections. Errors fail (exit 1); warnings "
+        "only with --max-warnings or --strict.",
+        epilog=_examples(
+            "kbsuggest lint articles",
+            "kbsuggest lint articles --strict          # warnings fail too",
+            "kbsuggest lint articles --index .kbsuggest-index   # encodes with the index's ONNX export",
+            "kbsuggest lint articles --today 2026-11-25 --no-similarity --json",
+        ),
     )
-    lint.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR")
+    lint.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR", help="the folder of Markdown articles")
     lint.add_argument("--json", action="store_true", help='print {"errors": [...], "warnings": [...]} as JSON')
     lint.add_argument(
         "--expiring-days", type=int, default=14, metavar="N", help="warn about articles expiring within N days (14)"
     )
-    lint.add_argument("--today", metavar="YYYY-MM-DD", help="check validity dates against this day (default today)")
+    lint.add_argument(
+        "--today", type=_day, metavar="YYYY-MM-DD", help="check validity dates against this day (default today)"
+    )
     lint.add_argument("--no-similarity", action="store_true", help="skip the near-duplicate check (loads no model)")
+    lint.add_argument(
+        "--index",
+        type=Path,
+        metavar="INDEX_DIR",
+        help="compare sections with this index's encoders: its ONNX export, so no sentence-transformers (no build "
+        "extra needed, and faster)",
+    )
+    fail_on = lint.add_mutually_exclusive_group()
+    fail_on.add_argument(
+        "--max-warnings", type=int, default=None, metavar="N", help="also exit 1 when there are more than N warnings"
+    )
+    fail_on.add_argument(
+        "--strict", action="store_const", const=0, dest="max_warnings", help="also exit 1 on any warning"
+    )
     lint.set_defaults(run=_lint)
     return parser
 
@@ -142,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args: argparse.Namespace) -> int:
     from kbsuggest.kb import KnowledgeBase
 
-    kb = KnowledgeBase.build(args.articles_dir, args.index, progress=not args.quiet)
+    kb = KnowledgeBase.build(args.articles_dir, args.index, progress=not args.quiet and sys.stderr.isatty())
     summary = kb.last_build
     assert summary is not None
     if args.json:
@@ -159,7 +350,8 @@ def _build(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from kbsuggest.kb import KnowledgeBase
 
-    answers = KnowledgeBase.load(args.index).search(args.message, k=args.k)
+    message = _message(args.message)
+    answers = KnowledgeBase.load(args.index).search(message, k=args.k)
     if args.json:
         print(json.dumps([a.model_dump(mode="json") for a in answers], ensure_ascii=False, indent=1))
         return 0
@@ -173,14 +365,8 @@ def _search(args: argparse.Namespace) -> int:
 def _suggest(args: argparse.Namespace) -> int:
     from kbsuggest.kb import KnowledgeBase
 
-    context = {}
-    for item in args.context:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _show(f"error: --context {redact(item)!r} is not KEY=VALUE (e.g. customer_name=Ann)", file=sys.stderr)
-            return EXIT_INVALID_INPUT
-        context[key.strip()] = value.strip()
-    s = KnowledgeBase.load(args.index).suggest(args.message, context=context, k=args.k, tone=args.tone)
+    message = _message(args.message)
+    s = KnowledgeBase.load(args.index).suggest(message, context=dict(args.context), k=args.k, tone=args.tone)
     if args.json:
         print(s.model_dump_json(indent=1))
         return 0
@@ -231,7 +417,7 @@ def _eval(args: argparse.Namespace) -> int:
             _show(f"  miss: {r.query!r}: expected {want}; got {got}")
         for line in below:
             _show(f"below threshold: {line}", file=sys.stderr)
-    return EXIT_ERROR if below else 0
+    return EXIT_FINDINGS if below else 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -264,8 +450,6 @@ def _mcp(args: argparse.Namespace) -> int:
         serve_stdio(args.index, **options)
         return 0
     api_key = _api_key(args)
-    if api_key == "":
-        return EXIT_INVALID_INPUT
     serve_http(args.index, host=args.host, port=args.port, api_key=api_key, **options)
     return 0
 
@@ -274,57 +458,49 @@ def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
     api_key = _api_key(args)
-    if api_key == "":
-        return EXIT_INVALID_INPUT
     serve(args.index, host=args.host, port=args.port, api_key=api_key)
     return 0
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
-    """The key from --api-key or $KBSUGGEST_API_KEY (None: serve without one); "" after reporting a blank one."""
+    """The key from --api-key or $KBSUGGEST_API_KEY (None: serve without one); a blank one is an `InputError`."""
     source = "--api-key" if args.api_key is not None else "KBSUGGEST_API_KEY"
     api_key: str | None = args.api_key if args.api_key is not None else os.environ.get("KBSUGGEST_API_KEY")
     if api_key is not None and not api_key.strip():
-        print(
-            f"error: {source} is empty, which would turn authentication off. "
-            "Fix: set it to a long random key, or leave it out to serve without a key",
-            file=sys.stderr,
+        raise InputError(
+            f"{source} is empty, which would turn authentication off. "
+            "Fix: set it to a long random key, or leave it out to serve without a key"
         )
-        return ""
     return api_key
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from kbsuggest.config import Settings
     from kbsuggest.lint import lint
 
-    try:
-        today = date.fromisoformat(args.today) if args.today else None
-    except ValueError:
-        _show(f"error: --today {args.today!r} is not a date; write it as YYYY-MM-DD", file=sys.stderr)
-        return EXIT_INVALID_INPUT
     settings = Settings.from_env()
-    encoders = None if args.no_similarity else settings.encoders()
-    try:
-        report = lint(
-            args.articles_dir,
-            today=today,
-            expiring_days=args.expiring_days,
-            encoders=encoders,
-            max_article_bytes=settings.max_article_bytes,
-        )
-    except KbSuggestError as exc:  # a model that cannot load: exit status 1 would read as "warnings only"
-        _show(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
+    encoders = None
+    if args.index is not None and not args.no_similarity:
+        from kbsuggest.kb import KnowledgeBase
+
+        encoders = KnowledgeBase.load(args.index, settings=settings, feedback=False).encoders
+    elif not args.no_similarity:
+        encoders = settings.encoders()
+    report = lint(
+        args.articles_dir,
+        today=args.today,
+        expiring_days=args.expiring_days,
+        encoders=encoders,
+        max_article_bytes=settings.max_article_bytes,
+    )
     if args.json:
         print(report.model_dump_json(indent=1))
     else:
         for finding in (*report.errors, *report.warnings):
             _show(finding)
         _show(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
-    return 2 if report.errors else 1 if report.warnings else 0
+    too_many = args.max_warnings is not None and len(report.warnings) > args.max_warnings
+    return EXIT_FINDINGS if report.errors or too_many else 0
 
 
 if __name__ == "__main__":

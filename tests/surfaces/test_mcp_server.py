@@ -191,7 +191,7 @@ def test_mcp_with_a_missing_index_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KBSUGGEST_MODEL", "hashing")
-    assert main(["mcp", "--index", str(tmp_path / "none")]) == 1
+    assert main(["mcp", "--index", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "holds no index" in err and "kbsuggest build" in err
 
