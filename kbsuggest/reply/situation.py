@@ -1,0 +1,122 @@
+"""What the customer says about their own case, read from the message: how long they have waited, how much
+they spent, their measurements. Pure and deterministic; nothing here is a fact about the store."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+WEEK_DAYS = 7
+BUSINESS_PER_WEEK = 5
+_ZH_NUMBER = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_NUM = r"(\d+(?:\.\d+)?|[一两二三四五六七八九十]+|a|an|one|two|three|four|five|six)"
+_EN_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_DURATION = re.compile(
+    _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜|months?|个?月)",
+    re.IGNORECASE,
+)
+_YESTERDAY = re.compile(r"\byesterday\b|昨天", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?:[$¥￥]\s*(\d+(?:,\d{3})*(?:\.\d+)?))|(?<![\d.])(\d+(?:\.\d+)?)\s*(?:元|块|dollars|usd)", re.IGNORECASE
+)
+_MEASURE_WORDS: dict[str, tuple[str, ...]] = {
+    "chest": ("chest", "胸围", "胸"),
+    "waist": ("waist", "腰围", "腰"),
+    "hip": ("hip", "臀围", "臀"),
+    "foot": ("foot", "feet", "脚长", "脚"),
+    "height": ("tall", "height", "身高", "i'm", "im", "i am", "我"),
+}
+_CM = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)(?![\d.])(?:\s*(cm|厘米))?", re.IGNORECASE)
+_SHOE = re.compile(r"\b(EU|US)\s*(?:size\s*)?(\d{1,2}(?:\.5)?)\b", re.IGNORECASE)
+MIN_HEIGHT, MAX_HEIGHT = 140, 220
+_WORD_NEAR = 20
+"""A measurement belongs to the body part named within this many characters before or after it."""
+
+
+@dataclass(frozen=True)
+class Situation:
+    business_days: float | None = None  # elapsed time, in business days (calendar days count 5 in 7)
+    days: float | None = None  # elapsed time, in calendar days
+    amounts: tuple[float, ...] = ()
+    measures: dict[str, float] = field(default_factory=dict)
+    """'height', 'chest', 'waist', 'hip', 'foot' in cm; 'eu', 'us': shoe sizes."""
+
+    @property
+    def known(self) -> bool:
+        return self.days is not None or bool(self.amounts) or bool(self.measures)
+
+
+def _number(text: str) -> float:
+    if text.lower() in _EN_WORDS:
+        return _EN_WORDS[text.lower()]
+    if text[0] in _ZH_NUMBER:
+        if text == "十":
+            return 10
+        if "十" in text:
+            tens, _, ones = text.partition("十")
+            return _ZH_NUMBER.get(tens, 1) * 10 + _ZH_NUMBER.get(ones, 0)
+        return _ZH_NUMBER.get(text, 0)
+    return float(text)
+
+
+def _elapsed(message: str) -> tuple[float, float] | None:
+    """(calendar days, business days) of the longest duration the message states, or None."""
+    best: tuple[float, float] | None = None
+    for value, unit in _DURATION.findall(message):
+        n, unit = _number(value), unit.lower()
+        if unit.startswith(("business", "working", "工作")):
+            days = (n * WEEK_DAYS / BUSINESS_PER_WEEK, n)
+        elif unit.startswith(("week", "wk", "周", "星期")) or "礼拜" in unit:
+            days = (n * WEEK_DAYS, n * BUSINESS_PER_WEEK)
+        elif unit.startswith("month") or unit.endswith("月"):
+            days = (n * 30, n * 30 * BUSINESS_PER_WEEK / WEEK_DAYS)
+        else:
+            days = (n, n * BUSINESS_PER_WEEK / WEEK_DAYS)
+        if best is None or days[0] > best[0]:
+            best = days
+    if best is None and _YESTERDAY.search(message):
+        best = (1.0, 1.0)
+    return best
+
+
+def _measures(message: str) -> dict[str, float]:
+    """Body measurements in cm, each attributed to the nearest body-part word; a bare 140-220 is a height."""
+    text = message.lower()
+    found: dict[str, float] = {}
+    for match in _CM.finditer(text):
+        value = float(match.group(1))
+        if text[match.end() : match.end() + 1] in tuple("%$元块岁kg折"):
+            continue
+        window_before = text[max(0, match.start() - _WORD_NEAR) : match.start()]
+        window_after = text[match.end() : match.end() + _WORD_NEAR]
+        part = None
+        nearest = _WORD_NEAR + 1
+        for name, words in _MEASURE_WORDS.items():
+            for word in words:
+                before = window_before.rfind(word)
+                distance = len(window_before) - before - len(word) if before >= 0 else _WORD_NEAR + 1
+                after = window_after.find(word)
+                if 0 <= after and after + 1 < distance and not (match.group(2) and value >= MIN_HEIGHT):
+                    distance = after + 1  # a word before the number wins a tie
+                if distance < nearest:
+                    part, nearest = name, distance
+        if part is None and match.group(2) and MIN_HEIGHT <= value <= MAX_HEIGHT:
+            part = "height"
+        if part == "foot" and value > 40:
+            continue
+        if part is not None and part not in found:
+            found[part] = value
+    for system, size in _SHOE.findall(message):
+        found.setdefault(system.lower(), float(size))
+    return found
+
+
+def read_situation(message: str) -> Situation:
+    elapsed = _elapsed(message)
+    amounts = tuple(float((a or b).replace(",", "")) for a, b in _AMOUNT.findall(message))
+    return Situation(
+        days=elapsed[0] if elapsed else None,
+        business_days=elapsed[1] if elapsed else None,
+        amounts=amounts,
+        measures=_measures(message),
+    )
