@@ -24,7 +24,7 @@ DATA = Path(__file__).with_name("data")
 TODAY = date(2026, 12, 1)
 
 
-def run(kb: KnowledgeBase, language: str) -> None:
+def run(kb: KnowledgeBase, language: str, failures: bool) -> None:
     labels = read_drafts(DATA / f"drafts_{language}.jsonl")
     suggestions = kb.suggest_many([label.query for label in labels], filters=Filters(today=TODAY))
     report = score_drafts(labels, [s.drafts[0].text for s in suggestions])
@@ -40,18 +40,22 @@ def run(kb: KnowledgeBase, language: str) -> None:
         bad = sum(bool(r.violated) for _, r in rows)
         print(f"| {tag} | {len(rows)} | {met / must if must else 1:.2f} | {bad / len(rows):.1%} |")
     print(f"| **all** | {report.drafts} | **{report.must_recall:.3f}** | **{report.must_not_rate:.1%}** |")
+    for r in report.results if failures else ():
+        if r.missing or r.violated:
+            print(f"\n- {r.query!r} [{r.situation}] missing {list(r.missing)} said {list(r.violated)}\n{r.draft}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, help="index folder to build into or reuse (default: a temporary one)")
+    parser.add_argument("--failures", action="store_true", help="print each draft that misses or breaks a label")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         index = args.index or Path(scratch) / "index"
-        kb = KnowledgeBase.build(ROOT / "articles", index)
+        KnowledgeBase.build(ROOT / "articles", index)
         kb = KnowledgeBase.load(index, feedback=False)
         for language in ("en", "zh"):
-            run(kb, language)
+            run(kb, language, args.failures)
 
 
 if __name__ == "__main__":

@@ -77,8 +77,12 @@ def condition_holds(unit: str, situation: Situation) -> bool | None:
             values = situation.amounts
         if not values:
             return None
-        return {"lt": values[-1] < limit, "le": values[-1] <= limit, "gt": values[-1] > limit,
-                "ge": values[-1] >= limit}[op]
+        return {
+            "lt": values[-1] < limit,
+            "le": values[-1] <= limit,
+            "gt": values[-1] > limit,
+            "ge": values[-1] >= limit,
+        }[op]
     return None
 
 
@@ -104,8 +108,10 @@ def render_row(row: str, language: str) -> str:
         suffix = (unit.group(1) or unit.group(2)) if unit else ""
         if not zh and name[1:2].islower():
             name = name[:1].lower() + name[1:]
-        return f"{name}{'' if zh else ' '}{value}{'' if zh else ' '}{suffix}".rstrip() if suffix else (
-            f"{name}{'' if zh else ' '}{value}"
+        return (
+            f"{name}{'' if zh else ' '}{value}{'' if zh else ' '}{suffix}".rstrip()
+            if suffix
+            else (f"{name}{'' if zh else ' '}{value}")
         )
 
     if len(rest) == 1 and not _number_like(first):
@@ -143,7 +149,7 @@ def fitting_row(rows: list[str], situation: Situation) -> tuple[str, Fit] | None
     for measure, words in DIMENSIONS.items():
         wanted = situation.measures.get(measure)
         column = next((i for i, h in enumerate(headers) if any(w in h for w in words)), None)
-        if wanted is None or column is None or column == 0 and measure not in ("eu", "us"):
+        if wanted is None or column is None or (column == 0 and measure not in ("eu", "us")):
             continue
         numbers = [_float(t[column][1]) for t in tables if len(t) > column]
         for row, table in zip(rows, tables, strict=True):

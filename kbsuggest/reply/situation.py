@@ -96,7 +96,7 @@ def _measures(message: str) -> dict[str, float]:
                 before = window_before.rfind(word)
                 distance = len(window_before) - before - len(word) if before >= 0 else _WORD_NEAR + 1
                 after = window_after.find(word)
-                if 0 <= after and after + 1 < distance and not (match.group(2) and value >= MIN_HEIGHT):
+                if after >= 0 and after + 1 < distance and not (match.group(2) and value >= MIN_HEIGHT):
                     distance = after + 1  # a word before the number wins a tie
                 if distance < nearest:
                     part, nearest = name, distance
