@@ -40,9 +40,11 @@ def run(kb: KnowledgeBase, language: str, failures: bool) -> None:
         bad = sum(bool(r.violated) for _, r in rows)
         print(f"| {tag} | {len(rows)} | {met / must if must else 1:.2f} | {bad / len(rows):.1%} |")
     print(f"| **all** | {report.drafts} | **{report.must_recall:.3f}** | **{report.must_not_rate:.1%}** |")
-    for r in report.results if failures else ():
-        if r.missing or r.violated:
-            print(f"\n- {r.query!r} [{r.situation}] missing {list(r.missing)} said {list(r.violated)}\n{r.draft}")
+    for label, r, s in zip(labels, report.results, suggestions, strict=True):
+        if failures and (r.missing or r.violated):
+            cited = ", ".join(s.drafts[0].citations) or "nothing"
+            print(f"\n- {r.query!r} [{r.situation}] missing {list(r.missing)} said {list(r.violated)}")
+            print(f"  expected {', '.join(label.expected)}; cited {cited}\n{r.draft}")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.snippet import measures
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
-SENTENCES = {"friendly": 3, "formal": 3, "concise": 2}
+SENTENCES = {"friendly": 4, "formal": 4, "concise": 2}
 """Sentences quoted per answer, by tone: a concise reply quotes less."""
 _EN_MEASURE = {
     "height": "a height of {} cm",
@@ -121,10 +121,21 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
     text = normalize_query(block.question)
     tokens = frozenset(tokenize(text)) | measures(text)
     picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
-    parts = [("" if language == "zh" else " ").join(picked.sentences)]
+    parts = _paragraphs(picked.sentences, language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
     return parts
+
+
+def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
+    """Sentences joined into paragraphs; a list of numbered steps stays a paragraph of its own lines."""
+    out: list[list[str]] = [[]]
+    for sentence in sentences:
+        if "\n" in sentence:
+            out += [[sentence], []]
+        else:
+            out[-1].append(sentence)
+    return [("" if language == "zh" else " ").join(p) for p in out if p]
 
 
 def compose(

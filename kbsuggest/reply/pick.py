@@ -22,6 +22,10 @@ _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
         (r"超过\s*(\d+)\s*(个工作日|天)", "days", "gt"),
         (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
+        (r"before (\d{1,2})\s*(am|pm)", "hour", "lt"),
+        (r"after (\d{1,2})\s*(am|pm)", "hour", "ge"),
+        (r"(\d{1,2}):00()\s*(?:前|之前|以前)", "hour", "lt"),
+        (r"(\d{1,2}):00()\s*(?:后|之后|以后)", "hour", "ge"),
         (r"(?:over|more than|above) \$(\d+)()", "amount", "gt"),
         (r"\$(\d+)() or more", "amount", "ge"),
         (r"(?:under|below|less than) \$(\d+)()", "amount", "lt"),
@@ -69,14 +73,15 @@ def condition_holds(unit: str, situation: Situation) -> bool | None:
         limit = float(match.group(1))
         if quantity == "days":
             business = bool(match.group(2)) and "天" not in match.group(2)
-            value = situation.business_days if business else situation.days
-            if value is None:
-                return None
-            values: tuple[float, ...] = (value,)
+            known = situation.business_days if business else situation.days
+        elif quantity == "hour":
+            known = situation.hour
+            limit += 12 if match.group(2).lower() == "pm" and limit < 12 else 0
         else:
-            values = situation.amounts
-        if not values:
-            return None
+            known = situation.amounts[-1] if situation.amounts else None
+        if known is None:
+            continue
+        values = (known,)
         return {
             "lt": values[-1] < limit,
             "le": values[-1] <= limit,
@@ -171,13 +176,15 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     rows = [u for u in units if cells(u) is not None]
     chosen = set(best_sentences(text, message_tokens, limit))
     fit = None
-    if rows and situation.measures:
-        found = fitting_row(rows, situation)
+    found = fitting_row(rows, situation) if rows and situation.measures else None
+    named = [r for r in rows if f"size:{(cells(r) or [('', '')])[0][1]}" in message_tokens]
+    if found is not None or named:
         if found is not None:
-            row, fit = found
-            joiner = "" if language == "zh" else " "
-            prose = joiner.join(u for u in units if u not in rows)
-            chosen = {row, *best_sentences(prose, message_tokens, limit - 1)} if prose else {row}
+            fit = found[1]
+        keep = [found[0]] if found is not None else named
+        joiner = "" if language == "zh" else " "
+        prose = joiner.join(u for u in units if u not in rows)
+        chosen = {*keep, *best_sentences(prose, message_tokens, max(1, limit - len(keep)))} if prose else set(keep)
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
     picked = [u for u in units if u in chosen]

@@ -28,7 +28,19 @@ _MEASURE_WORDS: dict[str, tuple[str, ...]] = {
 }
 _CM = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)(?![\d.])(?:\s*(cm|厘米))?", re.IGNORECASE)
 _SHOE = re.compile(r"\b(EU|US)\s*(?:size\s*)?(\d{1,2}(?:\.5)?)\b", re.IGNORECASE)
+_CLOCK = re.compile(
+    r"(上午|中午|下午|晚上|傍晚)?\s*(?<![\d.:])(\d{1,2})(?:[:：](\d\d)|点)?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d.%])",
+    re.IGNORECASE,
+)
 MIN_HEIGHT, MAX_HEIGHT = 140, 220
+PLAUSIBLE = {
+    "chest": (60.0, 150.0),
+    "waist": (50.0, 140.0),
+    "hip": (60.0, 150.0),
+    "foot": (18.0, 35.0),
+    "height": (float(MIN_HEIGHT), float(MAX_HEIGHT)),
+}
+"""The cm values each body part can take: "163 胸围88" is a height and a chest, not a chest of 163."""
 _WORD_NEAR = 20
 """A measurement belongs to the body part named within this many characters before or after it."""
 
@@ -38,12 +50,13 @@ class Situation:
     business_days: float | None = None  # elapsed time, in business days (calendar days count 5 in 7)
     days: float | None = None  # elapsed time, in calendar days
     amounts: tuple[float, ...] = ()
+    hour: float | None = None  # a clock time the customer gives ("4pm", "下午4点"), 0-24
     measures: dict[str, float] = field(default_factory=dict)
     """'height', 'chest', 'waist', 'hip', 'foot' in cm; 'eu', 'us': shoe sizes."""
 
     @property
     def known(self) -> bool:
-        return self.days is not None or bool(self.amounts) or bool(self.measures)
+        return self.days is not None or self.hour is not None or bool(self.amounts) or bool(self.measures)
 
 
 def _number(text: str) -> float:
@@ -80,7 +93,8 @@ def _elapsed(message: str) -> tuple[float, float] | None:
 
 
 def _measures(message: str) -> dict[str, float]:
-    """Body measurements in cm, each attributed to the nearest body-part word; a bare 140-220 is a height."""
+    """Body measurements in cm, each given to the nearest body-part word whose usual range holds it (a word
+    before the number wins a tie); a number in the height range with no such word is a height."""
     text = message.lower()
     found: dict[str, float] = {}
     for match in _CM.finditer(text):
@@ -92,23 +106,36 @@ def _measures(message: str) -> dict[str, float]:
         part = None
         nearest = _WORD_NEAR + 1
         for name, words in _MEASURE_WORDS.items():
+            low, high = PLAUSIBLE[name]
+            if name in found or not low <= value <= high:
+                continue
             for word in words:
                 before = window_before.rfind(word)
                 distance = len(window_before) - before - len(word) if before >= 0 else _WORD_NEAR + 1
                 after = window_after.find(word)
-                if after >= 0 and after + 1 < distance and not (match.group(2) and value >= MIN_HEIGHT):
-                    distance = after + 1  # a word before the number wins a tie
+                if after >= 0 and after + 1 < distance:
+                    distance = after + 1
                 if distance < nearest:
                     part, nearest = name, distance
-        if part is None and match.group(2) and MIN_HEIGHT <= value <= MAX_HEIGHT:
+        if part is None and MIN_HEIGHT <= value <= MAX_HEIGHT and (match.group(2) or not found):
             part = "height"
-        if part == "foot" and value > 40:
-            continue
         if part is not None and part not in found:
             found[part] = value
     for system, size in _SHOE.findall(message):
         found.setdefault(system.lower(), float(size))
     return found
+
+
+def read_hour(text: str) -> float | None:
+    """The first clock time in `text` as hours since midnight: "4pm", "10am", "16:30", "下午4点"."""
+    match = next((m for m in _CLOCK.finditer(text) if m.group(3) or m.group(4) or "点" in m.group(0)), None)
+    if match is None:
+        return None
+    when, hour, minute, half = match.group(1) or "", int(match.group(2)), int(match.group(3) or 0), match.group(4)
+    afternoon = (half or "").lower() == "pm" or when in ("下午", "晚上", "傍晚")
+    if afternoon and hour < 12:
+        hour += 12
+    return hour + minute / 60
 
 
 def read_situation(message: str) -> Situation:
@@ -118,5 +145,6 @@ def read_situation(message: str) -> Situation:
         days=elapsed[0] if elapsed else None,
         business_days=elapsed[1] if elapsed else None,
         amounts=amounts,
+        hour=read_hour(message),
         measures=_measures(message),
     )
