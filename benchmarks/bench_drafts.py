@@ -16,7 +16,9 @@ from datetime import date
 from pathlib import Path
 
 from kbsuggest import KnowledgeBase
+from kbsuggest.articles.templates import load_templates
 from kbsuggest.evaluation import read_drafts, score_drafts
+from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Filters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +30,9 @@ def run(kb: KnowledgeBase, language: str, failures: bool) -> None:
     labels = read_drafts(DATA / f"drafts_{language}.jsonl")
     suggestions = kb.suggest_many([label.query for label in labels], filters=Filters(today=TODAY))
     report = score_drafts(labels, [s.drafts[0].text for s in suggestions])
+    sections = {s.id: s.text for s in kb.sections}
+    templates = load_templates(ROOT / "articles")[language]
+    traced = [not untraced(s.drafts[0], templates, sections) for s in suggestions]
     print(f"\n## {language}: {report.drafts} messages")
     print("| situation | lines | must-recall | must-not violated |")
     print("|---|---:|---:|---:|")
@@ -40,6 +45,10 @@ def run(kb: KnowledgeBase, language: str, failures: bool) -> None:
         bad = sum(bool(r.violated) for _, r in rows)
         print(f"| {tag} | {len(rows)} | {met / must if must else 1:.2f} | {bad / len(rows):.1%} |")
     print(f"| **all** | {report.drafts} | **{report.must_recall:.3f}** | **{report.must_not_rate:.1%}** |")
+    print(f"\ndrafts whose every paragraph is traceable: {sum(traced)}/{len(traced)}")
+    for s, ok in zip(suggestions, traced, strict=True):
+        if not ok:
+            print(f"  untraceable: {untraced(s.drafts[0], templates, sections)}")
     for label, r, s in zip(labels, report.results, suggestions, strict=True):
         if failures and (r.missing or r.violated):
             cited = ", ".join(s.drafts[0].citations) or "nothing"
