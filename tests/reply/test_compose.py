@@ -7,7 +7,7 @@ import pytest
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import fill, load_templates
 from kbsuggest.errors import TemplateError
-from kbsuggest.reply.compose import clarifying_question, compose
+from kbsuggest.reply.compose import Block, clarifying_question, compose
 from kbsuggest.retrieval.models import Answer
 
 TEMPLATES = load_templates()
@@ -40,7 +40,7 @@ def test_draft_structure_for_an_upset_customer() -> None:
     draft = compose(
         message,
         analyse(message),
-        ANSWER,
+        [Block(message, ANSWER)],
         templates=TEMPLATES["en"],
         tone="friendly",
         context={"customer_name": "Sam", "agent_name": "Alex"},
@@ -55,16 +55,16 @@ def test_draft_structure_for_an_upset_customer() -> None:
 
 def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_greeting() -> None:
     message = "when do refunds arrive"
-    draft = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="concise", context={})
+    draft = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="concise", context={}
+    )
     assert draft.text.startswith("Hi,\n\n" + ANSWER.snippet)
     assert draft.missing_slots == ("agent_name",) and "{agent_name}" in draft.text
 
 
 def test_handoff_without_answer_states_no_facts_and_keeps_missing_slots_visible() -> None:
     message = "转人工"
-    draft = compose(
-        message, analyse(message), None, templates=TEMPLATES["zh"], tone="friendly", context={}, handoff=True
-    )
+    draft = compose(message, analyse(message), (), templates=TEMPLATES["zh"], tone="friendly", context={}, handoff=True)
     assert draft.citations == () and draft.language == "zh"
     assert TEMPLATES["zh"].tones["friendly"].handoff_no_order[0] in draft.text and "订单" not in draft.text
     assert "{agent_name}" in draft.text and draft.missing_slots == ("agent_name",)
@@ -72,7 +72,7 @@ def test_handoff_without_answer_states_no_facts_and_keeps_missing_slots_visible(
 
 def test_order_number_in_the_message_fills_the_slot() -> None:
     message = "where's my order A1048321, I want a real person"
-    draft = compose(message, analyse(message), None, templates=TEMPLATES["en"], tone="formal", context={}, handoff=True)
+    draft = compose(message, analyse(message), (), templates=TEMPLATES["en"], tone="formal", context={}, handoff=True)
     assert "order A1048321" in draft.text
 
 
@@ -87,7 +87,7 @@ def test_order_number_in_the_message_fills_the_slot() -> None:
 )
 def test_a_personal_number_is_never_named_as_the_order(message: str) -> None:
     templates = TEMPLATES[analyse(message).language]
-    draft = compose(message, analyse(message), None, templates=templates, tone="friendly", context={}, handoff=True)
+    draft = compose(message, analyse(message), (), templates=templates, tone="friendly", context={}, handoff=True)
     assert templates.tones["friendly"].handoff_no_order[0] in draft.text
     assert not any(char.isdigit() for char in draft.text)
 
@@ -97,7 +97,7 @@ def test_clarifying_question_replaces_the_answer() -> None:
     draft = compose(
         message,
         analyse(message),
-        ANSWER,
+        [Block(message, ANSWER)],
         templates=TEMPLATES["en"],
         tone="concise",
         context={},
@@ -108,8 +108,12 @@ def test_clarifying_question_replaces_the_answer() -> None:
 
 def test_drafts_are_deterministic() -> None:
     message = "my parcel is late!!"
-    first = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
-    again = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
+    first = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="friendly", context={}
+    )
+    again = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="friendly", context={}
+    )
     assert first == again
 
 

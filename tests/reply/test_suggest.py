@@ -67,7 +67,7 @@ def test_an_answer_in_scope_is_drafted_from_the_first_answer_with_its_stage() ->
     s = suggest("when will my refund arrive?", retrieval(in_scope=True, probability=0.9, margin=1.0))
     assert (s.escalate, s.escalate_reason, s.clarifying_question) == (False, None, None)
     assert s.confidence == 0.9 and s.stage == "after_sale"
-    assert s.drafts[0].citations == ("refunds#a",) and "Refunds snippet." in s.drafts[0].text
+    assert s.drafts[0].citations == ("refunds#a",) and "Refunds text." in s.drafts[0].text
 
 
 def test_out_of_scope_hands_over_with_no_facts_and_zero_confidence() -> None:
