@@ -108,7 +108,8 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
         parts = []
         phrase_list = phrases.ended if source.ended else phrases.not_started
         day = source.end if source.ended else source.start
-        if phrase_list and day is not None:
+        said_already = day is not None and any(format_date(day, language) in t for t in source.sentences)
+        if phrase_list and day is not None and not said_already:
             values = {"promotion": source.name, "end": format_date(day, language), "start": ""}
             if source.start is not None:
                 values["start"] = format_date(source.start, language)
