@@ -26,7 +26,10 @@ TOPS = (
     "Size: L; Height (cm): 178–185; Chest (cm): 102–110; Sleeve length (cm): 65\n\n"
     "If height and chest point to different sizes, go by your chest."
 )
-BOOTS_ZH = "量脚长选码。\n\n美码: 8; 欧码: 41; 脚长 cm: 25.8\n美码: 9; 欧码: 42; 脚长 cm: 26.7\n美码: 10; 欧码: 43; 脚长 cm: 27.5"
+BOOTS_ZH = (
+    "量脚长选码。\n\n美码: 8; 欧码: 41; 脚长 cm: 25.8\n美码: 9; 欧码: 42; 脚长 cm: 26.7\n"
+    "美码: 10; 欧码: 43; 脚长 cm: 27.5"
+)
 
 
 def picked(text: str, message: str, language: str = "en") -> Picked:
