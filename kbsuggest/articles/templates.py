@@ -47,6 +47,10 @@ class ToneSet(BaseModel):
     handoff: Phrases
     handoff_no_order: Phrases
     closing: Phrases
+    acknowledge_late: Phrases = Field(default=(), description="Replaces `acknowledge` when an order or refund is late.")
+    acknowledge_damaged: Phrases = Field(default=(), description="...when an item arrived damaged or does not work.")
+    acknowledge_charged_twice: Phrases = Field(default=(), description="...when the customer was charged twice.")
+    acknowledge_wrong_item: Phrases = Field(default=(), description="...when an item is wrong or missing.")
     fit: Phrases = Field(default=(), description="After the size-table row that fits: {size}, {measure}.")
     ended: Phrases = Field(default=(), description="A promotion asked about that ended: {promotion}, {start}, {end}.")
     ended_on: Phrases = Field(default=(), description="The same when the promotion has no start date.")
@@ -63,6 +67,11 @@ class ToneSet(BaseModel):
     @classmethod
     def _clarify_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS | CLARIFY_PLACEHOLDERS)
+
+    @field_validator("acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item")
+    @classmethod
+    def _acknowledge_slots(cls, phrases: Phrases) -> Phrases:
+        return _check_slots(phrases, PLACEHOLDERS) if phrases else phrases
 
     @field_validator("fit")
     @classmethod

@@ -139,6 +139,18 @@ def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
     return [("" if language == "zh" else " ").join(p) for p in out if p]
 
 
+def acknowledgement(phrases: ToneSet, event: str | None, negative: bool) -> tuple[str, ...]:
+    """The phrases that acknowledge what happened (late, damaged, charged twice, wrong item), else the general
+    apology for an unhappy message, else none."""
+    specific = {
+        "late": phrases.acknowledge_late,
+        "damaged": phrases.acknowledge_damaged,
+        "charged_twice": phrases.acknowledge_charged_twice,
+        "wrong_item": phrases.acknowledge_wrong_item,
+    }.get(event or "", ())
+    return specific or (phrases.acknowledge if negative else ())
+
+
 def compose(
     message: str,
     analysis: MessageAnalysis,
@@ -150,9 +162,9 @@ def compose(
     question: str | None = None,
     handoff: bool = False,
 ) -> Draft:
-    """greeting -> acknowledgement (negative messages) -> one answer per block, in the customer's order, or
-    the clarifying `question` (`clarifying_question`) -> hand-off or next step -> closing. With no blocks the
-    draft states no facts."""
+    """greeting -> acknowledgement (of what happened, or of an unhappy message) -> one answer per block, in the
+    customer's order, or the clarifying `question` (`clarifying_question`) -> hand-off or next step -> closing.
+    With no blocks the draft states no facts."""
     phrases: ToneSet = templates.tones[tone]
     values = {k: redact(v) for k, v in context.items() if v}  # a card or ID number never reaches a draft
     if analysis.order_ids and "order_id" not in values:
@@ -160,14 +172,15 @@ def compose(
     parts: list[str] = []
     greeting = phrases.greeting if values.get("customer_name") else phrases.greeting_no_name
     parts.append(_pick(greeting, message, "greeting"))
-    if analysis.sentiment == "negative":
-        parts.append(_pick(phrases.acknowledge, message, "acknowledge"))
+    situation = read_situation(message)
+    apology = acknowledgement(phrases, situation.event, analysis.sentiment == "negative")
+    if apology:
+        parts.append(_pick(apology, message, "acknowledge"))
     citations: list[str] = []
     answers: list[str] = []
     if question is not None:
         parts.append(question)
     else:
-        situation = read_situation(message)
         for block in blocks:
             said = answer_parts(block, phrases, situation, templates.language, tone)
             answers.extend(p for p in said if p)

@@ -45,11 +45,38 @@ _WORD_NEAR = 20
 """A measurement belongs to the body part named within this many characters before or after it."""
 
 
+EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "charged_twice",
+            r"charged (?:me )?twice|double[- ]charged|two charges|charged 2x|扣了?我?(?:两|2)次|重复扣款|多扣",
+        ),
+        (
+            "damaged",
+            r"damaged|broken|cracked|torn|defective|faulty|doesn'?t work|won'?t (?:charge|turn on|power)"
+            r"|stopped working|破损|坏了|损坏|裂了|开胶|脱落|崩开|不能用|充不进电|开不了机",
+        ),
+        (
+            "wrong_item",
+            r"wrong (?:item|size|colou?r|product)|missing from|is missing|got the wrong|发错|少了一件|漏发|少发",
+        ),
+        (
+            "late",
+            r"still (?:no|not|nothing|waiting|hasn'?t)|haven'?t (?:received|got)|hasn'?t (?:arrived|come)|not arrived"
+            r"|delayed|where(?:'s| is) my|late\b|还没到|还没收到|没到账|迟迟|延迟|太慢|还没发货|没动",
+        ),
+    )
+)
+"""What happened to the customer, most specific first: the acknowledgement a draft opens with names it."""
+
+
 @dataclass(frozen=True)
 class Situation:
     business_days: float | None = None  # elapsed time, in business days (calendar days count 5 in 7)
     days: float | None = None  # elapsed time, in calendar days
     amounts: tuple[float, ...] = ()
+    event: str | None = None  # the first of EVENTS the message reports
     hour: float | None = None  # a clock time the customer gives ("4pm", "下午4点"), 0-24
     measures: dict[str, float] = field(default_factory=dict)
     """'height', 'chest', 'waist', 'hip', 'foot' in cm; 'eu', 'us': shoe sizes."""
@@ -146,5 +173,6 @@ def read_situation(message: str) -> Situation:
         business_days=elapsed[1] if elapsed else None,
         amounts=amounts,
         hour=read_hour(message),
+        event=next((name for name, pattern in EVENTS if pattern.search(message)), None),
         measures=_measures(message),
     )

@@ -47,10 +47,32 @@ def test_draft_structure_for_an_upset_customer() -> None:
     )
     paragraphs = draft.text.split("\n\n")
     assert paragraphs[0] in ("Hi Sam,", "Hello Sam,")
-    assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge
+    assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge_late  # "still no refund": it is late
     assert paragraphs[2] == ANSWER.snippet
     assert paragraphs[-1].endswith("Alex")
     assert draft.citations == ("refunds#refund-timing",) and draft.missing_slots == ()
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ("you charged me twice for the same order", "acknowledge_charged_twice"),
+        ("headlamp arrived yesterday and won't charge at all", "acknowledge_damaged"),
+        ("ordered an M and got the wrong size", "acknowledge_wrong_item"),
+        ("it's been 10 days and still no parcel", "acknowledge_late"),
+        ("this is ridiculous, your site is useless!!", "acknowledge"),  # unhappy, nothing specific
+    ],
+)
+def test_the_acknowledgement_names_what_happened(message: str, field: str) -> None:
+    for tone in ("friendly", "formal", "concise"):
+        draft = compose(message, analyse(message), (), templates=TEMPLATES["en"], tone=tone, context={})
+        assert draft.text.split("\n\n")[1] in getattr(TEMPLATES["en"].tones[tone], field)
+
+
+def test_chinese_acknowledgements_follow_the_event() -> None:
+    message = "同一个订单扣了我两次钱！！"
+    draft = compose(message, analyse(message), (), templates=TEMPLATES["zh"], tone="formal", context={})
+    assert "对于重复扣款给您带来的困扰，我们深表歉意。" in draft.text
 
 
 def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_greeting() -> None:
