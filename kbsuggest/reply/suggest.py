@@ -46,7 +46,9 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
                     blocks.append(Block(part.text, promotion))
             continue
         found = part.retrieval
-        answer = best if len(parts) == 1 else found.answers[0] if found.in_scope and found.answers else None
+        # A short question ("are you open on sunday") may fall out of scope alone though the message is not.
+        confident = found.in_scope or best is not None
+        answer = best if len(parts) == 1 else found.answers[0] if confident and found.answers else None
         if answer is not None and answer.section_id not in used:
             used.add(answer.section_id)
             blocks.append(Block(part.text, answer))
