@@ -59,3 +59,12 @@ def test_three_weeks_without_a_refund_gets_the_overdue_step(demo: KnowledgeBase)
 def test_a_sale_that_is_running_is_not_called_ended(demo: KnowledgeBase) -> None:
     s = demo.suggest("is there a black friday discount?", filters=TODAY)
     assert "ended" not in s.drafts[0].text
+
+
+def test_a_first_exchange_is_not_answered_from_the_rule_for_a_second(demo: KnowledgeBase) -> None:
+    def exchange_anchor(message: str) -> str:
+        answers = demo.search(message, k=5, filters=TODAY)
+        return next(a.anchor for a in answers if a.article_id == "exchanges-zh")
+
+    assert exchange_anchor("亲，衣服收到了尺码不合适，能换大一号吗") != "第二次换货"
+    assert exchange_anchor("换过一次了还是不合适，第二次换货还免费吗") == "第二次换货"
