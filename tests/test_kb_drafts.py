@@ -68,3 +68,19 @@ def test_a_first_exchange_is_not_answered_from_the_rule_for_a_second(demo: Knowl
 
     assert exchange_anchor("亲，衣服收到了尺码不合适，能换大一号吗") != "第二次换货"
     assert exchange_anchor("换过一次了还是不合适，第二次换货还免费吗") == "第二次换货"
+
+
+def test_the_repeat_rule_overrides_a_closer_wording(tmp_path: Path) -> None:
+    article = (
+        "---\nid: exchanges\ntitle: Exchanges\nlocale: en\n---\n# Exchanges\n\n"
+        "## Free size exchange\nEach order gets one free swap for a different size.\n\n"
+        "## A second exchange on the same order\nExchange the size of a jacket that doesn't fit: a second size "
+        "exchange of a jacket that doesn't fit is not free, return it and order the size you need.\n"
+    )
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "exchanges.md").write_text(article, encoding="utf-8")
+    kb = KnowledgeBase.build(tmp_path / "articles", tmp_path / "index", encoders={"dense": HashingEncoder(64)})
+    assert kb.search("the jacket doesn't fit, can I exchange the size?")[0].anchor == "free-size-exchange"
+    assert kb.search("the new size doesn't fit either, can I exchange again?")[0].anchor == (
+        "a-second-exchange-on-the-same-order"
+    )
