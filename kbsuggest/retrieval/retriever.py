@@ -40,7 +40,11 @@ PRIORITY_TIE_BREAK = 1e-6
 z-score sums, whose real differences are orders of magnitude larger)."""
 MATCH_DEPTH = 10
 """A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
-REPEAT = re.compile(r"\b(?:second|again|another)\b|第二次|第2次|再次|又", re.IGNORECASE)
+REPEAT = re.compile(
+    r"\b(?:second|again|already (?:used|exchanged|swapped)|still (?:doesn.?t|does not) fit)\b"
+    r"|第二次|第2次|再次|又|换过|还是不",
+    re.IGNORECASE,
+)
 """A section whose heading is about a repeat ("A second exchange on the same order", "第二次换货") answers only
 a message that speaks of one: "能换大一号吗" is a first exchange."""
 
