@@ -5,6 +5,9 @@ or rendered row of a cited section), per language and per situation tag, with th
     PYTHONPATH=. .venv/bin/python benchmarks/bench_drafts.py [--index DIR]
 
 Labels depend on the day: suggestions are filtered with Filters(today=2026-12-01).
+
+Before issue 16 (commit c21cbe8, the best section's top three sentences verbatim; measured 2026-12-01):
+en must-recall 0.478, must-not violated 9.0%; zh 0.585, 10.8%. Figures now: README, "Reply drafts".
 """
 
 from __future__ import annotations
