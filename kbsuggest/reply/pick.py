@@ -163,6 +163,12 @@ def fitting_row(rows: list[str], situation: Situation) -> tuple[str, Fit] | None
     return None
 
 
+def has_fitting_row(text: str, situation: Situation) -> bool:
+    """True when `text` holds a size table with a row the customer's measurements fall in."""
+    rows = [u for u in sentences(text) if cells(u) is not None]
+    return bool(rows) and fitting_row(rows, situation) is not None
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)

@@ -11,7 +11,9 @@ from kbsuggest.articles.templates import Templates, Tone
 from kbsuggest.privacy import redact
 from kbsuggest.reply.compose import Block, clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Suggestion
+from kbsuggest.reply.pick import has_fitting_row
 from kbsuggest.reply.promotions import Promotion
+from kbsuggest.reply.situation import read_situation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 
@@ -57,6 +59,20 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
     return blocks
 
 
+def size_table_block(message: str, answers: Sequence[Answer], blocks: Sequence[Block]) -> list[Block]:
+    """A customer who gives their measurements is owed the size that fits: when no answer block holds a size
+    table row for them, the first other answer that does (the best answer may be the product page that says
+    "see the size chart")."""
+    situation = read_situation(message)
+    if not situation.measures:
+        return []
+    if any(isinstance(b.source, Answer) and has_fitting_row(b.source.text, situation) for b in blocks):
+        return []
+    used = {b.source.section_id for b in blocks}
+    extra = next((a for a in answers if a.section_id not in used and has_fitting_row(a.text, situation)), None)
+    return [Block(message, extra)] if extra is not None else []
+
+
 def escalation(analysis: MessageAnalysis, in_scope: bool) -> EscalateReason | None:
     """Why a person should take the message, most pressing reason first; None when a bot may answer."""
     if analysis.human_requested:
@@ -91,6 +107,7 @@ def build_suggestion(
     parts = parts or (Part(message, retrieval),)
     best = answers[0] if in_scope else None
     blocks = answer_blocks(parts, best)
+    blocks += size_table_block(message, answers if in_scope else (), blocks)
     clarify = None
     if (
         in_scope
