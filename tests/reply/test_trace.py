@@ -52,7 +52,6 @@ def test_an_invented_sentence_or_an_uncited_section_is_reported() -> None:
     assert untraced(draft, TEMPLATES["en"], {}) != []  # the row is not in any cited text
 
 
-
 def test_tones_differ_in_the_answer_not_only_in_greeting_and_closing() -> None:
     message = "im 172 cm but my chest is 104, M or L?"
     friendly, concise = draft_for(message, "friendly"), draft_for(message, "concise")
