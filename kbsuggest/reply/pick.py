@@ -106,22 +106,18 @@ def render_row(row: str, language: str) -> str:
         return row
     (first_header, first), rest = pairs[0], pairs[1:]
     zh = language == "zh"
+    space = "" if zh else " "
 
     def part(header: str, value: str) -> str:
         unit = _UNIT.search(header)
         name = header[: unit.start()] if unit else header
-        suffix = (unit.group(1) or unit.group(2)) if unit else ""
-        if not zh and name[1:2].islower():
+        if not zh and name[1:2].islower():  # "Height" -> "height", but "EU size" stays
             name = name[:1].lower() + name[1:]
-        return (
-            f"{name}{'' if zh else ' '}{value}{'' if zh else ' '}{suffix}".rstrip()
-            if suffix
-            else (f"{name}{'' if zh else ' '}{value}")
-        )
+        return f"{name}{space}{value}" + (f"{space}{unit.group(1) or unit.group(2)}" if unit else "")
 
     if len(rest) == 1 and not _number_like(first):
         return f"{first}：{rest[0][1]}。" if zh else f"{first}: {rest[0][1]}."
-    head = f"{first_header}{'' if zh else ' '}{first}"
+    head = f"{first_header}{space}{first}"
     items = [part(h, v) for h, v in rest]
     if zh:
         return f"{head}：{'，'.join(items)}。"
