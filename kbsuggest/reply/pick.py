@@ -33,6 +33,7 @@ _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
     )
 )
+_CLAUSE = re.compile(r"(?<=[，；;])")
 _ROW = re.compile(r"^[^:;\n]+: [^;\n]+(?:; [^:;\n]+: [^;\n]+)+$")
 _RANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*[-–—~]\s*(\d+(?:\.\d+)?)$")
 _UNIT = re.compile(r"\s*\((cm|kg|mm|in)\)$|\s+(cm|kg|mm|in)$", re.IGNORECASE)
@@ -190,7 +191,24 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
     picked = [u for u in units if u in chosen]
+    if situation.known:
+        picked = [_holding_clauses(u, situation) for u in picked]
     return Picked(tuple(render_row(u, language) if u in rows else u for u in picked), fit)
+
+
+def clauses(unit: str) -> list[str]:
+    """The clauses of a sentence, split after '，', '；' and ';' (each keeps its punctuation)."""
+    return [c for c in _CLAUSE.split(unit) if c]
+
+
+def _holding_clauses(unit: str, situation: Situation) -> str:
+    """A sentence that states both branches ("14:00前付款的订单当天发货，14:00以后付款的订单第二天发货") without
+    the clauses whose condition the situation fails; other sentences unchanged."""
+    parts = clauses(unit)
+    verdicts = [condition_holds(c, situation) for c in parts]
+    if True not in verdicts or False not in verdicts:
+        return unit
+    return "".join(c for c, v in zip(parts, verdicts, strict=True) if v is not False)
 
 
 def _branches(text: str, units: list[str], chosen: set[str], situation: Situation) -> set[str]:

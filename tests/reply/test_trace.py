@@ -57,3 +57,14 @@ def test_tones_differ_in_the_answer_not_only_in_greeting_and_closing() -> None:
     friendly, concise = draft_for(message, "friendly"), draft_for(message, "concise")
     assert "With a 104 cm chest" in friendly.text or "So with a 104 cm chest" in friendly.text
     assert "For a 104 cm chest: size L." in concise.text
+
+
+def test_a_sentence_cut_to_the_clause_that_holds_is_traceable() -> None:
+    text = "亲，每天14:00前付款的订单当天发货，14:00以后付款的订单第二天发货，周末正常发货。"
+    answer = ANSWER.model_copy(update={"text": text, "section_id": "shipping-zh#发货时间", "locale": "zh-CN"})
+    message = "现在下午4点付款 今天能发货吗"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["zh"], tone="friendly", context={}
+    )
+    assert "14:00以后付款的订单第二天发货" in draft.text and "当天发货" not in draft.text
+    assert untraced(draft, TEMPLATES["zh"], {"shipping-zh#发货时间": text}) == []
