@@ -216,10 +216,13 @@ def _parser() -> argparse.ArgumentParser:
         "eval",
         help="answer quality on labelled messages (exit 1 when under a --min threshold)",
         description='QUERIES.jsonl holds {"query": ..., "expected": [article ids or article#anchor]} per line; '
-        '"expected": [] marks a message that should be escalated.',
+        '"expected": [] marks a message that should be escalated. Lines with "must" / "must_not" (facts a reply '
+        "draft must and must not state) also score the drafts: must-recall and the share stating a must_not fact.",
         epilog=_examples(
             "kbsuggest eval eval/queries.jsonl --index .kbsuggest-index",
             "kbsuggest eval eval/queries.jsonl --index .kbsuggest-index --min-accuracy 0.8 --min-recall 0.9",
+            "kbsuggest eval benchmarks/data/drafts_en.jsonl --index .kbsuggest-index --today 2026-12-01 "
+            "--min-must-recall 0.6",
         ),
     )
     evaluate.add_argument("queries", type=Path, metavar="QUERIES.jsonl", help="the labelled messages")
@@ -232,10 +235,21 @@ def _parser() -> argparse.ArgumentParser:
         ("recall", "recall@k"),
         ("mrr", "mean reciprocal rank"),
         ("escalation-recall", "the share of out-of-scope messages escalated"),
+        ("must-recall", "the share of must facts the drafts state"),
     ):
         evaluate.add_argument(
             f"--min-{metric}", type=float, default=None, metavar="X", help=f"exit 1 when {what} is under X (0-1)"
         )
+    evaluate.add_argument(
+        "--max-must-not",
+        type=float,
+        default=None,
+        metavar="X",
+        help="exit 1 when the share of drafts stating a must_not fact is over X (0-1)",
+    )
+    evaluate.add_argument(
+        "--today", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD", help="the date validity is checked on"
+    )
     evaluate.set_defaults(run=_eval)
 
     report = commands.add_parser(
@@ -386,12 +400,18 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kbsuggest.evaluation import DEPTH, read_queries, score
+    from kbsuggest.evaluation import DEPTH, read_drafts, read_queries, score, score_drafts
     from kbsuggest.kb import KnowledgeBase
+    from kbsuggest.retrieval.models import Filters
 
     queries = read_queries(args.queries)
     kb = KnowledgeBase.load(args.index)
-    report = score(queries, kb.suggest_many([q.query for q in queries], k=DEPTH), args.k)
+    suggestions = kb.suggest_many([q.query for q in queries], k=DEPTH, filters=Filters(today=args.today))
+    report = score(queries, suggestions, args.k)
+    labels = read_drafts(args.queries)
+    drafts = None
+    if any(label.must or label.must_not for label in labels):
+        drafts = score_drafts(labels, [s.drafts[0].text for s in suggestions])
     failures = [r for r in report.results if r.rank != 1 if r.expected or not r.escalated_no_answer]
     limits = {
         "accuracy@1": (args.min_accuracy, report.accuracy_at_1),
@@ -400,9 +420,17 @@ def _eval(args: argparse.Namespace) -> int:
         "escalation_recall": (args.min_escalation_recall, report.escalation_recall),
     }
     below = [f"{name} {value:.3f} < {floor}" for name, (floor, value) in limits.items() if floor and value < floor]
+    if drafts is not None:
+        if args.min_must_recall is not None and drafts.must_recall < args.min_must_recall:
+            below.append(f"must_recall {drafts.must_recall:.3f} < {args.min_must_recall}")
+        if args.max_must_not is not None and drafts.must_not_rate > args.max_must_not:
+            below.append(f"must_not_rate {drafts.must_not_rate:.3f} > {args.max_must_not}")
     if args.json:
         body = report.model_dump(mode="json", by_alias=True, exclude={"results"})
         body["failures"] = [r.model_dump(mode="json") for r in failures]
+        if drafts is not None:
+            body["drafts"] = drafts.model_dump(mode="json", exclude={"results"})
+            body["draft_failures"] = [r.model_dump(mode="json") for r in drafts.results if r.missing or r.violated]
         body["below_threshold"] = below
         print(json.dumps(body, ensure_ascii=False, indent=1))
     else:
@@ -415,6 +443,13 @@ def _eval(args: argparse.Namespace) -> int:
             got = ", ".join(r.got[:3]) or "nothing"
             want = ", ".join(r.expected) or "escalation"
             _show(f"  miss: {r.query!r}: expected {want}; got {got}")
+        if drafts is not None:
+            _show(
+                f"drafts: must-recall {drafts.must_recall:.3f}, "
+                f"stating a must_not fact {drafts.must_not_rate:.1%} of {drafts.drafts}"
+            )
+            for d in [d for d in drafts.results if d.missing or d.violated][: args.failures]:
+                _show(f"  draft: {d.query!r}: missing {list(d.missing)}; states {list(d.violated)}")
         for line in below:
             _show(f"below threshold: {line}", file=sys.stderr)
     return EXIT_FINDINGS if below else 0

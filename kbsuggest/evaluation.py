@@ -33,6 +33,7 @@ class QueryResult(BaseModel):
     got: tuple[str, ...] = Field(description="Section ids returned, best first.")
     rank: int | None = Field(description="1-based rank of the first expected hit; None when missed or out of scope.")
     escalated_no_answer: bool
+    escalated: bool = Field(description="Handed to a person for any reason.")
     confidence: float
 
 
@@ -87,6 +88,7 @@ def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k
                 got=got,
                 rank=rank,
                 escalated_no_answer=s.escalate_reason == "no_answer",
+                escalated=s.escalate,
                 confidence=s.confidence,
             )
         )
@@ -116,4 +118,98 @@ def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k
 def report_line(report: EvalReport) -> str:
     return json.dumps(
         {key: round(value, 3) for key, value in report.model_dump(by_alias=True).items() if isinstance(value, float)}
+    )
+
+
+# Reply drafts: what a draft must and must not say (benchmarks/data/README.md, "Drafts").
+
+_FOLD = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)}, **dict.fromkeys("‐‑‒–—―−", "-")})
+
+Fragment = str | tuple[str, ...]
+"""A fact a draft must (or must not) state: one wording, or alternatives of which any one counts."""
+
+
+class LabelledDraft(BaseModel):
+    """A message with the facts a correct draft states (`must`, in the order asked) and those it must not."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    query: str
+    expected: tuple[str, ...] = ()
+    must: tuple[Fragment, ...] = ()
+    must_not: tuple[Fragment, ...] = ()
+    situation: str = ""
+
+
+class DraftResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    query: str
+    situation: str
+    draft: str
+    missing: tuple[Fragment, ...] = Field(description="`must` entries the draft does not state.")
+    violated: tuple[Fragment, ...] = Field(description="`must_not` entries the draft states.")
+    met: int
+
+
+class DraftReport(BaseModel):
+    """`must_recall`: share of `must` entries stated, over all lines; `must_not_rate`: share of lines stating a
+    `must_not` fact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    drafts: int
+    must_recall: float
+    must_not_rate: float
+    results: tuple[DraftResult, ...]
+
+
+def normalise(text: str) -> str:
+    """The matching rule of the labels: full-width digits to ASCII, dashes to '-', whitespace collapsed, case
+    folded."""
+    return " ".join(text.translate(_FOLD).split()).casefold()
+
+
+def states(draft: str, fragment: Fragment) -> bool:
+    """True when `draft` (normalised) contains `fragment`, or any one of its alternatives."""
+    text = normalise(draft)
+    return any(normalise(a) in text for a in ((fragment,) if isinstance(fragment, str) else fragment))
+
+
+def read_drafts(path: Path | str) -> list[LabelledDraft]:
+    """Read a JSON-lines draft label file; errors name the line."""
+    out = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(LabelledDraft.model_validate_json(line))
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            fix = 'write {"query": "...", "must": ["fact", ["fact", "paraphrase"]], "must_not": [...]}'
+            raise InputError(f"{path}:{number}: {problem}. Fix: {fix}") from None
+    return out
+
+
+def score_drafts(labels: Sequence[LabelledDraft], drafts: Sequence[str]) -> DraftReport:
+    """Must-recall and must-not violations of `drafts` (one per label, e.g. each suggestion's first draft)."""
+    results = []
+    for label, draft in zip(labels, drafts, strict=True):
+        missing = tuple(f for f in label.must if not states(draft, f))
+        results.append(
+            DraftResult(
+                query=label.query,
+                situation=label.situation,
+                draft=draft,
+                missing=missing,
+                violated=tuple(f for f in label.must_not if states(draft, f)),
+                met=len(label.must) - len(missing),
+            )
+        )
+    total = sum(len(label.must) for label in labels)
+    return DraftReport(
+        drafts=len(results),
+        must_recall=sum(r.met for r in results) / total if total else 1.0,
+        must_not_rate=sum(bool(r.violated) for r in results) / len(results) if results else 0.0,
+        results=tuple(results),
     )

@@ -6,6 +6,7 @@ import logging
 import numbers
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 
 from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.articles import load_articles
-from kbsuggest.articles.models import Section
+from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
 from kbsuggest.encoders import Encoder
@@ -29,12 +30,15 @@ from kbsuggest.index.manifest import ArticleRecord, Manifest
 from kbsuggest.index.onnx_export import with_fast_queries
 from kbsuggest.index.storage import check_encoders, parsed_articles, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
-from kbsuggest.reply.suggest import build_suggestion
+from kbsuggest.reply.promotions import named_promotions
+from kbsuggest.reply.questions import split_questions
+from kbsuggest.reply.suggest import Part, build_suggestion
 from kbsuggest.retrieval import examples
 from kbsuggest.retrieval.confidence import confidence_signal
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
+from kbsuggest.text.tokenize import normalize_query, tokenize
 
 log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.sqlite"
@@ -74,6 +78,11 @@ class KnowledgeBase:
         if embedded is None:
             embedded = examples.embed_examples(phrasings, self.encoders, None)
         self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
+        self._articles: dict[str, tuple[ArticleMeta, list[Section]]] = {
+            a.meta.id: (a.meta, []) for a in data.manifest.articles
+        }
+        for section in data.sections:
+            self._articles[section.article_id][1].append(section)
         self._retriever = Retriever(
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
@@ -202,6 +211,8 @@ class KnowledgeBase:
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = self._stages
+        retrieved = self._retrieve(messages, k, filters)
+        questions = self._questions(messages, retrieved, k, filters)
         suggestions = [
             build_suggestion(
                 uuid.uuid4().hex,
@@ -212,8 +223,9 @@ class KnowledgeBase:
                 context=context,
                 tone=tone,
                 stages=stages,
+                parts=parts,
             )
-            for message, (analysis, retrieval) in zip(messages, self._retrieve(messages, k, filters), strict=True)
+            for message, (analysis, retrieval), parts in zip(messages, retrieved, questions, strict=True)
         ]
         if self.feedback is not None:
             try:
@@ -267,6 +279,35 @@ class KnowledgeBase:
         if self.feedback is None:
             raise InputError("this KnowledgeBase keeps no feedback. Fix: load it with feedback=True")
         return self.feedback
+
+    def _questions(
+        self,
+        messages: Sequence[str],
+        retrieved: Sequence[tuple[MessageAnalysis, Retrieval]],
+        k: int,
+        filters: Filters | None,
+    ) -> list[tuple[Part, ...]]:
+        """Each message's questions (`split_questions`), retrieved in one batch when it asks two, with the
+        promotions outside their dates that each names."""
+        today = (filters.today if filters else None) or date.today()
+        split = [split_questions(m, a.language) for m, (a, _) in zip(messages, retrieved, strict=True)]
+        asked = [
+            (text, a.language)
+            for texts, (a, _) in zip(split, retrieved, strict=True)
+            if len(texts) > 1
+            for text in texts
+        ]
+        found = iter(self._retriever.retrieve_many([t for t, _ in asked], [lang for _, lang in asked], k, filters))
+        out = []
+        for texts, (analysis, retrieval) in zip(split, retrieved, strict=True):
+            parts = []
+            for text in texts:
+                own = next(found) if len(texts) > 1 else retrieval
+                tokens = frozenset(tokenize(normalize_query(text)))
+                named = named_promotions(text, self._articles.values(), today, analysis.language, tokens)
+                parts.append(Part(text, own, named))
+            out.append(tuple(parts))
+        return out
 
     def _retrieve(
         self, messages: Sequence[str], k: int, filters: Filters | None

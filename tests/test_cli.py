@@ -74,6 +74,21 @@ def test_eval_prints_metrics_and_fails_under_a_threshold(
     assert "below threshold: accuracy@1" in capsys.readouterr().err
 
 
+def test_eval_scores_drafts_on_the_demo_draft_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).parents[1]
+    assert main(["build", str(root / "articles"), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    labels = root / "benchmarks" / "data" / "drafts_en.jsonl"
+    common = ["eval", str(labels), "--index", str(tmp_path / "ix"), "--today", "2026-12-01"]
+    capsys.readouterr()
+    assert main([*common, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["drafts"]["drafts"] == 167 and 0.0 < report["drafts"]["must_recall"] <= 1.0
+    assert all(set(f) >= {"query", "missing", "violated", "draft"} for f in report["draft_failures"])
+    assert main([*common, "--min-must-recall", "1.01", "--max-must-not", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "below threshold: must_recall" in err
+
+
 def test_eval_names_the_bad_line(articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     queries = tmp_path / "queries.jsonl"
     queries.write_text('{"query": "ok", "expected": []}\n{"query": "no expected field"}\n', encoding="utf-8")
@@ -130,7 +145,7 @@ def test_terminal_controls_in_articles_are_refused_and_output_shows_them_escaped
     err = capsys.readouterr().err
     _assert_inert(err)
     assert "refunds.md:5: a control character U+001B" in err and "only tabs and line breaks are allowed" in err
-    assert main(["lint", str(articles), "--no-similarity"]) == 2
+    assert main(["lint", str(articles), "--no-similarity"]) == 1
     assert "refunds.md:5: error: invalid-article: a control character U+001B" in capsys.readouterr().out
 
     (articles / "title\x1b]0;pwned\x07.md").write_text("  \n", encoding="utf-8")

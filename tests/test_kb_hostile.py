@@ -20,8 +20,8 @@ from kbsuggest.articles.parse import parse_article
 from kbsuggest.errors import ArticlesInvalid, InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS
 from kbsuggest.reply.models import Suggestion
+from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer
-from kbsuggest.retrieval.snippet import sentences
 from kbsuggest.text.tokenize import detect_language, normalize_query, tokenize
 from kbsuggest.tools import CONTENT_NOTICE, call_tool
 from tests.conftest import REFUND, RETURNS_ZH, SHIPPING, write_articles
@@ -146,23 +146,14 @@ def test_the_message_never_reaches_the_draft(kb: KnowledgeBase) -> None:
     assert "<script>" not in draft and "Ignore previous" not in draft and "100%" not in draft
 
 
-def _phrases(kb: KnowledgeBase, language: str, tone: str) -> set[str]:
-    tone_set = kb._data.templates[language].tones[tone]  # type: ignore[index]
-    return {phrase for field in type(tone_set).model_fields for phrase in getattr(tone_set, field)}
-
-
 @pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
 def test_instructions_in_an_article_are_quoted_as_data(kb: KnowledgeBase, tone: str) -> None:
     s = kb.suggest("can you offer a refund of the price difference for a cheaper listing?", tone=tone)  # type: ignore[arg-type]
     answer, draft = s.answers[0], s.drafts[0]
     assert answer.article_id == "price-match" and draft.citations == (answer.section_id,)
-    section = next(sec for sec in kb.sections if sec.id == answer.section_id)
-    # The only article text in the draft is the snippet, and every unit of it is a sentence of the cited section.
-    assert answer.snippet in draft.text
-    assert INJECTED in answer.snippet  # carried, verbatim, as a quotation
-    assert set(sentences(answer.snippet)) <= set(sentences(section.text))
-    rest = [part for part in draft.text.split("\n\n") if part != answer.snippet]
-    assert set(rest) <= _phrases(kb, "en", tone)
+    # Every paragraph is a template phrase or sentences of the cited section: the instruction is quoted as data.
+    assert untraced(draft, kb._data.templates["en"], {sec.id: sec.text for sec in kb.sections}) == []
+    assert INJECTED in answer.snippet and INJECTED in draft.text
     assert draft.text.count("Ignore previous instructions") == 1
 
 

@@ -19,6 +19,8 @@ Tone = Literal["friendly", "formal", "concise"]
 TONES: tuple[Tone, ...] = ("friendly", "formal", "concise")
 PLACEHOLDERS = frozenset({"customer_name", "order_id", "agent_name", "store_name"})
 CLARIFY_PLACEHOLDERS = frozenset({"option_a", "option_b"})
+FIT_PLACEHOLDERS = frozenset({"size", "measure"})
+PROMOTION_PLACEHOLDERS = frozenset({"promotion", "start", "end"})
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Phrases = tuple[str, ...]
@@ -47,6 +49,14 @@ class ToneSet(BaseModel):
     handoff: Phrases
     handoff_no_order: Phrases
     closing: Phrases
+    acknowledge_late: Phrases = Field(default=(), description="Replaces `acknowledge` when an order or refund is late.")
+    acknowledge_damaged: Phrases = Field(default=(), description="...when an item arrived damaged or does not work.")
+    acknowledge_charged_twice: Phrases = Field(default=(), description="...when the customer was charged twice.")
+    acknowledge_wrong_item: Phrases = Field(default=(), description="...when an item is wrong or missing.")
+    fit: Phrases = Field(default=(), description="After the size-table row that fits: {size}, {measure}.")
+    ended: Phrases = Field(default=(), description="A promotion asked about that ended: {promotion}, {start}, {end}.")
+    ended_on: Phrases = Field(default=(), description="The same when the promotion has no start date.")
+    not_started: Phrases = Field(default=(), description="A promotion asked about that has not begun: {start}.")
 
     @field_validator(
         "greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "handoff_no_order", "closing"
@@ -59,6 +69,21 @@ class ToneSet(BaseModel):
     @classmethod
     def _clarify_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS | CLARIFY_PLACEHOLDERS)
+
+    @field_validator("acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item")
+    @classmethod
+    def _acknowledge_slots(cls, phrases: Phrases) -> Phrases:
+        return _check_slots(phrases, PLACEHOLDERS) if phrases else phrases
+
+    @field_validator("fit")
+    @classmethod
+    def _fit_slots(cls, phrases: Phrases) -> Phrases:
+        return _check_slots(phrases, FIT_PLACEHOLDERS) if phrases else phrases
+
+    @field_validator("ended", "ended_on", "not_started")
+    @classmethod
+    def _promotion_slots(cls, phrases: Phrases) -> Phrases:
+        return _check_slots(phrases, PROMOTION_PLACEHOLDERS) if phrases else phrases
 
 
 class Templates(BaseModel):

@@ -1,16 +1,67 @@
 """Answers + analysis -> a reply draft. Deterministic: the same inputs give the same text, and every
-sentence is either a template phrase or a sentence of a cited section."""
+sentence is either a template phrase or a sentence (or rendered table row) of a cited section
+(`reply.trace` checks it)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 
 from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
+from kbsuggest.reply.pick import Fit, pick
+from kbsuggest.reply.promotions import Promotion
+from kbsuggest.reply.situation import Situation, read_situation
 from kbsuggest.retrieval.models import Answer
+from kbsuggest.retrieval.snippet import measures
+from kbsuggest.text.tokenize import normalize_query, tokenize
+
+SENTENCES = {"friendly": 4, "formal": 4, "concise": 2}
+"""Sentences quoted per answer, by tone: a concise reply quotes less."""
+_EN_MEASURE = {
+    "height": "a height of {} cm",
+    "chest": "a {} cm chest",
+    "waist": "a {} cm waist",
+    "hip": "{} cm hips",
+    "foot": "a foot length of {} cm",
+    "eu": "EU size {}",
+    "us": "US size {}",
+}
+_ZH_MEASURE = {
+    "height": "身高{}cm",
+    "chest": "胸围{}cm",
+    "waist": "腰围{}cm",
+    "hip": "臀围{}cm",
+    "foot": "脚长{}cm",
+    "eu": "欧码{}",
+    "us": "美码{}",
+}
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One answer of the draft: the question it answers and the section (or ended promotion) answering it."""
+
+    question: str
+    source: Answer | Promotion
 
 
 def _pick(phrases: tuple[str, ...], message: str, slot: str) -> str:
@@ -25,10 +76,85 @@ def clarifying_question(templates: Templates, tone: Tone, message: str, options:
     return phrase.replace("{option_a}", options[0]).replace("{option_b}", options[1])
 
 
+def format_date(day: date, language: str) -> str:
+    return (
+        f"{day.year}年{day.month}月{day.day}日"
+        if language == "zh"
+        else f"{_EN_MONTHS[day.month - 1]} {day.day}, {day.year}"
+    )
+
+
+def _slots(phrase: str, values: Mapping[str, str]) -> str:
+    """`phrase` with the given slot names replaced (fixed names only; never `str.format`)."""
+    for name, value in values.items():
+        phrase = phrase.replace("{" + name + "}", value)
+    return phrase
+
+
+def fit_values(fit: Fit, language: str) -> dict[str, str]:
+    """The {size} and {measure} of the `fit` phrase: 'size L' / 'L码', 'a 104 cm chest' / '胸围104cm'."""
+    value = f"{fit.value:g}"
+    if language == "zh":
+        size = f"{fit.size}码" if fit.size_header == "尺码" else f"{fit.size_header}{fit.size}"
+        return {"size": size, "measure": _ZH_MEASURE[fit.measure].format(value)}
+    header = fit.size_header if fit.size_header[1:2].isupper() else fit.size_header.lower()
+    return {"size": f"{header} {fit.size}", "measure": _EN_MEASURE[fit.measure].format(value)}
+
+
+def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language: str, tone: Tone) -> list[str]:
+    """The paragraphs that answer one block, and nothing when there is nothing to say."""
+    source = block.source
+    if isinstance(source, Promotion):
+        parts = []
+        phrase_list = phrases.ended if source.ended else phrases.not_started
+        day = source.end if source.ended else source.start
+        said_already = day is not None and any(format_date(day, language) in t for t in source.sentences)
+        if phrase_list and day is not None and not said_already:
+            values = {"promotion": source.name, "end": format_date(day, language), "start": ""}
+            if source.start is not None:
+                values["start"] = format_date(source.start, language)
+            elif source.ended:
+                phrase_list = phrases.ended_on or phrase_list
+            parts.append(_slots(_pick(phrase_list, block.question, "promotion"), values))
+        if source.sentences:
+            parts.append(("" if language == "zh" else " ").join(source.sentences))
+        return parts
+    text = normalize_query(block.question)
+    tokens = frozenset(tokenize(text)) | measures(text)
+    picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
+    parts = _paragraphs(picked.sentences, language)
+    if picked.fit is not None and phrases.fit:
+        parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
+    return parts
+
+
+def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
+    """Sentences joined into paragraphs; a list of numbered steps stays a paragraph of its own lines."""
+    out: list[list[str]] = [[]]
+    for sentence in sentences:
+        if "\n" in sentence:
+            out += [[sentence], []]
+        else:
+            out[-1].append(sentence)
+    return [("" if language == "zh" else " ").join(p) for p in out if p]
+
+
+def acknowledgement(phrases: ToneSet, event: str | None, negative: bool) -> tuple[str, ...]:
+    """The phrases that acknowledge what happened (late, damaged, charged twice, wrong item), else the general
+    apology for an unhappy message, else none."""
+    specific = {
+        "late": phrases.acknowledge_late,
+        "damaged": phrases.acknowledge_damaged,
+        "charged_twice": phrases.acknowledge_charged_twice,
+        "wrong_item": phrases.acknowledge_wrong_item,
+    }.get(event or "", ())
+    return specific or (phrases.acknowledge if negative else ())
+
+
 def compose(
     message: str,
     analysis: MessageAnalysis,
-    answer: Answer | None,
+    blocks: Sequence[Block],
     *,
     templates: Templates,
     tone: Tone,
@@ -36,8 +162,9 @@ def compose(
     question: str | None = None,
     handoff: bool = False,
 ) -> Draft:
-    """greeting -> acknowledgement (negative messages) -> answer, or the clarifying `question` (`clarifying_question`)
-    -> hand-off or next step -> closing. With no `answer` the draft states no facts."""
+    """greeting -> acknowledgement (of what happened, or of an unhappy message) -> one answer per block, in the
+    customer's order, or the clarifying `question` (`clarifying_question`) -> hand-off or next step -> closing.
+    With no blocks the draft states no facts."""
     phrases: ToneSet = templates.tones[tone]
     values = {k: redact(v) for k, v in context.items() if v}  # a card or ID number never reaches a draft
     if analysis.order_ids and "order_id" not in values:
@@ -45,14 +172,21 @@ def compose(
     parts: list[str] = []
     greeting = phrases.greeting if values.get("customer_name") else phrases.greeting_no_name
     parts.append(_pick(greeting, message, "greeting"))
-    if analysis.sentiment == "negative":
-        parts.append(_pick(phrases.acknowledge, message, "acknowledge"))
-    citations: tuple[str, ...] = ()
+    situation = read_situation(message)
+    apology = acknowledgement(phrases, situation.event, analysis.sentiment == "negative")
+    if apology:
+        parts.append(_pick(apology, message, "acknowledge"))
+    citations: list[str] = []
+    answers: list[str] = []
     if question is not None:
         parts.append(question)
-    elif answer is not None:
-        parts.append(answer.snippet)
-        citations = (answer.section_id,)
+    else:
+        for block in blocks:
+            said = answer_parts(block, phrases, situation, templates.language, tone)
+            answers.extend(p for p in said if p)
+            cited = block.source.section_id
+            if said and cited is not None and cited not in citations:
+                citations.append(cited)
     if handoff:
         parts.append(_pick(phrases.handoff if values.get("order_id") else phrases.handoff_no_order, message, "next"))
     else:
@@ -64,11 +198,12 @@ def compose(
         text, gaps = fill(part, values)
         filled.append(text)
         missing.extend(gaps)
+    filled[-2:-2] = answers  # answer text is never filled: a section may contain braces
     separator = "\n\n"
     return Draft(
         text=separator.join(filled),
         language=templates.language,
         tone=tone,
-        citations=citations,
+        citations=tuple(citations),
         missing_slots=tuple(dict.fromkeys(missing)),
     )

@@ -3,13 +3,18 @@ gives the suggestion its id."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Templates, Tone
 from kbsuggest.privacy import redact
-from kbsuggest.reply.compose import clarifying_question, compose
+from kbsuggest.reply.compose import Block, clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Suggestion
+from kbsuggest.reply.pick import has_fitting_row
+from kbsuggest.reply.promotions import Promotion
+from kbsuggest.reply.situation import read_situation
+from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 
 CLARIFY_MARGIN = 0.25
@@ -18,6 +23,54 @@ CLARIFY_BELOW = 0.6
 """...and the calibrated confidence in the best one is below this. Both set by hand, not fitted. On the demo dev
 set (tests/data/demo_queries.jsonl) they ask in 10 of 236 messages: of the 9 answerable ones, the first answer
 was right for 3 and one of the two options offered for all 9 (answered messages: acc@1 0.90)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One question of the message (`questions.split_questions`), what retrieval found for it, and the
+    promotions outside their dates it names (`promotions.named_promotions`)."""
+
+    text: str
+    retrieval: Retrieval
+    promotions: tuple[Promotion, ...] = ()
+
+
+def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
+    """What the draft answers, in the customer's order: per question, the promotions it names, else its best
+    section; a section or article answers once. A single question is answered by `best`."""
+    blocks: list[Block] = []
+    used: set[str] = set()
+    for part in parts:
+        if part.promotions:
+            for promotion in part.promotions:
+                if promotion.article_id not in used:
+                    used.add(promotion.article_id)
+                    blocks.append(Block(part.text, promotion))
+            continue
+        found = part.retrieval
+        # A short question ("are you open on sunday") may fall out of scope alone though the message is not.
+        confident = found.in_scope or best is not None
+        answer = best if len(parts) == 1 else found.answers[0] if confident and found.answers else None
+        if answer is not None and answer.section_id not in used:
+            used.add(answer.section_id)
+            blocks.append(Block(part.text, answer))
+    if not blocks and best is not None:
+        blocks.append(Block(parts[0].text if parts else "", best))
+    return blocks
+
+
+def size_table_block(message: str, answers: Sequence[Answer], blocks: Sequence[Block]) -> list[Block]:
+    """A customer who gives their measurements is owed the size that fits: when no answer block holds a size
+    table row for them, the first other answer that does (the best answer may be the product page that says
+    "see the size chart")."""
+    situation = read_situation(message)
+    if not situation.measures:
+        return []
+    if any(isinstance(b.source, Answer) and has_fitting_row(b.source.text, situation) for b in blocks):
+        return []
+    used = {b.source.section_id for b in blocks}
+    extra = next((a for a in answers if a.section_id not in used and has_fitting_row(a.text, situation)), None)
+    return [Block(message, extra)] if extra is not None else []
 
 
 def escalation(analysis: MessageAnalysis, in_scope: bool) -> EscalateReason | None:
@@ -43,27 +96,33 @@ def build_suggestion(
     context: Mapping[str, str],
     tone: Tone,
     stages: Mapping[str, str | None],
+    parts: Sequence[Part] = (),
 ) -> Suggestion:
-    """Assemble the suggestion for one message; `stages` maps article ids to their `stage`."""
+    """Assemble the suggestion for one message; `stages` maps article ids to their `stage`; `parts`: its
+    questions (default: the whole message, one question)."""
     answers = retrieval.answers
     in_scope = retrieval.in_scope
     confidence = retrieval.answer_probability
     reason = escalation(analysis, in_scope)
+    parts = parts or (Part(message, retrieval),)
+    best = answers[0] if in_scope else None
+    blocks = answer_blocks(parts, best)
+    blocks += size_table_block(message, answers if in_scope else (), blocks)
     clarify = None
     if (
         in_scope
+        and [b.source for b in blocks] == [best]
         and len(answers) > 1
         and confidence < CLARIFY_BELOW
         and retrieval.fused[0] - retrieval.fused[1] < CLARIFY_MARGIN
     ):
         clarify = (answers[0].title, answers[1].title)
-    best = answers[0] if in_scope else None
     phrases = templates[retrieval.language]
     question = clarifying_question(phrases, tone, message, clarify) if clarify else None
     draft = compose(
         message,
         analysis,
-        best,
+        blocks,
         templates=phrases,
         tone=tone,
         context=context,

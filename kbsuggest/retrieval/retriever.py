@@ -4,6 +4,7 @@ by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +40,13 @@ PRIORITY_TIE_BREAK = 1e-6
 z-score sums, whose real differences are orders of magnitude larger)."""
 MATCH_DEPTH = 10
 """A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
+REPEAT = re.compile(
+    r"\b(?:second|again|already (?:used|exchanged|swapped)|still (?:doesn.?t|does not) fit)\b"
+    r"|第二次|第2次|再次|又|换过|还是不",
+    re.IGNORECASE,
+)
+"""A section whose heading is about a repeat ("A second exchange on the same order", "第二次换货") answers only
+a message that speaks of one: "能换大一号吗" is a first exchange."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ class Retriever:
         self.weights = weights
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
         self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
+        self._repeat = np.array([bool(REPEAT.search(" ".join(s.heading_path[1:]))) for s in self.sections], dtype=bool)
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
         position = {a: i for i, a in enumerate(self._article_ids)}
@@ -164,12 +173,14 @@ class Retriever:
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
         section_fused = self._section_fused(ranked, ranked_articles, language)
+        if not REPEAT.search(text):
+            section_fused = np.where(self._repeat, section_fused - np.inf, section_fused)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
         answers = []
         for position in ranking[:k]:
             article = allowed_ids[position]
             members = self._order[self._starts[article] : self._starts[article] + self._count(article)]
-            best = int(members[np.argmax(section_fused[members])])
+            best = int(members[np.argmax(section_fused[members])])  # a repeat-only article keeps its first
             answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
         in_scope = bool(answers) and not confidence.should_escalate(features, language)
         probability = confidence.answer_probability(features, language) if in_scope else 0.0

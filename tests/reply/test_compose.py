@@ -4,7 +4,7 @@ import pytest
 
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import load_templates
-from kbsuggest.reply.compose import clarifying_question, compose
+from kbsuggest.reply.compose import Block, clarifying_question, compose
 from kbsuggest.retrieval.models import Answer
 
 TEMPLATES = load_templates()
@@ -31,31 +31,53 @@ def test_draft_structure_for_an_upset_customer() -> None:
     draft = compose(
         message,
         analyse(message),
-        ANSWER,
+        [Block(message, ANSWER)],
         templates=TEMPLATES["en"],
         tone="friendly",
         context={"customer_name": "Sam", "agent_name": "Alex"},
     )
     paragraphs = draft.text.split("\n\n")
     assert paragraphs[0] in ("Hi Sam,", "Hello Sam,")
-    assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge
+    assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge_late  # "still no refund": it is late
     assert paragraphs[2] == ANSWER.snippet
     assert paragraphs[-1].endswith("Alex")
     assert draft.citations == ("refunds#refund-timing",) and draft.missing_slots == ()
 
 
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ("you charged me twice for the same order", "acknowledge_charged_twice"),
+        ("headlamp arrived yesterday and won't charge at all", "acknowledge_damaged"),
+        ("ordered an M and got the wrong size", "acknowledge_wrong_item"),
+        ("it's been 10 days and still no parcel", "acknowledge_late"),
+        ("this is ridiculous, your site is useless!!", "acknowledge"),  # unhappy, nothing specific
+    ],
+)
+def test_the_acknowledgement_names_what_happened(message: str, field: str) -> None:
+    for tone in ("friendly", "formal", "concise"):
+        draft = compose(message, analyse(message), (), templates=TEMPLATES["en"], tone=tone, context={})
+        assert draft.text.split("\n\n")[1] in getattr(TEMPLATES["en"].tones[tone], field)
+
+
+def test_chinese_acknowledgements_follow_the_event() -> None:
+    message = "同一个订单扣了我两次钱！！"
+    draft = compose(message, analyse(message), (), templates=TEMPLATES["zh"], tone="formal", context={})
+    assert "对于重复扣款给您带来的困扰，我们深表歉意。" in draft.text
+
+
 def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_greeting() -> None:
     message = "when do refunds arrive"
-    draft = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="concise", context={})
+    draft = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="concise", context={}
+    )
     assert draft.text.startswith("Hi,\n\n" + ANSWER.snippet)
     assert draft.missing_slots == ("agent_name",) and "{agent_name}" in draft.text
 
 
 def test_handoff_without_answer_states_no_facts_and_keeps_missing_slots_visible() -> None:
     message = "转人工"
-    draft = compose(
-        message, analyse(message), None, templates=TEMPLATES["zh"], tone="friendly", context={}, handoff=True
-    )
+    draft = compose(message, analyse(message), (), templates=TEMPLATES["zh"], tone="friendly", context={}, handoff=True)
     assert draft.citations == () and draft.language == "zh"
     assert TEMPLATES["zh"].tones["friendly"].handoff_no_order[0] in draft.text and "订单" not in draft.text
     assert "{agent_name}" in draft.text and draft.missing_slots == ("agent_name",)
@@ -63,7 +85,7 @@ def test_handoff_without_answer_states_no_facts_and_keeps_missing_slots_visible(
 
 def test_order_number_in_the_message_fills_the_slot() -> None:
     message = "where's my order A1048321, I want a real person"
-    draft = compose(message, analyse(message), None, templates=TEMPLATES["en"], tone="formal", context={}, handoff=True)
+    draft = compose(message, analyse(message), (), templates=TEMPLATES["en"], tone="formal", context={}, handoff=True)
     assert "order A1048321" in draft.text
 
 
@@ -78,7 +100,7 @@ def test_order_number_in_the_message_fills_the_slot() -> None:
 )
 def test_a_personal_number_is_never_named_as_the_order(message: str) -> None:
     templates = TEMPLATES[analyse(message).language]
-    draft = compose(message, analyse(message), None, templates=templates, tone="friendly", context={}, handoff=True)
+    draft = compose(message, analyse(message), (), templates=templates, tone="friendly", context={}, handoff=True)
     assert templates.tones["friendly"].handoff_no_order[0] in draft.text
     assert not any(char.isdigit() for char in draft.text)
 
@@ -88,7 +110,7 @@ def test_clarifying_question_replaces_the_answer() -> None:
     draft = compose(
         message,
         analyse(message),
-        ANSWER,
+        [Block(message, ANSWER)],
         templates=TEMPLATES["en"],
         tone="concise",
         context={},
@@ -99,6 +121,10 @@ def test_clarifying_question_replaces_the_answer() -> None:
 
 def test_drafts_are_deterministic() -> None:
     message = "my parcel is late!!"
-    first = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
-    again = compose(message, analyse(message), ANSWER, templates=TEMPLATES["en"], tone="friendly", context={})
+    first = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="friendly", context={}
+    )
+    again = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="friendly", context={}
+    )
     assert first == again

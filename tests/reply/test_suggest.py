@@ -67,7 +67,7 @@ def test_an_answer_in_scope_is_drafted_from_the_first_answer_with_its_stage() ->
     s = suggest("when will my refund arrive?", retrieval(in_scope=True, probability=0.9, margin=1.0))
     assert (s.escalate, s.escalate_reason, s.clarifying_question) == (False, None, None)
     assert s.confidence == 0.9 and s.stage == "after_sale"
-    assert s.drafts[0].citations == ("refunds#a",) and "Refunds snippet." in s.drafts[0].text
+    assert s.drafts[0].citations == ("refunds#a",) and "Refunds text." in s.drafts[0].text
 
 
 def test_out_of_scope_hands_over_with_no_facts_and_zero_confidence() -> None:
@@ -94,3 +94,17 @@ def test_a_clarifying_question_only_when_two_articles_tie_and_confidence_is_low(
         assert s.clarifying_question in s.drafts[0].text and s.drafts[0].citations == ()
     else:
         assert s.clarifying_question is None and s.drafts[0].citations == ("refunds#a",)
+
+
+def test_measurements_bring_in_the_size_table_when_the_best_answer_has_none() -> None:
+    product = answer("ridge", "Ridge jacket").model_copy(update={"text": "The Ridge follows our size chart."})
+    chart = answer("sizing", "Sizing").model_copy(
+        update={"text": "Size: M; Chest (cm): 94–102\nSize: L; Chest (cm): 102–110", "section_id": "sizing#tops"}
+    )
+    found = Retrieval("msg", "en", (product, chart), {}, np.array([2.0, 1.0]), True, 0.9)
+    message = "182cm, chest 105cm. which size ridge jacket"
+    s = build_suggestion(
+        "id", message, found, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages=STAGES
+    )
+    assert s.drafts[0].citations == ("ridge#a", "sizing#tops")
+    assert "Size L: chest 102–110 cm." in s.drafts[0].text and "94–102" not in s.drafts[0].text

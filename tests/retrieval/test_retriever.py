@@ -67,7 +67,7 @@ def ids(answers: list) -> list[str]:
 
 def test_fused_ranking_equals_a_hand_computed_example() -> None:
     signals = {"bm25": np.array([3.0, 1.0, 0.0]), "multilingual": np.array([0.2, 0.9, 0.4])}
-    weights = fusion.FusionWeights()
+    weights = fusion.FusionWeights(zh={"bm25": 0.6, "multilingual": 0.4})
 
     def z(x: np.ndarray) -> np.ndarray:
         return (x - x.mean()) / x.std()

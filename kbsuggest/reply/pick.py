@@ -1,0 +1,235 @@
+"""The sentences of a section that answer this customer: the branch whose condition their situation meets
+("If fewer than 7 business days have passed" vs "After 7 business days"), the table row that fits their
+measurements, and table rows rendered as sentences. Every sentence returned is a sentence of the section or
+`render_row` of one of its rows, so `trace` can check a draft against its cited sections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Set
+from dataclasses import dataclass
+
+from kbsuggest.reply.situation import Situation
+from kbsuggest.retrieval.snippet import best_sentences, sentences
+
+_DAYS = r"(\d+)\s*(business |working )?days?"
+_CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), quantity, op)
+    for pattern, quantity, op in (
+        (r"(?:fewer|less) than " + _DAYS, "days", "lt"),
+        (r"within " + _DAYS, "days", "le"),
+        (r"(?:after|more than|over|longer than) " + _DAYS, "days", "gt"),
+        (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
+        (r"超过\s*(\d+)\s*(个工作日|天)", "days", "gt"),
+        (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
+        (r"before (\d{1,2})\s*(am|pm)", "hour", "lt"),
+        (r"after (\d{1,2})\s*(am|pm)", "hour", "ge"),
+        (r"(\d{1,2}):00()\s*(?:前|之前|以前)", "hour", "lt"),
+        (r"(\d{1,2}):00()\s*(?:后|之后|以后)", "hour", "ge"),
+        (r"(?:over|more than|above) \$(\d+)()", "amount", "gt"),
+        (r"\$(\d+)() or more", "amount", "ge"),
+        (r"(?:under|below|less than) \$(\d+)()", "amount", "lt"),
+        (r"满\s*[¥￥]?(\d+)()", "amount", "ge"),
+        (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
+    )
+)
+_CLAUSE = re.compile(r"(?<=[，；;])")
+_ROW = re.compile(r"^[^:;\n]+: [^;\n]+(?:; [^:;\n]+: [^;\n]+)+$")
+_RANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*[-–—~]\s*(\d+(?:\.\d+)?)$")
+_UNIT = re.compile(r"\s*\((cm|kg|mm|in)\)$|\s+(cm|kg|mm|in)$", re.IGNORECASE)
+DIMENSIONS: dict[str, tuple[str, ...]] = {  # measure -> words naming its table column; most decisive first
+    "chest": ("chest", "胸围"),
+    "waist": ("waist", "腰围"),
+    "foot": ("foot length", "脚长"),
+    "eu": ("eu ", "欧码"),
+    "us": ("us ", "美码"),
+    "hip": ("hip", "臀围"),
+    "height": ("height", "身高"),
+}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The table row the customer's measurement falls in: the row's first cell, and the measurement."""
+
+    size: str
+    size_header: str
+    measure: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Picked:
+    sentences: tuple[str, ...]
+    fit: Fit | None = None
+
+
+def condition_holds(unit: str, situation: Situation) -> bool | None:
+    """Whether the customer's situation meets the condition `unit` states; None when it states none the
+    situation can decide."""
+    for pattern, quantity, op in _CONDITIONS:
+        match = pattern.search(unit)
+        if match is None:
+            continue
+        limit = float(match.group(1))
+        if quantity == "days":
+            business = bool(match.group(2)) and "天" not in match.group(2)
+            known = situation.business_days if business else situation.days
+        elif quantity == "hour":
+            known = situation.hour
+            limit += 12 if match.group(2).lower() == "pm" and limit < 12 else 0
+        else:
+            known = situation.amounts[-1] if situation.amounts else None
+        if known is None:
+            continue
+        values = (known,)
+        return {
+            "lt": values[-1] < limit,
+            "le": values[-1] <= limit,
+            "gt": values[-1] > limit,
+            "ge": values[-1] >= limit,
+        }[op]
+    return None
+
+
+def cells(row: str) -> list[tuple[str, str]] | None:
+    """(header, value) pairs of a table row as the splitter writes it ('Size: M; Height (cm): 170–178'), or None."""
+    if not _ROW.match(row):
+        return None
+    return [(h.strip(), v.strip()) for h, _, v in (cell.partition(": ") for cell in row.split("; "))]
+
+
+def render_row(row: str, language: str) -> str:
+    """A table row as a sentence, in the header names and units of the table: 'Size M: height 170–178 cm,
+    chest 94–102 cm and sleeve length 63 cm.'; a two-column row whose first cell is a label: 'label: value.'"""
+    pairs = cells(row)
+    if pairs is None:
+        return row
+    (first_header, first), rest = pairs[0], pairs[1:]
+    zh = language == "zh"
+    space = "" if zh else " "
+
+    def part(header: str, value: str) -> str:
+        unit = _UNIT.search(header)
+        name = header[: unit.start()] if unit else header
+        if not zh and name[1:2].islower():  # "Height" -> "height", but "EU size" stays
+            name = name[:1].lower() + name[1:]
+        return f"{name}{space}{value}" + (f"{space}{unit.group(1) or unit.group(2)}" if unit else "")
+
+    if len(rest) == 1 and not _number_like(first):
+        return f"{first}：{rest[0][1]}。" if zh else f"{first}: {rest[0][1]}."
+    head = f"{first_header}{space}{first}"
+    items = [part(h, v) for h, v in rest]
+    if zh:
+        return f"{head}：{'，'.join(items)}。"
+    listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return f"{head}: {listed}."
+
+
+def _number_like(text: str) -> bool:
+    return bool(re.fullmatch(r"[\dA-Z.\s–-]{1,8}", text))
+
+
+def _fits(value: str, measure: str, wanted: float, values: list[float]) -> bool:
+    span = _RANGE.match(value)
+    if span:
+        return float(span.group(1)) <= wanted <= float(span.group(2))
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    if measure == "foot":  # the size whose foot length is equal to or just above the customer's
+        above = [v for v in values if v >= wanted]
+        return bool(above) and number == min(above)
+    return number == wanted
+
+
+def fitting_row(rows: list[str], situation: Situation) -> tuple[str, Fit] | None:
+    """The row of a size table the customer's most decisive measurement falls in."""
+    tables = [cells(r) or [] for r in rows]
+    headers = [h.casefold() + " " for h, _ in tables[0]]
+    for measure, words in DIMENSIONS.items():
+        wanted = situation.measures.get(measure)
+        column = next((i for i, h in enumerate(headers) if any(w in h for w in words)), None)
+        if wanted is None or column is None or (column == 0 and measure not in ("eu", "us")):
+            continue
+        numbers = [_float(t[column][1]) for t in tables if len(t) > column]
+        for row, table in zip(rows, tables, strict=True):
+            if len(table) > column and _fits(table[column][1], measure, wanted, [n for n in numbers if n is not None]):
+                return row, Fit(table[0][1], table[0][0], measure, wanted)
+    return None
+
+
+def has_fitting_row(text: str, situation: Situation) -> bool:
+    """True when `text` holds a size table with a row the customer's measurements fall in."""
+    rows = [u for u in sentences(text) if cells(u) is not None]
+    return bool(rows) and fitting_row(rows, situation) is not None
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def pick(text: str, message_tokens: Set[str], situation: Situation, language: str, limit: int = 3) -> Picked:
+    """The units of section `text` to quote for this customer, rows rendered, in text order."""
+    units = sentences(text)
+    rows = [u for u in units if cells(u) is not None]
+    chosen = set(best_sentences(text, message_tokens, limit))
+    fit = None
+    found = fitting_row(rows, situation) if rows and situation.measures else None
+    named = [r for r in rows if f"size:{(cells(r) or [('', '')])[0][1]}" in message_tokens]
+    if found is not None or named:
+        if found is not None:
+            fit = found[1]
+        keep = [found[0]] if found is not None else named
+        joiner = "" if language == "zh" else " "
+        prose = joiner.join(u for u in units if u not in rows)
+        chosen = {*keep, *best_sentences(prose, message_tokens, max(1, limit - len(keep)))} if prose else set(keep)
+    if situation.known:
+        chosen = _branches(text, units, chosen, situation)
+    picked = [u for u in units if u in chosen]
+    if situation.known:
+        picked = [_holding_clauses(u, situation) for u in picked]
+    return Picked(tuple(render_row(u, language) if u in rows else u for u in picked), fit)
+
+
+def clauses(unit: str) -> list[str]:
+    """The clauses of a sentence, split after '，', '；' and ';' (each keeps its punctuation)."""
+    return [c for c in _CLAUSE.split(unit) if c]
+
+
+def _holding_clauses(unit: str, situation: Situation) -> str:
+    """A sentence that states both branches ("14:00前付款的订单当天发货，14:00以后付款的订单第二天发货") without
+    the clauses whose condition the situation fails; other sentences unchanged."""
+    parts = clauses(unit)
+    verdicts = [condition_holds(c, situation) for c in parts]
+    if True not in verdicts or False not in verdicts:
+        return unit
+    return "".join(c for c, v in zip(parts, verdicts, strict=True) if v is not False)
+
+
+def _branches(text: str, units: list[str], chosen: set[str], situation: Situation) -> set[str]:
+    """`chosen` with the branch the situation meets added and the branches it fails removed, when the
+    section has both; a branch is a sentence stating a condition and the unconditional sentences after it
+    in its paragraph."""
+    verdicts = [condition_holds(u, situation) for u in units]
+    if True not in verdicts or False not in verdicts:
+        return chosen
+    out = set(chosen)
+    current: bool | None = None
+    position = 0
+    for unit, verdict in zip(units, verdicts, strict=True):
+        start = text.find(unit, position)
+        if start < 0 or "\n" in text[position:start]:
+            current = None  # a new paragraph ends the branch
+        position = max(position, start + len(unit))
+        if verdict is not None:
+            current = verdict
+        if current is True:
+            out.add(unit)
+        elif current is False:
+            out.discard(unit)
+    return out

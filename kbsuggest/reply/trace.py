@@ -1,0 +1,60 @@
+"""Where each paragraph of a draft comes from: a template phrase of its tone (slots filled with anything), or
+sentences, their clauses and rendered table rows (`pick.render_row`) of the sections it cites, in any order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+
+from kbsuggest.articles.templates import Templates, ToneSet
+from kbsuggest.reply.models import Draft
+from kbsuggest.reply.pick import cells, clauses, render_row
+from kbsuggest.retrieval.snippet import sentences
+
+_SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
+
+
+def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) -> list[str]:
+    """The paragraphs of `draft` that are neither a template phrase of its tone nor made only of units of the
+    sections it cites (`sections`: section id -> text). An empty list means every sentence is traceable."""
+    phrases = _phrases(templates.tones[draft.tone])
+    units: set[str] = set()
+    for cited in draft.citations:
+        for unit in sentences(sections.get(cited, "")):
+            units.add(unit)
+            units.update(clauses(unit))
+            if cells(unit) is not None:
+                units.add(render_row(unit, draft.language))
+    ordered = sorted(units, key=len, reverse=True)
+    joiner = "" if draft.language == "zh" else " "
+    return [
+        p
+        for p in draft.text.split("\n\n")
+        if not any(phrase.fullmatch(p) for phrase in phrases) and not _made_of(p, ordered, joiner)
+    ]
+
+
+@cache
+def _phrases(tone: ToneSet) -> tuple[re.Pattern[str], ...]:
+    """Every phrase of the tone as a pattern in which each {slot} matches any text."""
+    found = []
+    for phrases in tone.model_dump().values():
+        for phrase in phrases:
+            found.append(re.compile(_SLOT.sub(lambda _: ".+?", re.escape(phrase)), re.DOTALL))
+    return tuple(found)
+
+
+def _made_of(paragraph: str, units: list[str], joiner: str) -> bool:
+    """True when `paragraph` is a run of `units` separated by `joiner` (a unit may repeat)."""
+    position = 0
+    while position < len(paragraph):
+        for unit in units:
+            if paragraph.startswith(unit, position):
+                position += len(unit)
+                if joiner and paragraph.startswith(joiner, position):
+                    position += len(joiner)
+                break
+        else:
+            return False
+    return True

@@ -1,0 +1,86 @@
+"""Drafts over the demo store (real article files, hashing encoder): the customer's situation, both questions,
+ended promotions, and every paragraph traceable to a template or a cited section."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.encoders.hashing import HashingEncoder
+from kbsuggest.reply.models import Suggestion
+from kbsuggest.reply.trace import untraced
+from kbsuggest.retrieval.models import Filters
+
+DEMO = Path(__file__).parents[1] / "articles"
+TODAY = Filters(today=date(2026, 12, 1))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    encoders = {"dense": HashingEncoder(64), "multilingual": HashingEncoder(64)}
+    return KnowledgeBase.build(DEMO, tmp_path_factory.mktemp("index"), encoders=encoders)
+
+
+def traced(kb: KnowledgeBase, s: Suggestion) -> bool:
+    sections = {x.id: x.text for x in kb.sections}
+    return untraced(s.drafts[0], kb._data.templates[s.drafts[0].language], sections) == []
+
+
+def test_two_questions_get_two_answers_in_order_and_the_ended_sale_its_end_date(demo: KnowledgeBase) -> None:
+    s = demo.suggest("Can I still use the summer sale code? and is there a black friday discount", filters=TODAY)
+    draft = s.drafts[0]
+    assert draft.citations == (
+        "summer-sale-2026#summer-sale-prices-after-the-sale-ended",
+        "black-friday-2026#black-friday-dates-and-discount",
+    )
+    assert "June 30, 2026" in draft.text and "has ended" in draft.text
+    assert draft.text.index("Summer Sale") < draft.text.index("Black Friday")
+    assert "25%" not in draft.text and "$141.75" not in draft.text  # the ended sale's terms
+    assert traced(demo, s)
+
+
+def test_an_ended_chinese_promotion_is_named_with_its_dates_never_its_discount(demo: KnowledgeBase) -> None:
+    s = demo.suggest("亲 双十一活动还有吗", filters=TODAY)
+    assert "已于2025年11月11日结束" in s.drafts[0].text and "8.5折" not in s.drafts[0].text
+    assert traced(demo, s)
+
+
+def test_three_weeks_without_a_refund_gets_the_overdue_step(demo: KnowledgeBase) -> None:
+    s = demo.suggest("this is ridiculous, 3 weeks and still no refund!! I want to talk to a human", filters=TODAY)
+    text = s.drafts[0].text
+    assert s.drafts[0].citations == ("refunds#refund-not-showing-yet",)
+    assert "reference number" in text and "still with your bank" not in text
+    assert traced(demo, s)
+
+
+def test_a_sale_that_is_running_is_not_called_ended(demo: KnowledgeBase) -> None:
+    s = demo.suggest("is there a black friday discount?", filters=TODAY)
+    assert "ended" not in s.drafts[0].text
+
+
+def test_a_first_exchange_is_not_answered_from_the_rule_for_a_second(demo: KnowledgeBase) -> None:
+    def exchange_anchor(message: str) -> str:
+        answers = demo.search(message, k=5, filters=TODAY)
+        return next(a.anchor for a in answers if a.article_id == "exchanges-zh")
+
+    assert exchange_anchor("亲，衣服收到了尺码不合适，能换大一号吗") != "第二次换货"
+    assert exchange_anchor("换过一次了还是不合适，第二次换货还免费吗") == "第二次换货"
+
+
+def test_the_repeat_rule_overrides_a_closer_wording(tmp_path: Path) -> None:
+    article = (
+        "---\nid: exchanges\ntitle: Exchanges\nlocale: en\n---\n# Exchanges\n\n"
+        "## Free size exchange\nEach order gets one free swap for a different size.\n\n"
+        "## A second exchange on the same order\nExchange the size of a jacket that doesn't fit: a second size "
+        "exchange of a jacket that doesn't fit is not free, return it and order the size you need.\n"
+    )
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "exchanges.md").write_text(article, encoding="utf-8")
+    kb = KnowledgeBase.build(tmp_path / "articles", tmp_path / "index", encoders={"dense": HashingEncoder(64)})
+    assert kb.search("the jacket doesn't fit, can I exchange the size?")[0].anchor == "free-size-exchange"
+    assert kb.search("the new size doesn't fit either, can I exchange again?")[0].anchor == (
+        "a-second-exchange-on-the-same-order"
+    )
