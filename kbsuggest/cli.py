@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "eval",
         help="answer quality on labelled messages (exit 1 when under a --min threshold)",
         description='QUERIES.jsonl holds {"query": ..., "expected": [article ids or article#anchor]} per line; '
-        '"expected": [] marks a message that should be escalated.',
+        '"expected": [] marks a message that should be escalated. Conversation lines add "history", "kind" and '
+        '"escalate", and are reported per kind.',
     )
     evaluate.add_argument("queries", type=Path, metavar="QUERIES.jsonl")
     evaluate.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR")
@@ -193,7 +194,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     queries = read_queries(args.queries)
     kb = KnowledgeBase.load(args.index)
-    report = score(queries, kb.suggest_many([q.query for q in queries], k=DEPTH), args.k)
+    histories = [q.history for q in queries] if any(q.history for q in queries) else None
+    report = score(queries, kb.suggest_many([q.query for q in queries], k=DEPTH, histories=histories), args.k)
     failures = [r for r in report.results if r.rank != 1 if r.expected or not r.escalated_no_answer]
     limits = {
         "accuracy@1": (args.min_accuracy, report.accuracy_at_1),
@@ -213,6 +215,11 @@ def _eval(args: argparse.Namespace) -> int:
             f"recall@{report.k} {report.recall_at_k:.3f}, MRR {report.mrr:.3f}, nDCG@10 {report.ndcg_at_10:.3f}, "
             f"escalation precision {report.escalation_precision:.3f} recall {report.escalation_recall:.3f}"
         )
+        for kind, figures in report.per_kind.items():
+            _show(
+                f"  {kind}: {figures.lines} lines, accuracy@1 {figures.accuracy_at_1:.3f}, "
+                f"escalated {figures.escalated:.3f}"
+            )
         for r in failures[: args.failures]:
             got = ", ".join(r.got[:3]) or "nothing"
             want = ", ".join(r.expected) or "escalation"

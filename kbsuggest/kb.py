@@ -17,6 +17,7 @@ from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import Section
 from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
+from kbsuggest.conversation import ConversationUse, Turn, decide, history_turns, plan, question_patterns
 from kbsuggest.encoders import Encoder
 from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError
 from kbsuggest.feedback import teaching
@@ -40,6 +41,8 @@ FilterFields = Mapping[str, Any]
 """A dict of `Filters` fields, e.g. {"locale": "zh-CN", "type": ["policy"]}, accepted wherever a `Filters` is."""
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
+History = Sequence[Turn | Mapping[str, str]]
+"""Earlier turns of a conversation, oldest first: `Turn`s or dicts {"role": "customer" | "agent", "text": ...}."""
 
 
 class KnowledgeBase:
@@ -72,6 +75,10 @@ class KnowledgeBase:
         if embedded is None:
             embedded = examples.embed_examples(phrasings, self.encoders, None)
         self._stages = {a.meta.id: a.meta.stage for a in data.manifest.articles}
+        self._titles = frozenset(a.meta.title for a in data.manifest.articles)
+        self._own_questions = question_patterns(
+            phrase for t in data.templates.values() for tones in t.tones.values() for phrase in tones.clarify
+        )
         self._retriever = Retriever(
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
@@ -157,17 +164,32 @@ class KnowledgeBase:
     def sections(self) -> tuple[Section, ...]:
         return self._data.sections
 
-    def search(self, message: str, k: int = 5, filters: Filters | FilterFields | None = None) -> list[Answer]:
+    def search(
+        self,
+        message: str,
+        k: int = 5,
+        filters: Filters | FilterFields | None = None,
+        *,
+        history: History | None = None,
+    ) -> list[Answer]:
         """The `k` sections that best answer `message`, best first, at most one per article.
 
-        `filters`: a `Filters`, or a dict of its fields. Arguments that cannot be used raise `InputError`."""
-        return list(self.search_many([message], k, filters)[0])
+        `filters`: a `Filters`, or a dict of its fields. `history`: the conversation's earlier turns, oldest first
+        (`kbsuggest.conversation`). Arguments that cannot be used raise `InputError`."""
+        return list(self.search_many([message], k, filters, histories=None if history is None else [history])[0])
 
     def search_many(
-        self, messages: Sequence[str], k: int = 5, filters: Filters | FilterFields | None = None
+        self,
+        messages: Sequence[str],
+        k: int = 5,
+        filters: Filters | FilterFields | None = None,
+        *,
+        histories: Sequence[History | None] | None = None,
     ) -> list[list[Answer]]:
-        """`search` for many messages; the queries are encoded in one batch."""
-        return [list(r.answers) for _, r in self._retrieve(_messages(messages), _k(k), _filters(filters))]
+        """`search` for many messages; the queries are encoded in one batch. `histories`: one per message."""
+        messages = _messages(messages)
+        found = self._retrieve(messages, _k(k), _filters(filters), _histories(histories, len(messages)))
+        return [list(r.answers) for _, r, _, _ in found]
 
     def suggest(
         self,
@@ -177,12 +199,16 @@ class KnowledgeBase:
         *,
         tone: Tone = "friendly",
         filters: Filters | FilterFields | None = None,
+        history: History | None = None,
     ) -> Suggestion:
         """Answers, a reply draft, a confidence and whether to hand the message to a person.
 
-        `context` fills the drafts' placeholders: customer_name, order_id, agent_name, store_name.
-        `filters`: a `Filters`, or a dict of its fields. Arguments that cannot be used raise `InputError`."""
-        return self.suggest_many([message], context, k, tone=tone, filters=filters)[0]
+        `context` fills the drafts' placeholders: customer_name, order_id, agent_name, store_name (a name or
+        order number the customer gave in `history` fills them too).
+        `filters`: a `Filters`, or a dict of its fields. `history`: the conversation's earlier turns, oldest
+        first; `Suggestion.conversation` says how they were used. Arguments that cannot be used raise `InputError`."""
+        histories = None if history is None else [history]
+        return self.suggest_many([message], context, k, tone=tone, filters=filters, histories=histories)[0]
 
     def suggest_many(
         self,
@@ -192,9 +218,12 @@ class KnowledgeBase:
         *,
         tone: Tone = "friendly",
         filters: Filters | FilterFields | None = None,
+        histories: Sequence[History | None] | None = None,
     ) -> list[Suggestion]:
-        """`suggest` for many messages sharing one context; the queries are encoded in one batch."""
+        """`suggest` for many messages sharing one context; the queries are encoded in one batch.
+        `histories`: one per message (or None)."""
         messages, context, k, filters = _messages(messages), _context(context), _k(k), _filters(filters)
+        turns = _histories(histories, len(messages))
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = self._stages
@@ -208,8 +237,12 @@ class KnowledgeBase:
                 context=context,
                 tone=tone,
                 stages=stages,
+                history=history,
+                conversation=use,
             )
-            for message, (analysis, retrieval) in zip(messages, self._retrieve(messages, k, filters), strict=True)
+            for message, (analysis, retrieval, use, history) in zip(
+                messages, self._retrieve(messages, k, filters, turns), strict=True
+            )
         ]
         if self.feedback is not None:
             try:
@@ -265,9 +298,11 @@ class KnowledgeBase:
         return self.feedback
 
     def _retrieve(
-        self, messages: Sequence[str], k: int, filters: Filters | None
-    ) -> list[tuple[MessageAnalysis, Retrieval]]:
-        """Each message analysed once (its language included), then retrieved in that language."""
+        self, messages: Sequence[str], k: int, filters: Filters | None, histories: Sequence[tuple[Turn, ...]]
+    ) -> list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]]:
+        """Each message analysed once (its language included), then retrieved in that language; with a history,
+        the conversation's queries too (`conversation.plan`), all in one batch, and the one that answers kept
+        (`conversation.decide`)."""
         for message in messages:
             _text(message, "the message")
             if not message.strip():
@@ -278,8 +313,24 @@ class KnowledgeBase:
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
         analyses = [analyse(m) for m in messages]
-        retrievals = self._retriever.retrieve_many(messages, [a.language for a in analyses], k, filters)
-        return list(zip(analyses, retrievals, strict=True))
+        plans = [
+            plan(m, h, a.language, self._own_questions, self._titles) if h else None
+            for m, a, h in zip(messages, analyses, histories, strict=True)
+        ]
+        queries = [p.queries if p else (m,) for m, p in zip(messages, plans, strict=True)]
+        languages = [a.language for a, q in zip(analyses, queries, strict=True) for _ in q]
+        flat = self._retriever.retrieve_many([q for qs in queries for q in qs], languages, k, filters)
+        out = []
+        start = 0
+        for analysis, p, qs, history in zip(analyses, plans, queries, histories, strict=True):
+            retrievals = flat[start : start + len(qs)]
+            start += len(qs)
+            if p is None:
+                out.append((analysis, retrievals[0], None, history))
+            else:
+                chosen, use = decide(p, retrievals, analysis, history)
+                out.append((analysis, retrievals[chosen], use, history))
+        return out
 
 
 def _logged(s: Suggestion) -> LoggedSuggestion:
@@ -318,6 +369,19 @@ def _messages(messages: object) -> Sequence[str]:
     if isinstance(messages, str) or not isinstance(messages, Sequence):
         raise InputError(f"messages is {type(messages).__name__}, not a list. Fix: pass a list of messages")
     return messages
+
+
+def _histories(histories: object, count: int) -> list[tuple[Turn, ...]]:
+    """One validated history per message (empty where none)."""
+    if histories is None:
+        return [()] * count
+    if isinstance(histories, str) or not isinstance(histories, Sequence):
+        raise InputError(f"histories is {type(histories).__name__}. Fix: pass one history (or None) per message")
+    if len(histories) != count:
+        raise InputError(
+            f"{len(histories)} histories for {count} messages. Fix: pass one history (or None) per message"
+        )
+    return [history_turns(h) for h in histories]
 
 
 def _k(k: object) -> int:
