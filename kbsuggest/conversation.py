@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,9 +39,16 @@ TOPIC_TURNS = 2
 """The last customer turns whose text joins an elliptical message in the contextual query."""
 FOLLOW_UP_MARGIN = 0.25
 """Without an ellipsis cue, the contextual query is used when its answer probability beats the message alone's by
-more than this. Set by hand on the help-center conversations (benchmarks/bench_conversations.py)."""
-SHORT_EN = 2
-"""An English message of at most this many content words ("klarna?", "and express?") cannot stand alone."""
+more than this..."""
+FOLLOW_UP_FLOOR = 0.45
+"""...and the message alone is answered with at least this probability (below it, the earlier topic would lend
+an unrelated question its confidence)."""
+NEW_QUESTION_FLOOR = 0.45
+"""A complete question asked in a conversation and answered with a lower probability is escalated (`no_answer`):
+out-of-scope questions asked mid-conversation (price matching, stock, jobs) mostly fall under it. Set by hand,
+like the other thresholds here, on the help-center conversations (benchmarks/bench_conversations.py)."""
+SHORT_EN = 1
+"""An English message of at most this many content words ("klarna?", "can I swim with it?") cannot stand alone."""
 SHORT_ZH = 4
 """Nor a Chinese message of at most this many CJK characters ("运费谁出", "加急呢")."""
 ANSWER_EN = 6
@@ -92,6 +99,7 @@ class Plan:
     option_turn: int | None
     option_cue: str | None
     ellipsis: tuple[str, ...]
+    shift: tuple[str, ...]
     unresolved: tuple[str, ...]
     short: bool
 
@@ -193,7 +201,12 @@ def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str] 
 _ORDINALS_EN = {
     "first": 0, "1st": 0, "former": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
 }  # fmt: skip
-_ORDINAL_EN = re.compile(r"\b(first|1st|former|second|2nd|third|3rd|fourth|4th|last|latter)\b", re.IGNORECASE)
+_ORDINAL_EN = re.compile(
+    r"^\W*(first|1st|former|second|2nd|third|3rd|fourth|4th|last|latter)\b"
+    r"|\bthe (first|1st|former|second|2nd|third|3rd|fourth|4th|last|latter)\b"
+    r"|\b(first|1st|second|2nd|third|3rd|fourth|4th|last) one\b",
+    re.IGNORECASE,
+)
 _ORDINAL_ZH = re.compile(r"第\s*([一二三四1-4])\s*[个种项条]?|(前者|后者|最后一个|最后那个)")
 _DIGIT = re.compile(
     r"^\s*(?:option\s*|no\.?\s*|number\s*|#)?([1-9])(?![\d.:/%$])(?:\s*(?:one|个|号)?)(?:$|[\s,.，。!！)])"
@@ -205,7 +218,7 @@ def _ordinal(message: str, count: int) -> tuple[int, str] | None:
     """The position (0-based) a message picks among `count` options, with the words that say so."""
     found = _ORDINAL_EN.search(message)
     if found:
-        word = found[1].lower()
+        word = next(g for g in found.groups() if g).lower()
         return (count - 1 if word in ("last", "latter") else _ORDINALS_EN[word]), found[0]
     found = _ORDINAL_ZH.search(message)
     if found:
@@ -248,14 +261,21 @@ _ELLIPSIS_EN = re.compile(
     r"|how long (?:till|until|before)|what happens to)\b",
     re.IGNORECASE,
 )
-_ELLIPSIS_ZH = re.compile(r"^\W*(那么|那|要是|如果|那如果)|呢(?=[\s?？!！,，。~～]|$)")
+_ELLIPSIS_ZH = re.compile(r"^\W*(那么|那(?![个些边里天次种样])|要是|如果)|呢(?=[\s?？!！,，。~～]|$)")
+_SHIFT = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|thanks|thank you|thx|cool|great|nice|good|perfect|got it)\W+)*"
+    r"(also|another (?:question|thing)|(?:a )?(?:different|separate|unrelated|new|other) (?:question|thing|topic)"
+    r"|by the way|btw|one more (?:question|thing)"
+    r"|random(?:ly)?)\b|另外|对了|再问|顺便|还有个问题|换个问题|另一个问题|其他问题",
+    re.IGNORECASE,
+)
 _UNRESOLVED = re.compile(
     r"didn'?t help|did not help|doesn'?t help|not help(?:ful|ing)?|no help|useless|already (?:did|tried|done|checked"
     r"|told|sent|asked)|i did (?:that|all|this|it)|did all (?:of )?(?:that|this)|tried (?:that|this|everything|all)"
     r"|(?:just |already )?told you|keep (?:saying|telling|sending)|in circles|same (?:error|problem|thing|answer)"
     r"|(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time|\d+ times|that'?s (?:what|exactly what) (?:you|i)"
     r"|not the problem|not what i|still (?:nothing|not|no|the same|declined|charged|broken|waiting)|nobody|no one"
-    r"|explain that|unbelievable|\b(?:NOT|WAS|AM|IS|DID)\b"
+    r"|explain that|unbelievable|\b(?:NOT|WAS|AM|IS|DID)\b|you (?:told|asked) me to|你让我|让我找"
     r"|没用|没有用|不管用|试过|都试了|说了|说过|告诉你|还是(?:不|没|收不到|付不了|报错)|又是|一直说|第[二三四五六七八九十\d]+次"
     r"|[二三四五六七八九十两\d]+[遍次]|不是这个|不是我要|我要的是|根本|不对|这么说|没人(?:理|联系|回)|明明|怎么解释|答非所问",
 )
@@ -289,51 +309,64 @@ def plan(
             picked[0] >= 0 and (_ordinal(message, len(options)) or _answer_sized(size, language))
         ):
             option, option_cue, option_turn = options[picked[0]], picked[1], len(history) - 1
-            queries.append(" ".join([*(history[i].text for i in topic[-1:]), option]))
+            queries.append(f"{option} {message}")
     ellipsis_pattern = _ELLIPSIS_ZH if language == "zh" else _ELLIPSIS_EN
     ellipsis = tuple(m[0].strip() for m in ellipsis_pattern.finditer(message))
+    shift = tuple(m[0].strip(_TRIM) for m in _SHIFT.finditer(message))
     cues = [m[0] for m in _UNRESOLVED.finditer(message)]
     cues += [w for w in _SHOUT.findall(message) if w not in _ACRONYMS]
-    if any(_jaccard(_words(message), _words(history[i].text)) >= REPEAT for i in customer):
+    if any(_same_question(message, history[i].text) for i in customer):
         cues.append("same question again")
     short = size <= (SHORT_ZH if language == "zh" else SHORT_EN)
-    return Plan(tuple(queries), topic, option, option_turn, option_cue, ellipsis, tuple(cues), short)
+    return Plan(tuple(queries), topic, option, option_turn, option_cue, ellipsis, shift, tuple(cues), short)
+
+
+def _same_question(message: str, earlier: str) -> bool:
+    words, before = _words(message), _words(earlier)
+    if words and words == before:
+        return True
+    return len(words) >= 2 and len(words & before) / len(words | before) >= REPEAT
 
 
 def _answer_sized(size: int, language: Language) -> bool:
     return size <= (ANSWER_ZH if language == "zh" else ANSWER_EN)
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if len(a) >= 2 and b else 0.0
-
-
 def decide(
     plan: Plan, retrievals: Sequence[Retrieval], analysis: MessageAnalysis, history: Sequence[Turn]
-) -> tuple[int, ConversationUse]:
-    """Which of `plan.queries` (by position in `retrievals`) answers the message, and how the history was used."""
+) -> tuple[Retrieval, ConversationUse]:
+    """The retrieval (of `plan.queries`, in order) that answers the message, and how the history was used."""
     alone, contextual = retrievals[0], retrievals[1]
-    earlier_negative = any(analyse(t.text).sentiment == "negative" for t in history if t.role == "customer")
-    answered = any(t.role == "agent" for t in history)
-    unresolved = list(plan.unresolved) if answered else []
-    if analysis.angry and earlier_negative:
-        unresolved.append("anger rising")
-    if unresolved:
-        return 1, _use("unresolved", plan.queries[1], plan.turns, cues=unresolved)
     if plan.option is not None:
         assert plan.option_turn is not None
-        turns = tuple(sorted({*plan.turns[-1:], plan.option_turn}))
-        return 2, _use("clarification_answer", plan.queries[2], turns, option=plan.option, cues=[plan.option_cue or ""])
-    if plan.ellipsis or plan.short:
-        return 1, _use(
-            "follow_up", plan.queries[1], plan.turns, cues=[*plan.ellipsis, *(["short"] if plan.short else [])]
+        use = _use(
+            "clarification_answer",
+            plan.queries[2],
+            [plan.option_turn],
+            option=plan.option,
+            cues=[plan.option_cue or ""],
         )
-    if contextual.answer_probability > alone.answer_probability + FOLLOW_UP_MARGIN and alone.answers:
-        return 1, _use("follow_up", plan.queries[1], plan.turns, cues=["more confident with the earlier turns"])
+        return retrievals[2], use
+    if not plan.shift:
+        unresolved = list(plan.unresolved) if any(t.role == "agent" for t in history) else []
+        if analysis.angry and any(analyse(t.text).sentiment == "negative" for t in history if t.role == "customer"):
+            unresolved.append("anger rising")
+        if unresolved:
+            return contextual, _use("unresolved", plan.queries[1], plan.turns, cues=unresolved)
+        if plan.ellipsis or plan.short:
+            cues = [*plan.ellipsis, *(["short"] if plan.short else [])]
+            return contextual, _use("follow_up", plan.queries[1], plan.turns, cues=cues)
+        confident = alone.answer_probability >= FOLLOW_UP_FLOOR
+        if confident and contextual.answer_probability > alone.answer_probability + FOLLOW_UP_MARGIN:
+            return contextual, _use("follow_up", plan.queries[1], plan.turns, cues=["surer with the earlier turns"])
     same = (
         bool(alone.answers and contextual.answers) and alone.answers[0].article_id == contextual.answers[0].article_id
     )
-    return 0, _use("standalone" if same else "topic_shift", plan.queries[0], ())
+    cues = list(plan.shift)
+    if alone.in_scope and alone.answer_probability < NEW_QUESTION_FLOOR:
+        alone = replace(alone, in_scope=False, answer_probability=0.0)
+        cues.append("unsure of a new question")
+    return alone, _use("standalone" if same else "topic_shift", plan.queries[0], (), cues=cues)
 
 
 def _use(

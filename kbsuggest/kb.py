@@ -328,8 +328,7 @@ class KnowledgeBase:
             if p is None:
                 out.append((analysis, retrievals[0], None, history))
             else:
-                chosen, use = decide(p, retrievals, analysis, history)
-                out.append((analysis, retrievals[chosen], use, history))
+                out.append((analysis, *decide(p, retrievals, analysis, history), history))
         return out
 
 
