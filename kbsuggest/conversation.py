@@ -183,9 +183,9 @@ def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str] 
     question = questions[-1] if questions else ""
     question = question.rsplit(":", 1)[-1].rsplit("：", 1)[-1].strip(_TRIM)
     if "还是" in question:
-        question = _ZH_INTRO.sub("", question.rsplit("，", 1)[-1] if "，还是" not in question else question)
         head, _, last = question.rpartition("还是")
-        parts = [*re.split(r"[、，,]", head), re.sub(r"[呢吗]+$", "", last.strip(_TRIM))]
+        head = _ZH_INTRO.sub("", re.split(r"[，,]", head.rstrip(_TRIM))[-1])  # the clause before 还是: the options
+        parts = [*head.split("、"), re.sub(r"[呢吗]+$", "", last.strip(_TRIM))]
     elif _OR_EN.search(question):
         question = _EN_INTRO.sub("", question)
         pieces = _OR_EN.split(question)
@@ -258,10 +258,10 @@ def picked_option(message: str, options: Sequence[str]) -> tuple[int, str] | Non
 
 _ELLIPSIS_EN = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|so|but|hm+|oh)\W+)?(and|or|what about|how about|what if|and if|same for|what of|and what"
-    r"|how long (?:till|until|before)|what happens to)\b",
+    r"|even if|what happens to)\b|\b(?:too|as well|either)\W*$",
     re.IGNORECASE,
 )
-_ELLIPSIS_ZH = re.compile(r"^\W*(那么|那(?![个些边里天次种样])|要是|如果)|呢(?=[\s?？!！,，。~～]|$)")
+_ELLIPSIS_ZH = re.compile(r"^\W*(那么|那(?![个些边里天次种样])|要是|如果)|呢(?=[\s?？!！,，。~～]|$)|也(?=[会能要可])")
 _SHIFT = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|thanks|thank you|thx|cool|great|nice|good|perfect|got it)\W+)*"
     r"(also|another (?:question|thing)|(?:a )?(?:different|separate|unrelated|new|other) (?:question|thing|topic)"
@@ -309,7 +309,7 @@ def plan(
             picked[0] >= 0 and (_ordinal(message, len(options)) or _answer_sized(size, language))
         ):
             option, option_cue, option_turn = options[picked[0]], picked[1], len(history) - 1
-            queries.append(f"{option} {message}")
+            queries.append(" ".join([*(history[i].text for i in topic[-1:]), option, message]))
     ellipsis_pattern = _ELLIPSIS_ZH if language == "zh" else _ELLIPSIS_EN
     ellipsis = tuple(m[0].strip() for m in ellipsis_pattern.finditer(message))
     shift = tuple(m[0].strip(_TRIM) for m in _SHIFT.finditer(message))
@@ -342,7 +342,7 @@ def decide(
         use = _use(
             "clarification_answer",
             plan.queries[2],
-            [plan.option_turn],
+            sorted({*plan.turns[-1:], plan.option_turn}),
             option=plan.option,
             cues=[plan.option_cue or ""],
         )
