@@ -384,8 +384,8 @@ def _use(
 # --- drafts --------------------------------------------------------------------------------------------------
 
 _NAME_EN = re.compile(
-    r"\b(?:this is|it'?s|it is|my name is|my name'?s|i'?m|i am)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
-    r"|^\W*(?:hi|hello|hey)\b\W+([A-Z][a-z]+\s+[A-Z][a-z]+)\b(?=\s*(?:here\b|[,.!]))"
+    r"\b(?i:this is|it'?s|it is|my name is|my name'?s|i'?m|i am)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
+    r"|^\W*(?i:hi|hello|hey)\b\W+([A-Z][a-z]+\s+[A-Z][a-z]+)\b(?=\s*(?:(?i:here)\b|[,.!]))"
 )
 _NAME_ZH = re.compile(r"我(?:是|叫)([\u4e00-\u9fff]{2,3}?)(?=[\s，,。.!！、]|订单|$)")
 _NOT_NAMES = frozenset({"Not", "Just", "Still", "Sorry", "Having", "Trying", "Looking", "Thinking", "Here", "So"})
