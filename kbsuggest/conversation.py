@@ -177,15 +177,15 @@ def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str] 
     numbered = list(_NUMBERED.finditer(text))
     if len(numbered) >= 2 and [m[1] for m in numbered] == [str(i + 1) for i in range(len(numbered))]:
         ends = [m.start() for m in numbered[1:]] + [len(text)]
-        options = [text[m.end() : end].strip(_TRIM) for m, end in zip(numbered, ends, strict=True)]
-        return tuple(o for o in options if o)
+        items = [text[m.end() : end].strip(_TRIM) for m, end in zip(numbered, ends, strict=True)]
+        return tuple(item for item in items if item)
     questions = _SENTENCE.findall(text)
     question = questions[-1] if questions else ""
     question = question.rsplit(":", 1)[-1].rsplit("：", 1)[-1].strip(_TRIM)
     if "还是" in question:
         head, _, last = question.rpartition("还是")
         head = _ZH_INTRO.sub("", re.split(r"[，,]", head.rstrip(_TRIM))[-1])  # the clause before 还是: the options
-        parts = [*head.split("、"), re.sub(r"[呢吗]+$", "", last.strip(_TRIM))]
+        parts: Sequence[str] = [*head.split("、"), re.sub(r"[呢吗]+$", "", last.strip(_TRIM))]
     elif _OR_EN.search(question):
         question = _EN_INTRO.sub("", question)
         pieces = _OR_EN.split(question)

@@ -320,15 +320,12 @@ class KnowledgeBase:
         queries = [p.queries if p else (m,) for m, p in zip(messages, plans, strict=True)]
         languages = [a.language for a, q in zip(analyses, queries, strict=True) for _ in q]
         flat = self._retriever.retrieve_many([q for qs in queries for q in qs], languages, k, filters)
-        out = []
+        out: list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]] = []
         start = 0
         for analysis, p, qs, history in zip(analyses, plans, queries, histories, strict=True):
-            retrievals = flat[start : start + len(qs)]
-            start += len(qs)
-            if p is None:
-                out.append((analysis, retrievals[0], None, history))
-            else:
-                out.append((analysis, *decide(p, retrievals, analysis, history), history))
+            retrievals, start = flat[start : start + len(qs)], start + len(qs)
+            retrieval, use = decide(p, retrievals, analysis, history) if p else (retrievals[0], None)
+            out.append((analysis, retrieval, use, history))
         return out
 
 
