@@ -167,13 +167,13 @@ _OR_EN = re.compile(r",?\s+or\s+", re.IGNORECASE)
 _TRIM = " \t,，.。!！?？:：;；~～、()（）\"'“”"
 
 
-def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str] = frozenset()) -> tuple[str, ...]:
+def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str]) -> tuple[str, ...]:
     """The options an agent turn asks the customer to choose from, in order; () when it asks no such question.
-    kbsuggest's own questions (`own`, from `question_patterns`) are read as two options, preferring a reading
-    whose options are both article `titles`."""
-    readings = [(m["a"].strip(_TRIM), m["b"].strip(_TRIM)) for m in (p.search(text) for p in own) if m]
-    if readings:
-        return next((r for r in readings if set(r) <= titles), readings[0])
+    kbsuggest's own question (`own`, from `question_patterns`) offers two article `titles`; any other question
+    is read by its form: "X or Y?", "X, Y, or Z?", "X还是Y？", "X、Y，还是Z？", a numbered list."""
+    for found in (p.search(text) for p in own):
+        if found and {found["a"].strip(), found["b"].strip()} <= titles:
+            return (found["a"].strip(), found["b"].strip())
     numbered = list(_NUMBERED.finditer(text))
     if len(numbered) >= 2 and [m[1] for m in numbered] == [str(i + 1) for i in range(len(numbered))]:
         ends = [m.start() for m in numbered[1:]] + [len(text)]

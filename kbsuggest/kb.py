@@ -330,11 +330,13 @@ class KnowledgeBase:
 
 
 def _logged(s: Suggestion) -> LoggedSuggestion:
-    """What the feedback store keeps of a suggestion."""
+    """What the feedback store keeps of a suggestion: of a follow-up or an answer to a clarifying question, the
+    query it was answered with ("and express?" alone would teach nothing), redacted like every message."""
     answered = bool(s.answers) and s.escalate_reason != "no_answer"
+    resolved = s.conversation is not None and s.conversation.kind in ("follow_up", "clarification_answer")
     return LoggedSuggestion(
         id=s.id,
-        message=s.message,
+        message=s.conversation.query if resolved and s.conversation else s.message,
         language=s.analysis.language,
         article_id=s.answers[0].article_id if answered else None,
         confidence=s.confidence,
