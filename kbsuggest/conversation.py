@@ -33,8 +33,9 @@ from kbsuggest.text.tokenize import Language, tokenize
 
 MAX_TURNS = 20
 """Longer histories are refused: the last few exchanges carry the topic, a whole chat log does not."""
-MAX_HISTORY_CHARS = 8000
-"""The characters of all turns together."""
+MAX_HISTORY_CHARS = 6000
+"""The characters of all turns together: with a message at its limit, still under the HTTP body limit (64 KiB)
+when every character is written as a JSON escape."""
 TOPIC_TURNS = 2
 """The last customer turns whose text joins an elliptical message in the contextual query."""
 FOLLOW_UP_MARGIN = 0.25
