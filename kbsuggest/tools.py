@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kbsuggest.articles.templates import Tone
+from kbsuggest.conversation import MAX_TURNS, Turn
 from kbsuggest.errors import InputError, KbSuggestError
 from kbsuggest.feedback.store import Outcome
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
@@ -51,6 +52,12 @@ class SearchArgs(BaseModel):
     )
     k: int = Field(default=5, ge=1, le=MAX_K, strict=True, description="How many answers to return, best first.")
     filters: Filters | None = Field(default=None, description="Metadata filters; unset fields do not filter.")
+    history: tuple[Turn, ...] | None = Field(
+        default=None,
+        max_length=MAX_TURNS,
+        description="The conversation's earlier turns, oldest first, so a follow-up ('and express?') or an answer "
+        "to a clarifying question ('the 2nd one') is understood.",
+    )
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -89,12 +96,14 @@ def _feedback(kb: KnowledgeBase, args: FeedbackArgs) -> dict[str, Any]:
 
 
 def _search(kb: KnowledgeBase, args: SearchArgs) -> dict[str, Any]:
-    answers = kb.search(args.message, k=args.k, filters=args.filters)
+    answers = kb.search(args.message, k=args.k, filters=args.filters, history=args.history)
     return {"answers": [a.model_dump(mode="json") for a in answers]}
 
 
 def _suggest(kb: KnowledgeBase, args: SuggestArgs) -> dict[str, Any]:
-    suggestion = kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
+    suggestion = kb.suggest(
+        args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters, history=args.history
+    )
     return suggestion.model_dump(mode="json")
 
 

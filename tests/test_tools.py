@@ -40,8 +40,8 @@ def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
     assert set(feedback["required"]) == {"suggestion_id", "outcome"}
     assert search["type"] == "object" and search["required"] == ["message"]
     assert search["additionalProperties"] is False
-    assert set(search["properties"]) == {"message", "k", "filters"}
-    assert set(suggest["properties"]) == {"message", "k", "filters", "context", "tone"}
+    assert set(search["properties"]) == {"message", "k", "filters", "history"}
+    assert set(suggest["properties"]) == {"message", "k", "filters", "history", "context", "tone"}
     assert suggest["properties"]["tone"]["enum"] == ["friendly", "formal", "concise"]
     assert search["properties"]["message"]["maxLength"] == MAX_MESSAGE_CHARS
     # Self-contained: no $ref/$defs, which some tool-calling APIs do not resolve.
@@ -184,3 +184,21 @@ def test_record_feedback_tool_round_trip(kb: KnowledgeBase) -> None:
     assert result["result"]["outcome"] == "accepted" and result["result"]["suggestion_id"] == suggestion["id"]
     bad = call_tool(kb, "record_feedback", {"suggestion_id": "nope", "outcome": "accepted"})
     assert bad["error"]["type"] == "invalid_arguments" and "no suggestion 'nope'" in bad["error"]["message"]
+
+
+SHIPPING_TALK = [
+    {"role": "customer", "text": "how much is standard shipping"},
+    {"role": "agent", "text": "Standard is $5.95, free over $49."},
+]
+
+
+def test_the_tools_take_the_conversation_s_history(kb: KnowledgeBase) -> None:
+    out = call_tool(kb, "suggest_reply", {"message": "and express?", "history": SHIPPING_TALK})
+    suggestion = out["result"]
+    assert suggestion["conversation"]["kind"] == "follow_up" and suggestion["answers"][0]["article_id"] == "shipping"
+    out = call_tool(kb, "search_knowledge_base", {"message": "and express?", "history": SHIPPING_TALK})
+    assert out["result"]["answers"][0]["article_id"] == "shipping"
+    bad = call_tool(kb, "suggest_reply", {"message": "and express?", "history": [{"role": "bot", "text": "hi"}]})
+    assert bad["error"]["type"] == "invalid_arguments" and "history.0.role" in bad["error"]["message"]
+    long = call_tool(kb, "search_knowledge_base", {"message": "x", "history": [{"role": "agent", "text": "a" * 7000}]})
+    assert long["error"]["type"] == "invalid_arguments" and "over the limit" in long["error"]["message"]

@@ -157,12 +157,15 @@ def create_app(
     @app.post("/v1/search", dependencies=keyed)
     def search(args: SearchArgs) -> SearchResponse:
         """The article sections that best answer the message, best first."""
-        return SearchResponse(answers=holder.kb.search(args.message, k=args.k, filters=args.filters))
+        answers = holder.kb.search(args.message, k=args.k, filters=args.filters, history=args.history)
+        return SearchResponse(answers=answers)
 
     @app.post("/v1/suggest", dependencies=keyed)
     def suggest(args: SuggestArgs) -> Suggestion:
         """Answers, reply drafts, a confidence and whether to hand the message to a person."""
-        return holder.kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
+        return holder.kb.suggest(
+            args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters, history=args.history
+        )
 
     @app.post("/v1/feedback", dependencies=keyed)
     def feedback(args: FeedbackArgs) -> Feedback:

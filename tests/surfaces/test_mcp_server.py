@@ -51,6 +51,13 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
                 results["suggest"] = await client.call_tool(
                     "suggest_reply", {"message": "how much is express shipping", "context": {"customer_name": "Ann"}}
                 )
+                results["follow_up"] = await client.call_tool(
+                    "suggest_reply",
+                    {
+                        "message": "and express?",
+                        "history": [{"role": "customer", "text": "how much is standard shipping"}],
+                    },
+                )
                 results["bad"] = await client.call_tool("suggest_reply", {"message": "hi", "k": 0, "tone": "rude"})
                 results["unknown"] = await client.call_tool("refund_everyone", {})
 
@@ -70,6 +77,9 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
     suggestion = _payload(suggest)["result"]
     assert suggestion["answers"][0]["article_id"] == "shipping"
     assert suggestion["drafts"][0]["text"].startswith("Hi Ann")
+
+    follow_up = _payload(results["follow_up"])["result"]
+    assert follow_up["conversation"]["kind"] == "follow_up" and follow_up["answers"][0]["article_id"] == "shipping"
 
     bad = results["bad"]
     assert bad.is_error
