@@ -91,18 +91,15 @@ class ConversationUse(BaseModel):
 
 @dataclass(frozen=True)
 class Plan:
-    """What to retrieve for one message: `queries[0]` is the message alone, `queries[1]` the contextual query,
-    `queries[2]` (when an option was picked) the option's query."""
+    """What to retrieve for one message. With a `kind` decided from the cues alone, `queries` holds the one query
+    that answers; otherwise (`kind` None) the message alone and the contextual query, for `decide` to compare."""
 
     queries: tuple[str, ...]
-    turns: tuple[int, ...]  # the history turns the contextual query drew on
+    kind: Kind | None
+    turns: tuple[int, ...]  # the history turns the contextual (or option's) query drew on
     option: str | None
-    option_turn: int | None
-    option_cue: str | None
-    ellipsis: tuple[str, ...]
-    shift: tuple[str, ...]
-    unresolved: tuple[str, ...]
-    short: bool
+    cues: tuple[str, ...]
+    shift: bool
 
 
 def history_turns(history: object) -> tuple[Turn, ...]:
@@ -291,35 +288,43 @@ def _content_size(message: str, language: Language) -> int:
 
 def plan(
     message: str,
+    analysis: MessageAnalysis,
     history: Sequence[Turn],
-    language: Language,
     own_questions: Sequence[re.Pattern[str]] = (),
     titles: Set[str] = frozenset(),
 ) -> Plan:
-    """The queries worth retrieving for `message` after `history`, and the cues read from it."""
+    """The queries worth retrieving for `message` after `history`, and the kind when the cues decide it:
+    an option picked, then (unless the message says it changes topic) unresolved, then elliptical."""
+    language = analysis.language
     customer = [i for i, t in enumerate(history) if t.role == "customer"]
     topic = tuple(customer[-TOPIC_TURNS:])
     contextual = " ".join([*(history[i].text for i in topic), message])
-    queries = [message, contextual]
-    option = option_turn = option_cue = None
     size = _content_size(message, language)
     if history and history[-1].role == "agent":
         options = offered_options(history[-1].text, own_questions, titles)
         picked = picked_option(message, options) if options else None
-        if picked is not None and (
-            picked[0] >= 0 and (_ordinal(message, len(options)) or _answer_sized(size, language))
-        ):
-            option, option_cue, option_turn = options[picked[0]], picked[1], len(history) - 1
-            queries.append(" ".join([*(history[i].text for i in topic[-1:]), option, message]))
-    ellipsis_pattern = _ELLIPSIS_ZH if language == "zh" else _ELLIPSIS_EN
-    ellipsis = tuple(m[0].strip() for m in ellipsis_pattern.finditer(message))
+        if picked is not None and (_ordinal(message, len(options)) or _answer_sized(size, language)):
+            query = " ".join([*(history[i].text for i in topic[-1:]), options[picked[0]], message])
+            turns = tuple(sorted({*topic[-1:], len(history) - 1}))
+            return Plan((query,), "clarification_answer", turns, options[picked[0]], (picked[1],), False)
     shift = tuple(m[0].strip(_TRIM) for m in _SHIFT.finditer(message))
-    cues = [m[0] for m in _UNRESOLVED.finditer(message)]
-    cues += [w for w in _SHOUT.findall(message) if w not in _ACRONYMS]
-    if any(_same_question(message, history[i].text) for i in customer):
-        cues.append("same question again")
-    short = size <= (SHORT_ZH if language == "zh" else SHORT_EN)
-    return Plan(tuple(queries), topic, option, option_turn, option_cue, ellipsis, shift, tuple(cues), short)
+    if not shift:
+        unresolved = [m[0] for m in _UNRESOLVED.finditer(message)]
+        unresolved += [w for w in _SHOUT.findall(message) if w not in _ACRONYMS]
+        if any(_same_question(message, history[i].text) for i in customer):
+            unresolved.append("same question again")
+        if not any(t.role == "agent" for t in history):
+            unresolved = []  # nothing was answered yet
+        if analysis.angry and any(analyse(history[i].text).sentiment == "negative" for i in customer):
+            unresolved.append("anger rising")
+        if unresolved:
+            return Plan((contextual,), "unresolved", topic, None, tuple(unresolved), False)
+        ellipsis = [m[0].strip() for m in (_ELLIPSIS_ZH if language == "zh" else _ELLIPSIS_EN).finditer(message)]
+        if size <= (SHORT_ZH if language == "zh" else SHORT_EN):
+            ellipsis.append("short")
+        if ellipsis:
+            return Plan((contextual,), "follow_up", topic, None, tuple(ellipsis), False)
+    return Plan((message, contextual), None, topic, None, shift, bool(shift))
 
 
 def _same_question(message: str, earlier: str) -> bool:
@@ -333,37 +338,20 @@ def _answer_sized(size: int, language: Language) -> bool:
     return size <= (ANSWER_ZH if language == "zh" else ANSWER_EN)
 
 
-def decide(
-    plan: Plan, retrievals: Sequence[Retrieval], analysis: MessageAnalysis, history: Sequence[Turn]
-) -> tuple[Retrieval, ConversationUse]:
-    """The retrieval (of `plan.queries`, in order) that answers the message, and how the history was used."""
-    alone, contextual = retrievals[0], retrievals[1]
-    if plan.option is not None:
-        assert plan.option_turn is not None
-        use = _use(
-            "clarification_answer",
-            plan.queries[2],
-            sorted({*plan.turns[-1:], plan.option_turn}),
-            option=plan.option,
-            cues=[plan.option_cue or ""],
-        )
-        return retrievals[2], use
-    if not plan.shift:
-        unresolved = list(plan.unresolved) if any(t.role == "agent" for t in history) else []
-        if analysis.angry and any(analyse(t.text).sentiment == "negative" for t in history if t.role == "customer"):
-            unresolved.append("anger rising")
-        if unresolved:
-            return contextual, _use("unresolved", plan.queries[1], plan.turns, cues=unresolved)
-        if plan.ellipsis or plan.short:
-            cues = [*plan.ellipsis, *(["short"] if plan.short else [])]
-            return contextual, _use("follow_up", plan.queries[1], plan.turns, cues=cues)
-        confident = alone.answer_probability >= FOLLOW_UP_FLOOR
-        if confident and contextual.answer_probability > alone.answer_probability + FOLLOW_UP_MARGIN:
-            return contextual, _use("follow_up", plan.queries[1], plan.turns, cues=["surer with the earlier turns"])
+def decide(plan: Plan, retrievals: Sequence[Retrieval]) -> tuple[Retrieval, ConversationUse]:
+    """The retrieval (of `plan.queries`, in order) that answers the message, and how the history was used.
+    Without a kind from the cues: the contextual query when it is clearly surer than a fairly sure message alone
+    (a follow-up without an ellipsis cue), else the message alone, not answered when unsure."""
+    if plan.kind is not None:
+        return retrievals[0], _use(plan.kind, plan.queries[0], plan.turns, option=plan.option, cues=plan.cues)
+    alone, contextual = retrievals
+    confident = alone.answer_probability >= FOLLOW_UP_FLOOR
+    if not plan.shift and confident and contextual.answer_probability > alone.answer_probability + FOLLOW_UP_MARGIN:
+        return contextual, _use("follow_up", plan.queries[1], plan.turns, cues=["surer with the earlier turns"])
     same = (
         bool(alone.answers and contextual.answers) and alone.answers[0].article_id == contextual.answers[0].article_id
     )
-    cues = list(plan.shift)
+    cues = list(plan.cues)
     if alone.in_scope and alone.answer_probability < NEW_QUESTION_FLOOR:
         alone = replace(alone, in_scope=False, answer_probability=0.0)
         cues.append("unsure of a new question")

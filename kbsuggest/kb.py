@@ -314,7 +314,7 @@ class KnowledgeBase:
                 )
         analyses = [analyse(m) for m in messages]
         plans = [
-            plan(m, h, a.language, self._own_questions, self._titles) if h else None
+            plan(m, a, h, self._own_questions, self._titles) if h else None
             for m, a, h in zip(messages, analyses, histories, strict=True)
         ]
         queries = [p.queries if p else (m,) for m, p in zip(messages, plans, strict=True)]
@@ -324,7 +324,7 @@ class KnowledgeBase:
         start = 0
         for analysis, p, qs, history in zip(analyses, plans, queries, histories, strict=True):
             retrievals, start = flat[start : start + len(qs)], start + len(qs)
-            retrieval, use = decide(p, retrievals, analysis, history) if p else (retrievals[0], None)
+            retrieval, use = decide(p, retrievals) if p else (retrievals[0], None)
             out.append((analysis, retrieval, use, history))
         return out
 

@@ -128,8 +128,10 @@ SHIPPING_TALK = (customer("how much is standard shipping"), agent("Standard ship
 
 
 def decided(message: str, history: tuple[Turn, ...], *retrievals: Retrieval) -> tuple[Retrieval, str, str]:
-    steps = plan(message, history, analyse(message).language, OWN)
-    chosen, use = decide(steps, retrievals, analyse(message), history)
+    """The decision, given the retrievals of the message alone and of the contextual query."""
+    steps = plan(message, analyse(message), history, OWN)
+    alone, contextual = retrievals
+    chosen, use = decide(steps, (alone, contextual) if steps.kind is None else (contextual,))
     return chosen, use.kind, use.query
 
 
@@ -172,9 +174,9 @@ def test_an_unsure_new_question_mid_conversation_is_not_answered() -> None:
 def test_an_answer_to_a_clarifying_question_selects_the_option() -> None:
     history = (customer("I want to send my boots back"), agent("No problem! returns or exchanges?"))
     option = retrieval("exchanges", 0.7)
-    steps = plan("the 2nd one", history, "en", OWN)
-    assert steps.queries[2] == "I want to send my boots back exchanges the 2nd one"
-    chosen, use = decide(steps, (retrieval("refunds", 0.1), retrieval("returns", 0.8), option), analyse("2nd"), history)
+    steps = plan("the 2nd one", analyse("the 2nd one"), history, OWN)
+    assert steps.queries == ("I want to send my boots back exchanges the 2nd one",)  # nothing else is retrieved
+    chosen, use = decide(steps, (option,))
     assert (chosen, use.kind, use.option, use.turns) == (option, "clarification_answer", "exchanges", (0, 1))
 
 
