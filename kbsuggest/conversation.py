@@ -1,19 +1,18 @@
 """A customer's latest message in the light of the conversation so far. Deterministic and rule-based (no LLM).
 
-`plan` reads the message and the earlier turns and names the queries worth retrieving: the message alone,
-the message with the topic of the last customer turns, and, when the agent's last turn asked the customer to
-choose and the message picks an option, that option. `decide` then reads the retrievals (scores, in-scope)
-and the cues and says which one answers, and why:
+`plan` reads the message and the earlier turns. When the cues decide the kind, it names the one query that
+answers; otherwise it names two, the message alone and the message with the last customer turns, and `decide`
+compares their retrievals (answer probabilities). In the order they are tried:
 
 - `clarification_answer`: the agent's last turn offered options (kbsuggest's own clarifying question, matched by
   its template; "returns or exchanges?"; "退款还是换货？"; a numbered list) and the message picks one by position
   ("the 2nd one", "第二个", "2") or by a word of the option ("the refund one", "退货");
-- `follow_up`: the message is elliptical ("and express?", "what about the jacket?", "那退款呢", "运费谁出"), or the
-  contextual query is clearly more confident than the message alone;
 - `unresolved`: "that didn't help", "没用", the same question again, an answer contradicted, shouting or anger
   after an answer: the topic is answered, and a person should take over;
-- `topic_shift` / `standalone`: a complete question, answered as if alone; `standalone` when it lands on the
-  topic of the earlier turns, `topic_shift` when it does not.
+- `follow_up`: the message is elliptical ("and express?", "what about the jacket?", "那退款呢", "运费谁出"), or the
+  contextual query is clearly more confident than the message alone;
+- `topic_shift` / `standalone`: a complete question, or one that says it changes topic ("also", "另外"), answered
+  as if alone; `standalone` when it lands on the topic of the earlier turns, `topic_shift` when it does not.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kbsuggest.analysis import MessageAnalysis, analyse
-from kbsuggest.errors import InputError
+from kbsuggest.errors import InputError, printable
 from kbsuggest.privacy import redact
 from kbsuggest.retrieval.retriever import Retrieval
 from kbsuggest.text.tokenize import Language, tokenize
@@ -122,7 +121,7 @@ def history_turns(history: object) -> tuple[Turn, ...]:
         except ValidationError as exc:
             problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'turn'}: {e['msg']}" for e in exc.errors())
             raise InputError(
-                f'history[{i}]: {_printable(problem)}. Fix: write {{"role": "customer" | "agent", "text": "..."}}'
+                f'history[{i}]: {printable(problem)}. Fix: write {{"role": "customer" | "agent", "text": "..."}}'
             ) from None
         try:
             turn.text.encode("utf-8")
@@ -403,12 +402,3 @@ def already_sent(snippet: str, history: Sequence[Turn]) -> bool:
     if not words:
         return False
     return any(len(words & _words(t.text)) / len(words) >= ALREADY_SENT for t in history if t.role == "agent")
-
-
-def redacted(history: Sequence[Turn]) -> tuple[Turn, ...]:
-    """The turns with personal data masked, for anything that stores them."""
-    return tuple(Turn(role=t.role, text=redact(t.text)) for t in history)
-
-
-def _printable(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")

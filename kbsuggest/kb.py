@@ -19,7 +19,7 @@ from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
 from kbsuggest.conversation import ConversationUse, Turn, decide, history_turns, plan, question_patterns
 from kbsuggest.encoders import Encoder
-from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError
+from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError, printable
 from kbsuggest.feedback import teaching
 from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
@@ -400,7 +400,7 @@ def _filters(filters: object) -> Filters | None:
         return Filters.model_validate(filters)
     except ValidationError as exc:
         problems = "; ".join(
-            ".".join(_printable(str(part)) for part in ("filters", *e["loc"])) + f": {e['msg']}" for e in exc.errors()
+            ".".join(printable(str(part)) for part in ("filters", *e["loc"])) + f": {e['msg']}" for e in exc.errors()
         )
         raise InputError(f"{problems}. Fix: use the fields of kbsuggest.Filters") from None
 
@@ -414,8 +414,3 @@ def _context(context: object) -> dict[str, str]:
         _text(key, "a context key")
         _text(value, f"context value for {key!r}")
     return dict(context)
-
-
-def _printable(text: str) -> str:
-    """`text` with lone surrogates escaped, so a message naming it can be encoded."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -48,12 +48,15 @@ def test_a_history_is_a_bounded_list_of_customer_and_agent_turns() -> None:
         "history[1]: mood: Extra inputs are not permitted": [customer("a"), {"role": "agent", "text": "b", "mood": 1}],
         "history[0]: text: Field required": [{"role": "customer"}],
         f"over the limit of {MAX_TURNS}": [customer("a")] * (MAX_TURNS + 1),
+        "history[0]: turn: Input should be a valid string": [{"role": "customer", "text": "a", "\udcff": 1}],
+        "history[0].text is not valid Unicode": [{"role": "customer", "text": "a\udcff"}],
         f"over the limit of {MAX_HISTORY_CHARS}": [customer("a" * 3000), agent("b" * 3000), customer("c" * 3000)],
     }
     for expected, history in cases.items():
         with pytest.raises(InputError, match="Fix: ") as caught:
             history_turns(history)
         assert expected in str(caught.value)
+        str(caught.value).encode("utf-8")  # printable, whatever the input held
 
 
 @pytest.mark.parametrize(
