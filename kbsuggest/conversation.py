@@ -1,8 +1,9 @@
 """A customer's latest message in the light of the conversation so far. Deterministic and rule-based (no LLM).
 
 `plan` reads the message and the earlier turns. When the cues decide the kind, it names the one query that
-answers; otherwise it names two, the message alone and the message with the last customer turns, and `decide`
-compares their retrievals (answer probabilities). In the order they are tried:
+answers; otherwise the message alone, and the message with the last customer turns (the contextual query), which
+is retrieved only when the first retrieval leaves the choice open (`needs_contextual`); `decide` compares their
+answer probabilities. In the order they are tried:
 
 - `clarification_answer`: the agent's last turn offered options (kbsuggest's own clarifying question, matched by
   its template; "returns or exchanges?"; "退款还是换货？"; a numbered list) and the message picks one by position
@@ -12,7 +13,7 @@ compares their retrievals (answer probabilities). In the order they are tried:
 - `follow_up`: the message is elliptical ("and express?", "what about the jacket?", "那退款呢", "运费谁出"), or the
   contextual query is clearly more confident than the message alone;
 - `topic_shift` / `standalone`: a complete question, or one that says it changes topic ("also", "另外"), answered
-  as if alone; `standalone` when it lands on the topic of the earlier turns, `topic_shift` when it does not.
+  as if alone; `standalone` when it shares content words with the earlier customer turns, else `topic_shift`.
 """
 
 from __future__ import annotations
@@ -90,15 +91,16 @@ class ConversationUse(BaseModel):
 
 @dataclass(frozen=True)
 class Plan:
-    """What to retrieve for one message. With a `kind` decided from the cues alone, `queries` holds the one query
-    that answers; otherwise (`kind` None) the message alone and the contextual query, for `decide` to compare."""
+    """What to retrieve for one message: `query` first; with no `kind` decided from the cues, also `contextual`
+    when the first retrieval leaves the choice open (`needs_contextual`)."""
 
-    queries: tuple[str, ...]
+    query: str
     kind: Kind | None
-    turns: tuple[int, ...]  # the history turns the contextual (or option's) query drew on
-    option: str | None
+    turns: tuple[int, ...]  # the history turns the contextual (or option's) query draws on
     cues: tuple[str, ...]
-    shift: bool
+    option: str | None = None
+    contextual: str | None = None  # None: a message that says it changes topic is never read as a follow-up
+    same_topic: bool = False  # the message shares content words with the earlier customer turns
 
 
 def history_turns(history: object) -> tuple[Turn, ...]:
@@ -305,7 +307,7 @@ def plan(
         if picked is not None and (_ordinal(message, len(options)) or _answer_sized(size, language)):
             query = " ".join([*(history[i].text for i in topic[-1:]), options[picked[0]], message])
             turns = tuple(sorted({*topic[-1:], len(history) - 1}))
-            return Plan((query,), "clarification_answer", turns, options[picked[0]], (picked[1],), False)
+            return Plan(query, "clarification_answer", turns, (picked[1],), option=options[picked[0]])
     shift = tuple(m[0].strip(_TRIM) for m in _SHIFT.finditer(message))
     if not shift:
         unresolved = [m[0] for m in _UNRESOLVED.finditer(message)]
@@ -317,13 +319,20 @@ def plan(
         if analysis.angry and any(analyse(history[i].text).sentiment == "negative" for i in customer):
             unresolved.append("anger rising")
         if unresolved:
-            return Plan((contextual,), "unresolved", topic, None, tuple(unresolved), False)
+            return Plan(contextual, "unresolved", topic, tuple(unresolved))
         ellipsis = [m[0].strip() for m in (_ELLIPSIS_ZH if language == "zh" else _ELLIPSIS_EN).finditer(message)]
         if size <= (SHORT_ZH if language == "zh" else SHORT_EN):
             ellipsis.append("short")
         if ellipsis:
-            return Plan((contextual,), "follow_up", topic, None, tuple(ellipsis), False)
-    return Plan((message, contextual), None, topic, None, shift, bool(shift))
+            return Plan(contextual, "follow_up", topic, tuple(ellipsis))
+    earlier = set().union(*(_topic_words(history[i].text) for i in customer))
+    same_topic = bool(_topic_words(message) & earlier)
+    return Plan(message, None, topic, shift, contextual=None if shift else contextual, same_topic=same_topic)
+
+
+def _topic_words(text: str) -> set[str]:
+    """Content words, without single Chinese characters."""
+    return {w for w in tokenize(text) if not (len(w) == 1 and _CJK.match(w))}
 
 
 def _same_question(message: str, earlier: str) -> bool:
@@ -337,24 +346,31 @@ def _answer_sized(size: int, language: Language) -> bool:
     return size <= (ANSWER_ZH if language == "zh" else ANSWER_EN)
 
 
-def decide(plan: Plan, retrievals: Sequence[Retrieval]) -> tuple[Retrieval, ConversationUse]:
-    """The retrieval (of `plan.queries`, in order) that answers the message, and how the history was used.
-    Without a kind from the cues: the contextual query when it is clearly surer than a fairly sure message alone
-    (a follow-up without an ellipsis cue), else the message alone, not answered when unsure."""
+def needs_contextual(plan: Plan, first: Retrieval) -> bool:
+    """Whether the contextual query could change the answer: only when the message alone is answered fairly but
+    not very surely (`FOLLOW_UP_FLOOR` <= probability < 1 - `FOLLOW_UP_MARGIN`)."""
+    probability = first.answer_probability
+    return plan.contextual is not None and FOLLOW_UP_FLOOR <= probability < 1 - FOLLOW_UP_MARGIN
+
+
+def decide(plan: Plan, first: Retrieval, contextual: Retrieval | None = None) -> tuple[Retrieval, ConversationUse]:
+    """The retrieval that answers the message (`first`, of `plan.query`, or `contextual`, when `needs_contextual`
+    asked for it), and how the history was used. Without a kind from the cues: the contextual query when it is
+    clearly surer than the message alone (a follow-up without an ellipsis cue); else the message alone, not
+    answered when unsure (`NEW_QUESTION_FLOOR`)."""
     if plan.kind is not None:
-        return retrievals[0], _use(plan.kind, plan.queries[0], plan.turns, option=plan.option, cues=plan.cues)
-    alone, contextual = retrievals
-    confident = alone.answer_probability >= FOLLOW_UP_FLOOR
-    if not plan.shift and confident and contextual.answer_probability > alone.answer_probability + FOLLOW_UP_MARGIN:
-        return contextual, _use("follow_up", plan.queries[1], plan.turns, cues=["surer with the earlier turns"])
-    same = (
-        bool(alone.answers and contextual.answers) and alone.answers[0].article_id == contextual.answers[0].article_id
-    )
+        return first, _use(plan.kind, plan.query, plan.turns, option=plan.option, cues=plan.cues)
+    if (
+        contextual is not None
+        and plan.contextual is not None
+        and contextual.answer_probability > first.answer_probability + FOLLOW_UP_MARGIN
+    ):
+        return contextual, _use("follow_up", plan.contextual, plan.turns, cues=["surer with the earlier turns"])
     cues = list(plan.cues)
-    if alone.in_scope and alone.answer_probability < NEW_QUESTION_FLOOR:
-        alone = replace(alone, in_scope=False, answer_probability=0.0)
+    if first.in_scope and first.answer_probability < NEW_QUESTION_FLOOR:
+        first = replace(first, in_scope=False, answer_probability=0.0)
         cues.append("unsure of a new question")
-    return alone, _use("standalone" if same else "topic_shift", plan.queries[0], (), cues=cues)
+    return first, _use("standalone" if plan.same_topic else "topic_shift", plan.query, (), cues=cues)
 
 
 def _use(

@@ -17,7 +17,15 @@ from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import Section
 from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
-from kbsuggest.conversation import ConversationUse, Turn, decide, history_turns, plan, question_patterns
+from kbsuggest.conversation import (
+    ConversationUse,
+    Turn,
+    decide,
+    history_turns,
+    needs_contextual,
+    plan,
+    question_patterns,
+)
 from kbsuggest.encoders import Encoder
 from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError, printable
 from kbsuggest.feedback import teaching
@@ -317,14 +325,23 @@ class KnowledgeBase:
             plan(m, a, h, self._own_questions, self._titles) if h else None
             for m, a, h in zip(messages, analyses, histories, strict=True)
         ]
-        queries = [p.queries if p else (m,) for m, p in zip(messages, plans, strict=True)]
-        languages = [a.language for a, q in zip(analyses, queries, strict=True) for _ in q]
-        flat = self._retriever.retrieve_many([q for qs in queries for q in qs], languages, k, filters)
+        languages = [a.language for a in analyses]
+        first = self._retriever.retrieve_many(
+            [p.query if p else m for m, p in zip(messages, plans, strict=True)], languages, k, filters
+        )
+        # The contextual queries of the messages whose first retrieval leaves the choice open, in a second batch.
+        pending = {
+            i: p.contextual
+            for i, (p, r) in enumerate(zip(plans, first, strict=True))
+            if p and p.contextual and needs_contextual(p, r)
+        }
+        second: dict[int, Retrieval] = {}
+        if pending:
+            found = self._retriever.retrieve_many(list(pending.values()), [languages[i] for i in pending], k, filters)
+            second = dict(zip(pending, found, strict=True))
         out: list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]] = []
-        start = 0
-        for analysis, p, qs, history in zip(analyses, plans, queries, histories, strict=True):
-            retrievals, start = flat[start : start + len(qs)], start + len(qs)
-            retrieval, use = decide(p, retrievals) if p else (retrievals[0], None)
+        for i, (analysis, p, history) in enumerate(zip(analyses, plans, histories, strict=True)):
+            retrieval, use = decide(p, first[i], second.get(i)) if p else (first[i], None)
             out.append((analysis, retrieval, use, history))
         return out
 

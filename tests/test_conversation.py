@@ -16,6 +16,7 @@ from kbsuggest.conversation import (
     decide,
     history_slots,
     history_turns,
+    needs_contextual,
     offered_options,
     picked_option,
     plan,
@@ -130,11 +131,15 @@ def retrieval(article: str, probability: float, *, in_scope: bool = True) -> Ret
 SHIPPING_TALK = (customer("how much is standard shipping"), agent("Standard shipping is $5.95, free over $49."))
 
 
-def decided(message: str, history: tuple[Turn, ...], *retrievals: Retrieval) -> tuple[Retrieval, str, str]:
-    """The decision, given the retrievals of the message alone and of the contextual query."""
+def decided(
+    message: str, history: tuple[Turn, ...], alone: Retrieval, contextual: Retrieval
+) -> tuple[Retrieval, str, str]:
+    """The decision, given what retrieving the message alone and the contextual query would give."""
     steps = plan(message, analyse(message), history, OWN)
-    alone, contextual = retrievals
-    chosen, use = decide(steps, (alone, contextual) if steps.kind is None else (contextual,))
+    if steps.kind is not None:  # decided by the cues: only its query is retrieved
+        chosen, use = decide(steps, contextual)
+    else:
+        chosen, use = decide(steps, alone, contextual if needs_contextual(steps, alone) else None)
     return chosen, use.kind, use.query
 
 
@@ -161,7 +166,17 @@ def test_a_complete_question_ignores_the_history() -> None:
     )
     assert (chosen, kind, query) == (alone, "topic_shift", "Different question: how long does a refund take?")
     chosen, kind, _ = decided("Is express shipping faster?", SHIPPING_TALK, alone, retrieval("refunds", 0.95))
-    assert (chosen, kind) == (alone, "standalone")
+    assert (chosen, kind) == (alone, "standalone")  # shares "shipping" with the earlier customer turn
+
+
+def test_a_complete_message_is_a_follow_up_when_the_earlier_turns_make_it_much_surer() -> None:
+    contextual = retrieval("shipping", 0.95)
+    message = "can I send it to my sister in Vancouver instead?"
+    chosen, kind, query = decided(message, SHIPPING_TALK, retrieval("refunds", 0.6), contextual)
+    assert (chosen, kind, query) == (contextual, "follow_up", f"how much is standard shipping {message}")
+    steps = plan(message, analyse(message), SHIPPING_TALK, OWN)
+    assert not needs_contextual(steps, retrieval("refunds", 0.8))  # no query could beat it by the margin
+    assert not needs_contextual(steps, retrieval("refunds", 0.3))  # unsure alone: not answered, whatever the topic
 
 
 def test_an_unsure_new_question_mid_conversation_is_not_answered() -> None:
@@ -178,8 +193,8 @@ def test_an_answer_to_a_clarifying_question_selects_the_option() -> None:
     history = (customer("I want to send my boots back"), agent("No problem! returns or exchanges?"))
     option = retrieval("exchanges", 0.7)
     steps = plan("the 2nd one", analyse("the 2nd one"), history, OWN)
-    assert steps.queries == ("I want to send my boots back exchanges the 2nd one",)  # nothing else is retrieved
-    chosen, use = decide(steps, (option,))
+    assert steps.query == "I want to send my boots back exchanges the 2nd one" and steps.contextual is None
+    chosen, use = decide(steps, option)
     assert (chosen, use.kind, use.option, use.turns) == (option, "clarification_answer", "exchanges", (0, 1))
 
 
