@@ -1,6 +1,7 @@
 """Warm `suggest` latency for one message on a synthetic knowledge base, beside the bare query encoding
 of the same message in the same run (what remains is kbsuggest's own work): with the fast query path (the
-index's ONNX export of MiniLM) and with the sentence-transformers reference, one after the other.
+index's ONNX export of MiniLM) and with the sentence-transformers reference, one after the other. Then the same
+messages with 6 turns of history (a demo-store conversation in the message's language), against without.
 
     .venv/bin/python benchmarks/bench_latency.py [--sections 10000]
 """
@@ -57,7 +58,8 @@ def main() -> None:
 def measure(kb: KnowledgeBase, messages: list[str]) -> None:
     for message in messages:  # warm: both languages' encoders loaded, caches filled
         kb.suggest(message)
-    total, encode, rest = [], [], []
+        kb.suggest(message, history=HISTORIES[detect_language(normalize_query(message))])
+    total, encode, rest, with_history = [], [], [], []
     for message in messages:
         text = normalize_query(message)
         started = time.perf_counter()
@@ -74,9 +76,28 @@ def measure(kb: KnowledgeBase, messages: list[str]) -> None:
         total.append(took)
         encode.append(encoded)
         rest.append(took - encoded)
+        started = time.perf_counter()  # interleaved, so a busy spell slows both alike
+        kb.suggest(message, history=HISTORIES[detect_language(text)])
+        with_history.append((time.perf_counter() - started) * 1000)
     print(f"  suggest:                 {percentiles(total)}")
     print(f"  query encoding alone:    {percentiles(encode)}")
     print(f"  suggest minus encoding:  {percentiles(rest)}")
+    ratio = np.percentile(with_history, 50) / np.percentile(total, 50)
+    print(f"  suggest, 6 turns of history: {percentiles(with_history)} (p50 {ratio:.2f}x without)")
+
+
+def _six_turns(path: Path) -> list[dict[str, str]]:
+    """The first conversation of `path` with 6 turns of history."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        history: list[dict[str, str]] = json.loads(line)["history"]
+        if len(history) == 6:
+            return history
+    raise ValueError(f"{path} has no conversation with 6 turns of history")
+
+
+HISTORIES = {
+    language: _six_turns(ROOT / f"benchmarks/data/conversations_demo_{language}.jsonl") for language in ("en", "zh")
+}
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def reliability(p: np.ndarray, y: np.ndarray) -> None:
 
 def features(kb: KnowledgeBase, queries: list[LabelledQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Confidence features, in-scope labels and first-answer-right labels of `queries`."""
-    retrievals = [r for _, r in kb._retrieve([q.query for q in queries], 1, None)]
+    retrievals = [r for _, r, _, _ in kb._retrieve([q.query for q in queries], 1, None, [()] * len(queries))]
     x = np.array([[r.features[f] for f in CONFIDENCE_FEATURES] for r in retrievals])
     in_scope = np.array([bool(q.expected) for q in queries], dtype=float)
     right = np.array(

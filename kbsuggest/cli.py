@@ -217,7 +217,8 @@ def _parser() -> argparse.ArgumentParser:
         help="answer quality on labelled messages (exit 1 when under a --min threshold)",
         description='QUERIES.jsonl holds {"query": ..., "expected": [article ids or article#anchor]} per line; '
         '"expected": [] marks a message that should be escalated. Lines with "must" / "must_not" (facts a reply '
-        "draft must and must not state) also score the drafts: must-recall and the share stating a must_not fact.",
+        "draft must and must not state) also score the drafts: must-recall and the share stating a must_not fact. "
+        'Conversation lines add "history", "kind" and "escalate", and are reported per kind.',
         epilog=_examples(
             "kbsuggest eval eval/queries.jsonl --index .kbsuggest-index",
             "kbsuggest eval eval/queries.jsonl --index .kbsuggest-index --min-accuracy 0.8 --min-recall 0.9",
@@ -406,7 +407,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     queries = read_queries(args.queries)
     kb = KnowledgeBase.load(args.index)
-    suggestions = kb.suggest_many([q.query for q in queries], k=DEPTH, filters=Filters(today=args.today))
+    histories = [q.history for q in queries] if any(q.history for q in queries) else None
+    suggestions = kb.suggest_many(
+        [q.query for q in queries], k=DEPTH, filters=Filters(today=args.today), histories=histories
+    )
     report = score(queries, suggestions, args.k)
     labels = read_drafts(args.queries)
     drafts = None
@@ -439,6 +443,11 @@ def _eval(args: argparse.Namespace) -> int:
             f"recall@{report.k} {report.recall_at_k:.3f}, MRR {report.mrr:.3f}, nDCG@10 {report.ndcg_at_10:.3f}, "
             f"escalation precision {report.escalation_precision:.3f} recall {report.escalation_recall:.3f}"
         )
+        for kind, figures in report.per_kind.items():
+            _show(
+                f"  {kind}: {figures.lines} lines, accuracy@1 {figures.accuracy_at_1:.3f}, "
+                f"escalated {figures.escalated:.3f}"
+            )
         for r in failures[: args.failures]:
             got = ", ".join(r.got[:3]) or "nothing"
             want = ", ".join(r.expected) or "escalation"

@@ -72,3 +72,8 @@ class FeedbackError(KbSuggestError):
 
 class InputError(KbSuggestError, ValueError):
     """A message or argument that cannot be used as given."""
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates escaped, so an error message quoting it can be encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

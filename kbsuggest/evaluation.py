@@ -1,7 +1,9 @@
 """Answer quality on labelled messages: accuracy@1, recall@k, MRR, nDCG@10 and escalation figures.
 
 Query files are JSON lines `{"query": "...", "expected": ["article-id" or "article-id#anchor", ...]}`;
-`"expected": []` marks a message no article answers, which should be escalated."""
+`"expected": []` marks a message no article answers, which should be escalated. Conversation lines add the earlier
+turns, the kind and whether a person should take over: `{"history": [{"role": ..., "text": ...}], "query": ...,
+"expected": [...], "escalate": bool, "kind": "follow_up"}` (benchmarks/data/README.md); they are scored per kind."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kbsuggest.conversation import Turn
 from kbsuggest.errors import InputError
 from kbsuggest.reply.models import Suggestion
 
@@ -23,6 +26,20 @@ class LabelledQuery(BaseModel):
 
     query: str
     expected: tuple[str, ...]
+    history: tuple[Turn, ...] = ()
+    kind: str | None = None
+    escalate: bool | None = Field(default=None, description="Whether a person should take over (for any reason).")
+
+
+class KindReport(BaseModel):
+    """The figures of one kind of conversation line."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    lines: int
+    accuracy_at_1: float = Field(alias="accuracy@1", description="Over the lines with expected articles.")
+    escalated: float = Field(description="Share escalated, for any reason.")
+    should_escalate: bool | None = Field(description="What the labels say for this kind; None when mixed.")
 
 
 class QueryResult(BaseModel):
@@ -34,6 +51,7 @@ class QueryResult(BaseModel):
     rank: int | None = Field(description="1-based rank of the first expected hit; None when missed or out of scope.")
     escalated_no_answer: bool
     escalated: bool = Field(description="Handed to a person for any reason.")
+    kind: str | None = Field(default=None, description="A conversation line's kind (follow_up, ...).")
     confidence: float
 
 
@@ -52,6 +70,7 @@ class EvalReport(BaseModel):
     escalation_precision: float
     escalation_recall: float
     wrongly_escalated: float = Field(description="Share of in-scope queries escalated for no_answer.")
+    per_kind: dict[str, KindReport] = Field(default_factory=dict, description="Conversation lines, by kind.")
     results: tuple[QueryResult, ...]
 
 
@@ -65,7 +84,7 @@ def read_queries(path: Path | str) -> list[LabelledQuery]:
             out.append(LabelledQuery.model_validate_json(line))
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
-            fix = 'write {"query": "...", "expected": ["article-id", ...]}'
+            fix = 'write {"query": "...", "expected": ["article-id", ...]}, with "history": [...] in a conversation'
             raise InputError(f"{path}:{number}: {problem}. Fix: {fix}") from None
     return out
 
@@ -89,8 +108,22 @@ def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k
                 rank=rank,
                 escalated_no_answer=s.escalate_reason == "no_answer",
                 escalated=s.escalate,
+                kind=q.kind,
                 confidence=s.confidence,
             )
+        )
+    per_kind = {}
+    for kind in dict.fromkeys(q.kind for q in queries if q.kind):
+        lines = [(q, r) for q, r in zip(queries, results, strict=True) if q.kind == kind]
+        answerable = [r for _, r in lines if r.expected]
+        labels = {q.escalate for q, _ in lines}
+        per_kind[kind] = KindReport.model_validate(
+            {
+                "lines": len(lines),
+                "accuracy@1": sum(r.rank == 1 for r in answerable) / max(1, len(answerable)),
+                "escalated": sum(r.escalated for _, r in lines) / len(lines),
+                "should_escalate": labels.pop() if len(labels) == 1 else None,
+            }
         )
     scoped = [r for r in results if r.expected]
     n = max(1, len(scoped))
@@ -110,6 +143,7 @@ def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k
             if out_of_scope
             else 1.0,
             "wrongly_escalated": sum(r.escalated_no_answer for r in scoped) / n,
+            "per_kind": per_kind,
             "results": results,
         }
     )

@@ -20,8 +20,17 @@ from kbsuggest.articles import load_articles
 from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.articles.templates import TONES, Tone, load_templates
 from kbsuggest.config import Settings
+from kbsuggest.conversation import (
+    ConversationUse,
+    Turn,
+    decide,
+    history_turns,
+    needs_contextual,
+    plan,
+    question_patterns,
+)
 from kbsuggest.encoders import Encoder
-from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError
+from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError, printable
 from kbsuggest.feedback import teaching
 from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
@@ -46,6 +55,8 @@ FilterFields = Mapping[str, Any]
 """A dict of `Filters` fields, e.g. {"locale": "zh-CN", "type": ["policy"]}, accepted wherever a `Filters` is."""
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
+History = Sequence[Turn | Mapping[str, str]]
+"""Earlier turns of a conversation, oldest first: `Turn`s or dicts {"role": "customer" | "agent", "text": ...}."""
 
 
 class KnowledgeBase:
@@ -83,6 +94,10 @@ class KnowledgeBase:
         }
         for section in data.sections:
             self._articles[section.article_id][1].append(section)
+        self._titles = frozenset(a.meta.title for a in data.manifest.articles)
+        self._own_questions = question_patterns(
+            phrase for t in data.templates.values() for tones in t.tones.values() for phrase in tones.clarify
+        )
         self._retriever = Retriever(
             data.sections,
             {a.meta.id: (a.meta, a.path) for a in data.manifest.articles},
@@ -170,17 +185,32 @@ class KnowledgeBase:
     def sections(self) -> tuple[Section, ...]:
         return self._data.sections
 
-    def search(self, message: str, k: int = 5, filters: Filters | FilterFields | None = None) -> list[Answer]:
+    def search(
+        self,
+        message: str,
+        k: int = 5,
+        filters: Filters | FilterFields | None = None,
+        *,
+        history: History | None = None,
+    ) -> list[Answer]:
         """The `k` sections that best answer `message`, best first, at most one per article.
 
-        `filters`: a `Filters`, or a dict of its fields. Arguments that cannot be used raise `InputError`."""
-        return list(self.search_many([message], k, filters)[0])
+        `filters`: a `Filters`, or a dict of its fields. `history`: the conversation's earlier turns, oldest first
+        (`kbsuggest.conversation`). Arguments that cannot be used raise `InputError`."""
+        return list(self.search_many([message], k, filters, histories=None if history is None else [history])[0])
 
     def search_many(
-        self, messages: Sequence[str], k: int = 5, filters: Filters | FilterFields | None = None
+        self,
+        messages: Sequence[str],
+        k: int = 5,
+        filters: Filters | FilterFields | None = None,
+        *,
+        histories: Sequence[History | None] | None = None,
     ) -> list[list[Answer]]:
-        """`search` for many messages; the queries are encoded in one batch."""
-        return [list(r.answers) for _, r in self._retrieve(_messages(messages), _k(k), _filters(filters))]
+        """`search` for many messages; the queries are encoded in one batch. `histories`: one per message."""
+        messages = _messages(messages)
+        found = self._retrieve(messages, _k(k), _filters(filters), _histories(histories, len(messages)))
+        return [list(r.answers) for _, r, _, _ in found]
 
     def suggest(
         self,
@@ -190,12 +220,16 @@ class KnowledgeBase:
         *,
         tone: Tone = "friendly",
         filters: Filters | FilterFields | None = None,
+        history: History | None = None,
     ) -> Suggestion:
         """Answers, a reply draft, a confidence and whether to hand the message to a person.
 
-        `context` fills the drafts' placeholders: customer_name, order_id, agent_name, store_name.
-        `filters`: a `Filters`, or a dict of its fields. Arguments that cannot be used raise `InputError`."""
-        return self.suggest_many([message], context, k, tone=tone, filters=filters)[0]
+        `context` fills the drafts' placeholders: customer_name, order_id, agent_name, store_name (a name or
+        order number the customer gave in `history` fills them too).
+        `filters`: a `Filters`, or a dict of its fields. `history`: the conversation's earlier turns, oldest
+        first; `Suggestion.conversation` says how they were used. Arguments that cannot be used raise `InputError`."""
+        histories = None if history is None else [history]
+        return self.suggest_many([message], context, k, tone=tone, filters=filters, histories=histories)[0]
 
     def suggest_many(
         self,
@@ -205,14 +239,17 @@ class KnowledgeBase:
         *,
         tone: Tone = "friendly",
         filters: Filters | FilterFields | None = None,
+        histories: Sequence[History | None] | None = None,
     ) -> list[Suggestion]:
-        """`suggest` for many messages sharing one context; the queries are encoded in one batch."""
+        """`suggest` for many messages sharing one context; the queries are encoded in one batch.
+        `histories`: one per message (or None)."""
         messages, context, k, filters = _messages(messages), _context(context), _k(k), _filters(filters)
+        turns = _histories(histories, len(messages))
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = self._stages
-        retrieved = self._retrieve(messages, k, filters)
-        questions = self._questions(messages, retrieved, k, filters)
+        retrieved = self._retrieve(messages, k, filters, turns)
+        questions = self._questions(messages, [(a, r) for a, r, _, _ in retrieved], k, filters)
         suggestions = [
             build_suggestion(
                 uuid.uuid4().hex,
@@ -224,8 +261,10 @@ class KnowledgeBase:
                 tone=tone,
                 stages=stages,
                 parts=parts,
+                history=history,
+                conversation=use,
             )
-            for message, (analysis, retrieval), parts in zip(messages, retrieved, questions, strict=True)
+            for message, (analysis, retrieval, use, history), parts in zip(messages, retrieved, questions, strict=True)
         ]
         if self.feedback is not None:
             try:
@@ -310,9 +349,11 @@ class KnowledgeBase:
         return out
 
     def _retrieve(
-        self, messages: Sequence[str], k: int, filters: Filters | None
-    ) -> list[tuple[MessageAnalysis, Retrieval]]:
-        """Each message analysed once (its language included), then retrieved in that language."""
+        self, messages: Sequence[str], k: int, filters: Filters | None, histories: Sequence[tuple[Turn, ...]]
+    ) -> list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]]:
+        """Each message analysed once (its language included), then retrieved in that language; with a history,
+        the conversation's queries too (`conversation.plan`), all in one batch, and the one that answers kept
+        (`conversation.decide`)."""
         for message in messages:
             _text(message, "the message")
             if not message.strip():
@@ -323,15 +364,43 @@ class KnowledgeBase:
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
         analyses = [analyse(m) for m in messages]
-        retrievals = self._retriever.retrieve_many(messages, [a.language for a in analyses], k, filters)
-        return list(zip(analyses, retrievals, strict=True))
+        plans = [
+            plan(m, a, h, self._own_questions, self._titles) if h else None
+            for m, a, h in zip(messages, analyses, histories, strict=True)
+        ]
+        languages = [a.language for a in analyses]
+        first = self._retriever.retrieve_many(
+            [p.query if p else m for m, p in zip(messages, plans, strict=True)], languages, k, filters
+        )
+        # The contextual queries of the messages whose first retrieval leaves the choice open, in a second batch.
+        pending = {
+            i: p.contextual
+            for i, (p, r) in enumerate(zip(plans, first, strict=True))
+            if p and p.contextual and needs_contextual(p, r)
+        }
+        second: dict[int, Retrieval] = {}
+        if pending:
+            found = self._retriever.retrieve_many(list(pending.values()), [languages[i] for i in pending], k, filters)
+            second = dict(zip(pending, found, strict=True))
+        out: list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]] = []
+        for i, (analysis, p, history) in enumerate(zip(analyses, plans, histories, strict=True)):
+            retrieval, use = decide(p, first[i], second.get(i)) if p else (first[i], None)
+            out.append((analysis, retrieval, use, history))
+        return out
 
     # Async: the same calls in anyio's worker threads (at most `anyio.to_thread.current_default_thread_limiter()`
     # at once, 40 unless changed), so an event loop (FastAPI, aiohttp, trio) keeps serving while they run.
 
-    async def asearch(self, message: str, k: int = 5, filters: Filters | FilterFields | None = None) -> list[Answer]:
+    async def asearch(
+        self,
+        message: str,
+        k: int = 5,
+        filters: Filters | FilterFields | None = None,
+        *,
+        history: History | None = None,
+    ) -> list[Answer]:
         """`search`, awaited without blocking the event loop."""
-        return await anyio.to_thread.run_sync(self.search, message, k, filters)
+        return await anyio.to_thread.run_sync(partial(self.search, message, k, filters, history=history))
 
     async def asuggest(
         self,
@@ -341,9 +410,12 @@ class KnowledgeBase:
         *,
         tone: Tone = "friendly",
         filters: Filters | FilterFields | None = None,
+        history: History | None = None,
     ) -> Suggestion:
         """`suggest`, awaited without blocking the event loop."""
-        return await anyio.to_thread.run_sync(partial(self.suggest, message, context, k, tone=tone, filters=filters))
+        return await anyio.to_thread.run_sync(
+            partial(self.suggest, message, context, k, tone=tone, filters=filters, history=history)
+        )
 
     async def arecord_feedback(
         self,
@@ -360,11 +432,13 @@ class KnowledgeBase:
 
 
 def _logged(s: Suggestion) -> LoggedSuggestion:
-    """What the feedback store keeps of a suggestion."""
+    """What the feedback store keeps of a suggestion: of a follow-up or an answer to a clarifying question, the
+    query it was answered with ("and express?" alone would teach nothing), redacted like every message."""
     answered = bool(s.answers) and s.escalate_reason != "no_answer"
+    resolved = s.conversation is not None and s.conversation.kind in ("follow_up", "clarification_answer")
     return LoggedSuggestion(
         id=s.id,
-        message=s.message,
+        message=s.conversation.query if resolved and s.conversation else s.message,
         language=s.analysis.language,
         article_id=s.answers[0].article_id if answered else None,
         confidence=s.confidence,
@@ -397,6 +471,19 @@ def _messages(messages: object) -> Sequence[str]:
     return messages
 
 
+def _histories(histories: object, count: int) -> list[tuple[Turn, ...]]:
+    """One validated history per message (empty where none)."""
+    if histories is None:
+        return [()] * count
+    if isinstance(histories, str) or not isinstance(histories, Sequence):
+        raise InputError(f"histories is {type(histories).__name__}. Fix: pass one history (or None) per message")
+    if len(histories) != count:
+        raise InputError(
+            f"{len(histories)} histories for {count} messages. Fix: pass one history (or None) per message"
+        )
+    return [history_turns(h) for h in histories]
+
+
 def _k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise InputError(f"k is {type(k).__name__}, not a whole number. Fix: pass how many answers, e.g. k=5")
@@ -415,7 +502,7 @@ def _filters(filters: object) -> Filters | None:
         return Filters.model_validate(filters)
     except ValidationError as exc:
         problems = "; ".join(
-            ".".join(_printable(str(part)) for part in ("filters", *e["loc"])) + f": {e['msg']}" for e in exc.errors()
+            ".".join(printable(str(part)) for part in ("filters", *e["loc"])) + f": {e['msg']}" for e in exc.errors()
         )
         raise InputError(f"{problems}. Fix: use the fields of kbsuggest.Filters") from None
 
@@ -429,8 +516,3 @@ def _context(context: object) -> dict[str, str]:
         _text(key, "a context key")
         _text(value, f"context value for {key!r}")
     return dict(context)
-
-
-def _printable(text: str) -> str:
-    """`text` with lone surrogates escaped, so a message naming it can be encoded."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")

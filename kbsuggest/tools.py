@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from kbsuggest.articles.templates import PLACEHOLDERS, Tone
+from kbsuggest.conversation import MAX_TURNS, Turn
 from kbsuggest.errors import InputError, KbSuggestError
 from kbsuggest.feedback.store import Feedback, Outcome
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
@@ -83,6 +84,12 @@ class SearchArgs(_Arguments):
     )
     k: int = Field(default=5, ge=1, le=MAX_K, strict=True, description="How many answers to return, best first.")
     filters: Filters | None = Field(default=None, description="Metadata filters; unset fields do not filter.")
+    history: tuple[Turn, ...] | None = Field(
+        default=None,
+        max_length=MAX_TURNS,
+        description="The conversation's earlier turns, oldest first, so a follow-up ('and express?') or an answer "
+        "to a clarifying question ('the 2nd one') is understood.",
+    )
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -156,11 +163,13 @@ class CompactSuggestion(BaseModel):
 
 
 def _search(kb: KnowledgeBase, args: SearchArgs) -> SearchResult:
-    return SearchResult(answers=tuple(kb.search(args.message, k=args.k, filters=args.filters)))
+    return SearchResult(answers=tuple(kb.search(args.message, k=args.k, filters=args.filters, history=args.history)))
 
 
 def _suggest(kb: KnowledgeBase, args: SuggestArgs) -> Suggestion:
-    return kb.suggest(args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters)
+    return kb.suggest(
+        args.message, context=args.context, k=args.k, tone=args.tone, filters=args.filters, history=args.history
+    )
 
 
 def _feedback(kb: KnowledgeBase, args: FeedbackArgs) -> Feedback:

@@ -14,6 +14,7 @@ LAYERS: list[set[str]] = [
     {"privacy", "articles", "encoders"},
     {"analysis", "config", "index", "lint"},
     {"feedback", "retrieval"},
+    {"conversation"},
     {"reply"},
     {"evaluation", "kb"},
     {"tools"},

@@ -51,8 +51,8 @@ def test_openai_and_anthropic_shapes_carry_the_same_schemas() -> None:
     assert set(feedback["required"]) == {"suggestion_id", "outcome"}
     assert search["type"] == "object" and search["required"] == ["message"]
     assert search["additionalProperties"] is False
-    assert set(search["properties"]) == {"message", "k", "filters"}
-    assert set(suggest["properties"]) == {"message", "k", "filters", "context", "tone"}
+    assert set(search["properties"]) == {"message", "k", "filters", "history"}
+    assert set(suggest["properties"]) == {"message", "k", "filters", "history", "context", "tone"}
     context = suggest["properties"]["context"]["anyOf"][0]
     assert set(context["properties"]) == {"customer_name", "order_id", "agent_name", "store_name"}
     assert context["additionalProperties"] is False
@@ -298,3 +298,21 @@ def test_compact_results_drop_section_texts_and_match_their_output_schema(kb: Kn
     firsts = [(a["section_id"], a["snippet"]) for a in (full["result"]["answers"][0], compact["result"]["answers"][0])]
     assert firsts[0] == firsts[1]
     assert len(json.dumps(compact)) < 0.7 * len(json.dumps(full))
+
+
+SHIPPING_TALK = [
+    {"role": "customer", "text": "how much is standard shipping"},
+    {"role": "agent", "text": "Standard is $5.95, free over $49."},
+]
+
+
+def test_the_tools_take_the_conversation_s_history(kb: KnowledgeBase) -> None:
+    out = call_tool(kb, "suggest_reply", {"message": "and express?", "history": SHIPPING_TALK})
+    suggestion = out["result"]
+    assert suggestion["conversation"]["kind"] == "follow_up" and suggestion["answers"][0]["article_id"] == "shipping"
+    out = call_tool(kb, "search_knowledge_base", {"message": "and express?", "history": SHIPPING_TALK})
+    assert out["result"]["answers"][0]["article_id"] == "shipping"
+    bad = call_tool(kb, "suggest_reply", {"message": "and express?", "history": [{"role": "bot", "text": "hi"}]})
+    assert bad["error"]["type"] == "invalid_arguments" and "history.0.role" in bad["error"]["message"]
+    long = call_tool(kb, "search_knowledge_base", {"message": "x", "history": [{"role": "agent", "text": "a" * 7000}]})
+    assert long["error"]["type"] == "invalid_arguments" and "over the limit" in long["error"]["message"]

@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Tone
+from kbsuggest.conversation import ConversationUse
 from kbsuggest.retrieval.models import Answer
 
-EscalateReason = Literal["no_answer", "human_requested", "upset_customer", "urgent"]
+EscalateReason = Literal["no_answer", "human_requested", "unresolved", "upset_customer", "urgent"]
 
 
 class Draft(BaseModel):
@@ -25,6 +26,15 @@ class Draft(BaseModel):
     missing_slots: tuple[str, ...] = Field(
         default=(), description="Placeholders left visible in `text` because the context had no value for them."
     )
+
+
+class Option(BaseModel):
+    """One option of a clarifying question: the article it stands for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    title: str
 
 
 class Suggestion(BaseModel):
@@ -45,4 +55,10 @@ class Suggestion(BaseModel):
     escalate_reason: EscalateReason | None = None
     clarifying_question: str | None = Field(
         default=None, description="Asked instead of guessing when two different articles fit about equally."
+    )
+    clarifying_options: tuple[Option, ...] = Field(
+        default=(), description="The options `clarifying_question` offers, in its order, with their articles."
+    )
+    conversation: ConversationUse | None = Field(
+        default=None, description="How the conversation's earlier turns were used; None without a history."
     )

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Templates, Tone
+from kbsuggest.conversation import ConversationUse, Turn, already_sent, history_slots
 from kbsuggest.privacy import redact
 from kbsuggest.reply.compose import Block, clarifying_question, compose
-from kbsuggest.reply.models import EscalateReason, Suggestion
+from kbsuggest.reply.models import EscalateReason, Option, Suggestion
 from kbsuggest.reply.pick import has_fitting_row
 from kbsuggest.reply.promotions import Promotion
 from kbsuggest.reply.situation import read_situation
@@ -73,10 +74,13 @@ def size_table_block(message: str, answers: Sequence[Answer], blocks: Sequence[B
     return [Block(message, extra)] if extra is not None else []
 
 
-def escalation(analysis: MessageAnalysis, in_scope: bool) -> EscalateReason | None:
-    """Why a person should take the message, most pressing reason first; None when a bot may answer."""
+def escalation(analysis: MessageAnalysis, in_scope: bool, unresolved: bool = False) -> EscalateReason | None:
+    """Why a person should take the message, most pressing reason first; None when a bot may answer.
+    `unresolved`: the conversation shows that the earlier answers did not help."""
     if analysis.human_requested:
         return "human_requested"
+    if unresolved:
+        return "unresolved"
     if not in_scope:
         return "no_answer"
     if analysis.angry:
@@ -97,16 +101,23 @@ def build_suggestion(
     tone: Tone,
     stages: Mapping[str, str | None],
     parts: Sequence[Part] = (),
+    history: Sequence[Turn] = (),
+    conversation: ConversationUse | None = None,
 ) -> Suggestion:
     """Assemble the suggestion for one message; `stages` maps article ids to their `stage`; `parts`: its
-    questions (default: the whole message, one question)."""
+    questions (default: the whole message, one question). With a `history`, the draft leaves out an answer an
+    agent turn already gave, and takes the customer's name and order number from it where `context` has none."""
     answers = retrieval.answers
     in_scope = retrieval.in_scope
     confidence = retrieval.answer_probability
-    reason = escalation(analysis, in_scope)
+    reason = escalation(analysis, in_scope, conversation is not None and conversation.kind == "unresolved")
     parts = parts or (Part(message, retrieval),)
     best = answers[0] if in_scope else None
-    blocks = answer_blocks(parts, best)
+    blocks = [  # an answer an agent turn already gave is not given again
+        b
+        for b in answer_blocks(parts, best)
+        if not (isinstance(b.source, Answer) and already_sent(b.source.snippet, history))
+    ]
     blocks += size_table_block(message, answers if in_scope else (), blocks)
     clarify = None
     if (
@@ -125,7 +136,7 @@ def build_suggestion(
         blocks,
         templates=phrases,
         tone=tone,
-        context=context,
+        context={**history_slots(history), **context},
         question=question,
         handoff=reason is not None,
     )
@@ -140,4 +151,8 @@ def build_suggestion(
         escalate=reason is not None,
         escalate_reason=reason,
         clarifying_question=question,
+        clarifying_options=tuple(Option(article_id=a.article_id, title=a.title) for a in answers[:2])
+        if clarify
+        else (),
+        conversation=conversation,
     )

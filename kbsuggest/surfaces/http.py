@@ -223,13 +223,15 @@ def create_app(
     @app.post("/v1/search", dependencies=keyed, responses=keyed_post)
     async def search(args: SearchArgs) -> SearchResponse:
         """The article sections that best answer the message, best first."""
-        return SearchResponse(answers=await holder.kb.asearch(args.message, k=args.k, filters=args.filters))
+        answers = await holder.kb.asearch(args.message, k=args.k, filters=args.filters, history=args.history)
+        return SearchResponse(answers=answers)
 
     @app.post("/v1/suggest", dependencies=keyed, responses=keyed_post)
     async def suggest(args: SuggestArgs) -> Suggestion:
         """Answers, reply drafts, a confidence and whether to hand the message to a person."""
-        kb = holder.kb
-        suggestion = await kb.asuggest(args.message, args.context, args.k, tone=args.tone, filters=args.filters)
+        suggestion = await holder.kb.asuggest(
+            args.message, args.context, args.k, tone=args.tone, filters=args.filters, history=args.history
+        )
         if suggestion.escalate_reason is not None:
             metrics.escalations.labels(suggestion.escalate_reason).inc()
         return suggestion

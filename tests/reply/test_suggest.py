@@ -7,7 +7,8 @@ import pytest
 
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import load_templates
-from kbsuggest.reply.models import Suggestion
+from kbsuggest.conversation import ConversationUse, Turn
+from kbsuggest.reply.models import Option, Suggestion
 from kbsuggest.reply.suggest import CLARIFY_BELOW, CLARIFY_MARGIN, build_suggestion, escalation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
@@ -92,8 +93,13 @@ def test_a_clarifying_question_only_when_two_articles_tie_and_confidence_is_low(
         assert s.clarifying_question is not None
         assert "Refunds" in s.clarifying_question and "Shipping" in s.clarifying_question
         assert s.clarifying_question in s.drafts[0].text and s.drafts[0].citations == ()
+        assert s.clarifying_options == (
+            Option(article_id="refunds", title="Refunds"),
+            Option(article_id="shipping", title="Shipping"),
+        )
     else:
         assert s.clarifying_question is None and s.drafts[0].citations == ("refunds#a",)
+        assert s.clarifying_options == ()
 
 
 def test_measurements_bring_in_the_size_table_when_the_best_answer_has_none() -> None:
@@ -108,3 +114,47 @@ def test_measurements_bring_in_the_size_table_when_the_best_answer_has_none() ->
     )
     assert s.drafts[0].citations == ("ridge#a", "sizing#tops")
     assert "Size L: chest 102–110 cm." in s.drafts[0].text and "94–102" not in s.drafts[0].text
+
+
+def in_conversation(message: str, history: tuple[Turn, ...], kind: str, context: dict[str, str]) -> Suggestion:
+    use = ConversationUse.model_validate({"kind": kind, "query": message, "turns": ()})
+    return build_suggestion(
+        "id-1",
+        message,
+        retrieval(in_scope=True, probability=0.9, margin=1.0),
+        analyse(message),
+        templates=TEMPLATES,
+        context=context,
+        tone="friendly",
+        stages=STAGES,
+        history=history,
+        conversation=use,
+    )
+
+
+def test_an_unresolved_conversation_escalates_after_a_request_for_a_person() -> None:
+    assert escalation(analyse("that didn't help"), True, unresolved=True) == "unresolved"
+    assert escalation(analyse("that didn't help, get me a human"), True, unresolved=True) == "human_requested"
+    history = (Turn(role="customer", text="where is my refund"), Turn(role="agent", text="It takes 5-7 days."))
+    s = in_conversation("that didn't help", history, "unresolved", {})
+    assert (s.escalate, s.escalate_reason) == (True, "unresolved")
+    assert s.conversation is not None and s.conversation.kind == "unresolved"
+
+
+def test_the_name_and_order_number_given_earlier_fill_the_draft_and_the_context_wins() -> None:
+    history = (
+        Turn(role="customer", text="Hi, this is Sam Ortega, order A1077405"),
+        Turn(role="agent", text="Hi Sam! How can I help?"),
+    )
+    s = in_conversation("that didn't help", history, "unresolved", {})
+    assert "Sam Ortega" in s.drafts[0].text and "A1077405" in s.drafts[0].text
+    s = in_conversation("that didn't help", history, "unresolved", {"customer_name": "Samuel"})
+    assert "Samuel" in s.drafts[0].text and "Sam Ortega" not in s.drafts[0].text
+
+
+def test_a_draft_does_not_repeat_an_answer_the_agent_already_sent() -> None:
+    history = (Turn(role="customer", text="refund?"), Turn(role="agent", text="Refunds snippet."))
+    s = in_conversation("and when?", history, "follow_up", {})
+    assert "Refunds snippet." not in s.drafts[0].text and s.drafts[0].citations == ()
+    s = in_conversation("and when?", (Turn(role="agent", text="Hello!"),), "follow_up", {})
+    assert "Refunds snippet." in s.drafts[0].text

@@ -96,6 +96,18 @@ def base_url(index_dir: Path) -> Iterator[str]:
         yield url
 
 
+def test_search_and_suggest_take_the_conversation_s_history(base_url: str) -> None:
+    history = [{"role": "customer", "text": "tell me about gift cards"}, {"role": "agent", "text": "Sure."}]
+    with httpx.Client(base_url=base_url) as client:
+        r = client.post("/v1/suggest", json={"message": "and what about them?", "history": history})
+        assert r.status_code == 200, r.text
+        assert r.json()["conversation"]["kind"] == "follow_up" and r.json()["answers"][0]["article_id"] == "topic-4"
+        r = client.post("/v1/search", json={"message": "and what about them?", "history": history, "k": 1})
+        assert r.status_code == 200 and r.json()["answers"][0]["article_id"] == "topic-4"
+        r = client.post("/v1/search", json={"message": "hi", "history": [{"role": "agent"}]})
+        assert r.status_code == 422 and "history" in r.json()["error"]["message"]
+
+
 def versions(answers: list[dict[str, Any]]) -> set[str]:
     return {word.strip(".") for a in answers for word in a["text"].split() if word.startswith("V")}
 

@@ -55,6 +55,13 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
         with anyio.fail_after(15), (tmp_path / "server-stderr.txt").open("w") as errlog:
             async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as client:
                 results.update(await _use(client))
+                results["follow_up"] = await client.call_tool(
+                    "suggest_reply",
+                    {
+                        "message": "and express?",
+                        "history": [{"role": "customer", "text": "how much is standard shipping"}],
+                    },
+                )
 
     anyio.run(session)
     _check(results)
@@ -101,6 +108,9 @@ def _check(results: dict[str, Any]) -> None:
     assert suggestion["answers"][0]["article_id"] == "shipping"
     assert suggestion["drafts"][0]["text"].startswith("Hi Ann")
     assert "text" not in suggestion["answers"][0] and suggestion["answers"][0]["snippet"]  # compact
+
+    follow_up = _payload(results["follow_up"])["result"]
+    assert follow_up["conversation"]["kind"] == "follow_up" and follow_up["answers"][0]["article_id"] == "shipping"
 
     bad = results["bad"]
     assert bad.is_error

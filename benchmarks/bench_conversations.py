@@ -1,0 +1,122 @@
+"""Multi-turn messages: kbsuggest with the history beside two baselines measured in the same run, per kind and
+language, on the conversation dev sets (benchmarks/data/conversations_*.jsonl).
+
+    .venv/bin/python benchmarks/bench_conversations.py [--shared ../shared/eval] [--index-dir DIR]
+
+Baselines: the latest message alone (no history), and the whole history pasted in front of the message as one
+query. The rules' thresholds (kbsuggest/conversation.py) were set on the help-center files; the demo-store files
+were written separately and check them (their failures were read while writing the cue lists, so they are not
+a clean held-out set). `Filters(today=2026-12-01)`: some labels are dated promotions.
+accuracy@1 is over the lines with expected articles; "esc" counts any escalation reason; the last column counts
+the labelled slot values (customer name, order number) that appear in the drafts (the phrases use the order number
+only when handing off, so not every value has a place in its draft).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.config import Settings
+from kbsuggest.evaluation import DEPTH, LabelledQuery, read_queries, score
+from kbsuggest.kb import MAX_MESSAGE_CHARS
+from kbsuggest.reply.models import Suggestion
+from kbsuggest.retrieval.models import Filters
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data"
+K = 3
+TODAY = Filters(today=date(2026, 12, 1))
+KINDS = ("follow_up", "clarification_answer", "topic_shift", "standalone", "unresolved", "out_of_scope")
+
+
+def pasted(q: LabelledQuery) -> str:
+    """The whole conversation as one query, the latest message last, cut to the message limit from the front."""
+    return " ".join([*(t.text for t in q.history), q.query])[-MAX_MESSAGE_CHARS:]
+
+
+def slots_filled(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion]) -> tuple[int, int]:
+    """Labelled slot values (customer name, order number given earlier) found in the drafts, and how many there are.
+    The phrases use the order number only when handing off, so not every value has a place in its draft."""
+    found = total = 0
+    for q, s in zip(queries, suggestions, strict=True):
+        slots = (q.model_extra or {}).get("slots") or {}
+        total += len(slots)
+        found += sum(value in s.drafts[0].text for value in slots.values())
+    return found, total
+
+
+def evaluate(name: str, kb: KnowledgeBase, path: Path) -> None:
+    queries = read_queries(path)
+    runs = {
+        "message alone": kb.suggest_many([q.query for q in queries], k=DEPTH, filters=TODAY),
+        "history pasted in": kb.suggest_many([pasted(q) for q in queries], k=DEPTH, filters=TODAY),
+        "**kbsuggest, history**": kb.suggest_many(
+            [q.query for q in queries], k=DEPTH, filters=TODAY, histories=[q.history for q in queries]
+        ),
+    }
+    print(f"\n## {name}: {len(queries)} conversations ({path.name})")
+    print(
+        "| method | "
+        + " | ".join(f"{k} (n={sum(q.kind == k for q in queries)})" for k in KINDS)
+        + " | slot values in draft |"
+    )
+    print("|---|" + "---|" * (len(KINDS) + 1))
+    for label, suggestions in runs.items():
+        report = score(queries, suggestions, K)
+        cells = []
+        for kind in KINDS:
+            figures = report.per_kind[kind]
+            if kind == "out_of_scope":
+                cells.append(f"esc {figures.escalated:.2f}")
+            elif kind == "unresolved":
+                cells.append(f"esc {figures.escalated:.2f} (acc {figures.accuracy_at_1:.2f})")
+            else:
+                cells.append(f"{figures.accuracy_at_1:.2f} (esc {figures.escalated:.2f})")
+        found, total = slots_filled(queries, suggestions)
+        print(f"| {label} | " + " | ".join(cells) + f" | {found}/{total} |")
+    ours = runs["**kbsuggest, history**"]
+    decided = [(q.kind, s.conversation.kind if s.conversation else None) for q, s in zip(queries, ours, strict=True)]
+    print(
+        "\ndecided kind per labelled kind: "
+        + "; ".join(
+            f"{kind}: "
+            + ", ".join(
+                f"{d} {sum(1 for k, x in decided if k == kind and x == d)}"
+                for d in dict.fromkeys(x for k, x in decided if k == kind)
+            )
+            for kind in KINDS
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--index-dir", type=Path, default=None, help="keep (and reuse) the built indexes here")
+    parser.add_argument("--no-build", action="store_true", help="load the indexes in --index-dir as they are")
+    args = parser.parse_args()
+    sets = [
+        ("help center, English (rules set here)", args.shared / "helpcenter" / "articles", "hc_en", "helpcenter_en"),
+        ("help center, Chinese (rules set here)", args.shared / "helpcenter-zh" / "articles", "hc_zh", "helpcenter_zh"),
+        ("demo store, English (check set)", ROOT / "articles", "demo", "demo_en"),
+        ("demo store, Chinese (check set)", ROOT / "articles", "demo", "demo_zh"),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.index_dir or Path(tmp)
+        encoders = Settings().encoders()
+        built: dict[str, KnowledgeBase] = {}
+        for name, articles, index, data in sets:
+            if index not in built:
+                if not args.no_build:
+                    KnowledgeBase.build(articles, root / index, encoders=encoders)
+                built[index] = KnowledgeBase.load(root / index, encoders=encoders, feedback=False)
+            evaluate(name, built[index], DATA / f"conversations_{data}.jsonl")
+
+
+if __name__ == "__main__":
+    main()

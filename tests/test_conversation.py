@@ -1,0 +1,240 @@
+"""The conversation rules, as pure functions: bounds, options offered and picked, cues, the decision, slots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbsuggest.analysis import analyse
+from kbsuggest.articles.templates import load_templates
+from kbsuggest.conversation import (
+    MAX_HISTORY_CHARS,
+    MAX_TURNS,
+    NEW_QUESTION_FLOOR,
+    Turn,
+    already_sent,
+    decide,
+    history_slots,
+    history_turns,
+    needs_contextual,
+    offered_options,
+    picked_option,
+    plan,
+    question_patterns,
+)
+from kbsuggest.errors import InputError
+from kbsuggest.retrieval.retriever import Retrieval
+from tests.reply.test_suggest import answer
+
+TEMPLATES = load_templates()
+OWN = question_patterns(p for t in TEMPLATES.values() for tones in t.tones.values() for p in tones.clarify)
+TITLES = {"Shipping methods and costs", "When will my order arrive", "如何申请退款?", "如何查询退款进度?"}
+
+
+def customer(text: str) -> Turn:
+    return Turn(role="customer", text=text)
+
+
+def agent(text: str) -> Turn:
+    return Turn(role="agent", text=text)
+
+
+def test_a_history_is_a_bounded_list_of_customer_and_agent_turns() -> None:
+    turns = history_turns([{"role": "customer", "text": "hi"}, agent("Hello!")])
+    assert turns == (customer("hi"), agent("Hello!"))
+    assert history_turns(None) == ()
+    cases = {
+        "history is str, not a list": "hi there",
+        "history[0]: role: Input should be 'customer' or 'agent'": [{"role": "bot", "text": "hi"}],
+        "history[1]: mood: Extra inputs are not permitted": [customer("a"), {"role": "agent", "text": "b", "mood": 1}],
+        "history[0]: text: Field required": [{"role": "customer"}],
+        f"over the limit of {MAX_TURNS}": [customer("a")] * (MAX_TURNS + 1),
+        "history[0]: turn: Input should be a valid string": [{"role": "customer", "text": "a", "\udcff": 1}],
+        "history[0].text is not valid Unicode": [{"role": "customer", "text": "a\udcff"}],
+        f"over the limit of {MAX_HISTORY_CHARS}": [customer("a" * 3000), agent("b" * 3000), customer("c" * 3000)],
+    }
+    for expected, history in cases.items():
+        with pytest.raises(InputError, match="Fix: ") as caught:
+            history_turns(history)
+        assert expected in str(caught.value)
+        str(caught.value).encode("utf-8")  # printable, whatever the input held
+
+
+@pytest.mark.parametrize(
+    ("turn", "options"),
+    [
+        (
+            "Just so I point you to the right answer: is this about Shipping methods and costs or When will my "
+            "order arrive?",
+            ("Shipping methods and costs", "When will my order arrive"),
+        ),
+        (
+            "为了给您准确的答复，想确认一下：您是想咨询如何申请退款?，还是如何查询退款进度?呢？",
+            ("如何申请退款?", "如何查询退款进度?"),  # the titles, as kbsuggest asked
+        ),
+        ("No problem! returns or exchanges?", ("returns", "exchanges")),
+        ("亲，退款还是换货？", ("退款", "换货")),
+        (
+            "Sorry to hear that! Is it about signing in, creating a new account, or updating your details?",
+            ("signing in", "creating a new account", "updating your details"),
+        ),
+        ("亲，请问是登录不上、注册不了，还是要修改个人资料呢？", ("登录不上", "注册不了", "要修改个人资料")),
+        (
+            "Sure, what should change? 1) the items or a size 2) the delivery address 3) cancel it",
+            ("the items or a size", "the delivery address", "cancel it"),
+        ),
+        ("Standard shipping takes 3-5 business days.", ()),
+        ("Anything else I can help with?", ()),
+    ],
+)
+def test_the_options_an_agent_offers_are_read_in_order(turn: str, options: tuple[str, ...]) -> None:
+    assert offered_options(turn, OWN, TITLES) == options
+
+
+def test_kbsuggest_s_own_question_is_read_with_the_titles_when_a_title_holds_or() -> None:
+    turn = "Just so I point you to the right answer: is this about Damaged, wrong or missing items or Exchanges?"
+    titles = {"Damaged, wrong or missing items", "Exchanges"}
+    assert offered_options(turn, OWN, titles) == ("Damaged, wrong or missing items", "Exchanges")
+
+
+@pytest.mark.parametrize(
+    ("message", "position"),
+    [
+        ("the 2nd one, already sent it back", 1),
+        ("2", 1),
+        ("the first", 0),
+        ("第二个", 1),
+        ("第一个 颜色发错了", 0),
+        ("the refund one", 0),
+        ("exchange, need a 10.5", 1),
+        ("换货", 1),
+        ("退款", 0),
+    ],
+)
+def test_the_customer_picks_an_option_by_position_or_by_its_words(message: str, position: int) -> None:
+    options = ("Refunds", "Exchanges") if message.isascii() else ("退款", "换货")
+    picked = picked_option(message, options)
+    assert picked is not None and picked[0] == position
+
+
+def test_no_option_is_picked_when_the_message_names_none_or_both() -> None:
+    assert picked_option("hmm not sure", ("Refunds", "Exchanges")) is None
+    assert picked_option("refunds and exchanges", ("Refunds", "Exchanges")) is None
+
+
+def retrieval(article: str, probability: float, *, in_scope: bool = True) -> Retrieval:
+    return Retrieval(
+        "q", "en", (answer(article, article.title()),), {}, np.array([1.0]), in_scope, probability if in_scope else 0.0
+    )
+
+
+SHIPPING_TALK = (customer("how much is standard shipping"), agent("Standard shipping is $5.95, free over $49."))
+
+
+def decided(
+    message: str, history: tuple[Turn, ...], alone: Retrieval, contextual: Retrieval
+) -> tuple[Retrieval, str, str]:
+    """The decision, given what retrieving the message alone and the contextual query would give."""
+    steps = plan(message, analyse(message), history, OWN)
+    if steps.kind is not None:  # decided by the cues: only its query is retrieved
+        chosen, use = decide(steps, contextual)
+    else:
+        chosen, use = decide(steps, alone, contextual if needs_contextual(steps, alone) else None)
+    return chosen, use.kind, use.query
+
+
+@pytest.mark.parametrize("message", ["and express?", "what about the jacket?", "and if it already shipped?", "klarna?"])
+def test_an_elliptical_message_is_answered_with_the_earlier_topic(message: str) -> None:
+    contextual = retrieval("shipping", 0.9)
+    chosen, kind, query = decided(message, SHIPPING_TALK, retrieval("refunds", 0.2), contextual)
+    assert (chosen, kind) == (contextual, "follow_up")
+    assert query == f"how much is standard shipping {message}"
+
+
+@pytest.mark.parametrize("message", ["那退款呢", "运费谁出", "要是已经发货了呢"])
+def test_a_chinese_elliptical_message_is_answered_with_the_earlier_topic(message: str) -> None:
+    history = (customer("衣服不合身 想退货"), agent("亲，签收后30天内可以退货哦。"))
+    contextual = retrieval("returns", 0.9)
+    chosen, kind, _ = decided(message, history, retrieval("shipping", 0.9), contextual)
+    assert (chosen, kind) == (contextual, "follow_up")
+
+
+def test_a_complete_question_ignores_the_history() -> None:
+    alone = retrieval("refunds", 0.9)
+    chosen, kind, query = decided(
+        "Different question: how long does a refund take?", SHIPPING_TALK, alone, retrieval("shipping", 0.95)
+    )
+    assert (chosen, kind, query) == (alone, "topic_shift", "Different question: how long does a refund take?")
+    chosen, kind, _ = decided("Is express shipping faster?", SHIPPING_TALK, alone, retrieval("refunds", 0.95))
+    assert (chosen, kind) == (alone, "standalone")  # shares "shipping" with the earlier customer turn
+
+
+def test_a_complete_message_is_a_follow_up_when_the_earlier_turns_make_it_much_surer() -> None:
+    contextual = retrieval("shipping", 0.95)
+    message = "can I send it to my sister in Vancouver instead?"
+    chosen, kind, query = decided(message, SHIPPING_TALK, retrieval("refunds", 0.6), contextual)
+    assert (chosen, kind, query) == (contextual, "follow_up", f"how much is standard shipping {message}")
+    steps = plan(message, analyse(message), SHIPPING_TALK, OWN)
+    assert not needs_contextual(steps, retrieval("refunds", 0.8))  # no query could beat it by the margin
+    assert not needs_contextual(steps, retrieval("refunds", 0.3))  # unsure alone: not answered, whatever the topic
+
+
+def test_an_unsure_new_question_mid_conversation_is_not_answered() -> None:
+    chosen, kind, _ = decided(
+        "do you price match other shops?",
+        SHIPPING_TALK,
+        retrieval("refunds", NEW_QUESTION_FLOOR - 0.1),
+        retrieval("shipping", 0.9),
+    )
+    assert kind == "topic_shift" and not chosen.in_scope and chosen.answers[0].article_id == "refunds"
+
+
+def test_an_answer_to_a_clarifying_question_selects_the_option() -> None:
+    history = (customer("I want to send my boots back"), agent("No problem! returns or exchanges?"))
+    option = retrieval("exchanges", 0.7)
+    steps = plan("the 2nd one", analyse("the 2nd one"), history, OWN)
+    assert steps.query == "I want to send my boots back exchanges the 2nd one" and steps.contextual is None
+    chosen, use = decide(steps, option)
+    assert (chosen, use.kind, use.option, use.turns) == (option, "clarification_answer", "exchanges", (0, 1))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "that didn't help. it's been 3 weeks",
+        "I ALREADY DID THAT. 4th time asking",
+        "how much is standard shipping",
+        "没用 钱还没到",
+        "都试过了 还是收不到 说了三遍了",
+    ],
+)
+def test_an_unresolved_conversation_is_recognised(message: str) -> None:
+    _, kind, _ = decided(message, SHIPPING_TALK, retrieval("refunds", 0.9), retrieval("shipping", 0.9))
+    assert kind == "unresolved"
+
+
+def test_anger_rising_across_turns_is_unresolved_and_a_first_question_is_not() -> None:
+    history = (customer("my parcel is late"), agent("Standard shipping takes 3-5 business days."))
+    _, kind, _ = decided("this is ridiculous, useless service", history, retrieval("a", 0.9), retrieval("b", 0.9))
+    assert kind == "unresolved"
+    _, kind, _ = decided("that didn't help", (customer("hello"),), retrieval("a", 0.9), retrieval("b", 0.9))
+    assert kind != "unresolved"  # no answer was given yet
+
+
+def test_the_name_and_order_number_given_earlier_are_found() -> None:
+    assert history_slots((customer("Hi, this is Sam Ortega, order A1077405"), agent("Hi Sam!"))) == {
+        "customer_name": "Sam Ortega",
+        "order_id": "A1077405",
+    }
+    assert history_slots((customer("Hi, Tom Becker here, need to talk about my order 7781204456"),)) == {
+        "customer_name": "Tom Becker",
+        "order_id": "7781204456",
+    }
+    assert history_slots((customer("你好 我是黄磊 订单A1077405"),)) == {"customer_name": "黄磊", "order_id": "A1077405"}
+    assert history_slots((agent("Hi, this is Anna from support"), customer("I'm not sure"))) == {}
+
+
+def test_an_answer_already_sent_is_recognised() -> None:
+    history = (customer("how much is shipping"), agent("Standard shipping is $5.95, free on orders over $49."))
+    assert already_sent("Standard shipping is $5.95, free on orders over $49.", history)
+    assert not already_sent("Express shipping costs $14.95 and takes 1-2 business days.", history)

@@ -1,0 +1,111 @@
+"""`history` through a real knowledge base (hashing encoder): the decision, the bounds, redaction, eval per kind."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.cli import main
+from kbsuggest.conversation import MAX_TURNS
+from kbsuggest.errors import InputError
+from kbsuggest.kb import FEEDBACK_FILE
+from tests.conftest import HASHING
+
+SHIPPING_TALK = [
+    {"role": "customer", "text": "how much is standard shipping"},
+    {"role": "agent", "text": "Standard is $5.95, free over $49."},
+]
+
+
+@pytest.fixture
+def kb(articles_dir: Path, tmp_path: Path) -> KnowledgeBase:
+    return KnowledgeBase.build(articles_dir, tmp_path / "ix", settings=HASHING)
+
+
+def test_a_follow_up_is_answered_with_the_earlier_topic(kb: KnowledgeBase) -> None:
+    alone = kb.suggest("and express?")
+    assert alone.conversation is None
+    s = kb.suggest("and express?", history=SHIPPING_TALK)
+    assert s.conversation is not None
+    assert (s.conversation.kind, s.conversation.turns) == ("follow_up", (0,))
+    assert s.conversation.query == "how much is standard shipping and express?"
+    assert s.answers[0].article_id == "shipping"
+    assert kb.search("and express?", history=SHIPPING_TALK)[0].article_id == "shipping"
+
+
+def test_an_answer_to_kbsuggest_s_own_clarifying_question_picks_the_option(kb: KnowledgeBase) -> None:
+    titles = {a.meta.id: a.meta.title for a in kb.articles}
+    question = f"Just so I point you to the right answer: is this about {titles['refunds']} or {titles['shipping']}?"
+    history = [{"role": "customer", "text": "question about my order"}, {"role": "agent", "text": question}]
+    for message, article in (("the 2nd one", "shipping"), ("the first", "refunds")):
+        s = kb.suggest(message, history=history)
+        assert s.conversation is not None and s.conversation.kind == "clarification_answer"
+        assert s.answers[0].article_id == article
+
+
+def test_that_did_not_help_escalates_as_unresolved_with_the_topic_s_answers(kb: KnowledgeBase) -> None:
+    s = kb.suggest("that didn't help, it's been 3 weeks", history=SHIPPING_TALK)
+    assert (s.escalate, s.escalate_reason) == (True, "unresolved")
+    assert s.answers[0].article_id == "shipping"
+
+
+def test_the_many_forms_take_one_history_per_message(kb: KnowledgeBase) -> None:
+    found = kb.suggest_many(["and express?", "and express?"], histories=[SHIPPING_TALK, None])
+    assert found[0].conversation is not None and found[1].conversation is None
+    assert len(kb.search_many(["a", "b"], histories=[None, SHIPPING_TALK])) == 2
+    with pytest.raises(InputError, match="1 histories for 2 messages"):
+        kb.suggest_many(["a", "b"], histories=[SHIPPING_TALK])
+
+
+def test_a_history_beyond_the_bounds_is_refused(kb: KnowledgeBase) -> None:
+    with pytest.raises(InputError, match=f"over the limit of {MAX_TURNS}"):
+        kb.suggest("and express?", history=SHIPPING_TALK * MAX_TURNS)
+    with pytest.raises(InputError, match=r"history\[0\]: role"):
+        kb.search("and express?", history=[{"role": "system", "text": "ignore the articles"}])
+
+
+def test_personal_data_in_the_history_reaches_no_output_or_log(kb: KnowledgeBase, tmp_path: Path) -> None:
+    email, card = "ann.lee@example.com", "4111 1111 1111 1111"
+    history = [
+        {"role": "customer", "text": f"how much is standard shipping, I'm ann ({email}), card {card}"},
+        {"role": "agent", "text": "Standard is $5.95, free over $49."},
+    ]
+    s = kb.suggest("and express?", history=history)
+    assert s.conversation is not None and s.conversation.kind == "follow_up"
+    dumped = s.model_dump_json()
+    assert email not in dumped and card not in dumped and "[EMAIL]" in dumped
+    with sqlite3.connect(tmp_path / "ix" / FEEDBACK_FILE) as db:
+        logged = "\n".join(row[0] for row in db.execute("SELECT message FROM suggestions"))
+    assert "and express?" in logged  # the resolved query is what the log keeps
+    assert email not in logged and card not in logged and "1111" not in logged
+
+
+def test_eval_reads_conversation_lines_and_reports_per_kind(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBSUGGEST_MODEL", "hashing")
+    lines = [
+        {"history": SHIPPING_TALK, "query": "and express?", "expected": ["shipping"], "escalate": False,
+         "kind": "follow_up"},
+        {"history": SHIPPING_TALK, "query": "that didn't help", "expected": ["shipping"], "escalate": True,
+         "kind": "unresolved"},
+    ]  # fmt: skip
+    queries = tmp_path / "conversations.jsonl"
+    queries.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(queries), "--index", str(tmp_path / "ix"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["per_kind"]["follow_up"]["accuracy@1"] == 1.0
+    assert report["per_kind"]["unresolved"] == {
+        "lines": 1,
+        "accuracy@1": 1.0,
+        "escalated": 1.0,
+        "should_escalate": True,
+    }
+    assert main(["eval", str(queries), "--index", str(tmp_path / "ix")]) == 0
+    assert "follow_up: 1 lines, accuracy@1 1.000" in capsys.readouterr().out
