@@ -277,11 +277,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
     mcp.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio")
-    mcp.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
-    mcp.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
-    mcp.add_argument(
-        "--api-key", default=None, help="with --http: require this X-API-Key header (default: $KBSUGGEST_API_KEY)"
-    )
+    _listening(mcp, "with --http: ")
     mcp.add_argument(
         "--feedback", action="store_true", help="also serve record_feedback (for clients relaying an agent's verdict)"
     )
@@ -290,19 +286,16 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="serve search, suggest and reload over HTTP (FastAPI)",
-        description="Serve the knowledge base over HTTP; OpenAPI at /openapi.json.",
+        help="serve search, suggest, feedback, reload and metrics over HTTP (FastAPI)",
+        description="Serve the knowledge base over HTTP: /v1/search, /v1/suggest, /v1/feedback, /v1/reload, /healthz, "
+        "/metrics; OpenAPI at /openapi.json.",
         epilog=_examples(
             "kbsuggest serve --index .kbsuggest-index",
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest serve --index .kbsuggest-index --host 0.0.0.0",
         ),
     )
     serve.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument(
-        "--api-key", default=None, help="require this X-API-Key header on /v1 routes (default: $KBSUGGEST_API_KEY)"
-    )
+    _listening(serve, "")
     serve.set_defaults(run=_serve)
 
     lint = commands.add_parser(
@@ -504,6 +497,19 @@ def _serve(args: argparse.Namespace) -> int:
     api_key = _api_key(args)
     serve(args.index, host=args.host, port=args.port, api_key=api_key)
     return 0
+
+
+def _listening(command: argparse.ArgumentParser, condition: str) -> None:
+    """--host, --port and --api-key, for the commands that serve over the network."""
+    command.add_argument(
+        "--host", default="127.0.0.1", help=f"{condition}address to bind (default 127.0.0.1, this machine only)"
+    )
+    command.add_argument("--port", type=int, default=8000, help=f"{condition}port (default 8000)")
+    command.add_argument(
+        "--api-key",
+        default=None,
+        help=f"{condition}require this X-API-Key header (default: $KBSUGGEST_API_KEY; not on /healthz and the docs)",
+    )
 
 
 def _api_key(args: argparse.Namespace) -> str | None:

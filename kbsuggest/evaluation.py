@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,6 +20,7 @@ from kbsuggest.errors import InputError
 from kbsuggest.reply.models import Suggestion
 
 DEPTH = 10
+Line = TypeVar("Line", bound=BaseModel)
 
 
 class LabelledQuery(BaseModel):
@@ -76,15 +78,20 @@ class EvalReport(BaseModel):
 
 def read_queries(path: Path | str) -> list[LabelledQuery]:
     """Read a JSON-lines query file; errors name the line."""
+    fix = 'write {"query": "...", "expected": ["article-id", ...]}, with "history": [...] in a conversation'
+    return _read_lines(path, LabelledQuery, fix)
+
+
+def _read_lines(path: Path | str, model: type[Line], fix: str) -> list[Line]:
+    """One `model` per non-blank JSON line of `path`; an invalid line is an `InputError` naming it and `fix`."""
     out = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            out.append(LabelledQuery.model_validate_json(line))
+            out.append(model.model_validate_json(line))
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
-            fix = 'write {"query": "...", "expected": ["article-id", ...]}, with "history": [...] in a conversation'
             raise InputError(f"{path}:{number}: {problem}. Fix: {fix}") from None
     return out
 
@@ -212,17 +219,8 @@ def states(draft: str, fragment: Fragment) -> bool:
 
 def read_drafts(path: Path | str) -> list[LabelledDraft]:
     """Read a JSON-lines draft label file; errors name the line."""
-    out = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(LabelledDraft.model_validate_json(line))
-        except ValidationError as exc:
-            problem = exc.errors()[0]["msg"]
-            fix = 'write {"query": "...", "must": ["fact", ["fact", "paraphrase"]], "must_not": [...]}'
-            raise InputError(f"{path}:{number}: {problem}. Fix: {fix}") from None
-    return out
+    fix = 'write {"query": "...", "must": ["fact", ["fact", "paraphrase"]], "must_not": [...]}'
+    return _read_lines(path, LabelledDraft, fix)
 
 
 def score_drafts(labels: Sequence[LabelledDraft], drafts: Sequence[str]) -> DraftReport:

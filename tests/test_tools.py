@@ -268,7 +268,14 @@ def test_the_agents_sdk_takes_the_strict_tools_as_they_are(kb: KnowledgeBase) ->
 def test_a_strict_call_sends_null_for_what_it_leaves_unset(kb: KnowledgeBase) -> None:
     suggest = TOOLS["suggest_reply"].strict_parameters()
     names = {"agent_name": None, "customer_name": "Ann", "order_id": None, "store_name": None}
-    strict_call = {"message": "when will my refund arrive", "k": None, "filters": None, "context": names, "tone": None}
+    strict_call = {
+        "message": "when will my refund arrive",
+        "k": None,
+        "filters": None,
+        "history": None,
+        "context": names,
+        "tone": None,
+    }
     jsonschema.validate(strict_call, suggest)
     with pytest.raises(jsonschema.ValidationError):  # every property must be sent
         jsonschema.validate({"message": "when will my refund arrive"}, suggest)
@@ -278,7 +285,7 @@ def test_a_strict_call_sends_null_for_what_it_leaves_unset(kb: KnowledgeBase) ->
     )
     assert out["drafts"] == plain["result"]["drafts"] and "Ann" in out["drafts"][0]["text"]
     filtered = {"locale": "zh-CN", "type": None, "tags": None, "products": None, "channel": None, "today": None}
-    search = {"message": "退款", "k": 2, "filters": filtered}
+    search = {"message": "退款", "k": 2, "filters": filtered, "history": None}
     jsonschema.validate(search, TOOLS["search_knowledge_base"].strict_parameters())
     answers = call_tool(kb, "search_knowledge_base", search)["result"]["answers"]
     assert answers and {a["locale"] for a in answers} == {"zh-CN"}

@@ -49,7 +49,10 @@ class Suggestion(BaseModel):
         description="Where in the purchase the customer is, from the best answer's article."
     )
     answers: tuple[Answer, ...]
-    drafts: tuple[Draft, ...]
+    drafts: tuple[Draft, ...] = Field(
+        description="The reply draft, one today: a tuple so alternatives (other tones, other answers) can be added "
+        "without breaking callers."
+    )
     confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability that the first answer is right.")
     escalate: bool
     escalate_reason: EscalateReason | None = None

@@ -116,7 +116,10 @@ def build_suggestion(
     blocks = [  # an answer an agent turn already gave is not given again
         b
         for b in answer_blocks(parts, best)
-        if not (isinstance(b.source, Answer) and already_sent(b.source.snippet, history))
+        if not (
+            isinstance(b.source, Answer)
+            and (already_sent(b.source.snippet, history) or already_sent(b.source.text, history))
+        )
     ]
     blocks += size_table_block(message, answers if in_scope else (), blocks)
     clarify = None

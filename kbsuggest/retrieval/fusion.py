@@ -23,7 +23,7 @@ both folds chose the same weights in both languages:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +63,18 @@ class FusionWeights:
     def for_language(self, language: str) -> dict[str, float]:
         """The non-zero weights of `language` ("zh", else English's)."""
         return {name: w for name, w in (self.zh if language == "zh" else self.en).items() if w}
+
+    def among(self, encoders: Iterable[str]) -> FusionWeights:
+        """These weights for a knowledge base with only `encoders`: signals of other encoders are dropped and the
+        rest rescaled to sum 1; a language left with none weighs BM25 alone."""
+        names = {LEXICAL, *encoders}
+
+        def kept(weights: Mapping[str, float]) -> dict[str, float]:
+            left = {n: w for n, w in weights.items() if w and encoder_of(n) in names}
+            total = sum(left.values())
+            return {n: w / total for n, w in left.items()} if total else {LEXICAL: 1.0}
+
+        return FusionWeights(en=kept(self.en), zh=kept(self.zh))
 
 
 DEFAULT_WEIGHTS = FusionWeights()

@@ -92,7 +92,7 @@ class Retriever:
         self.encoders = encoders
         self.lexical = lexical
         self.default_locale = default_locale
-        self.weights = weights
+        self.weights = weights.among(encoders)  # a knowledge base without some encoder still fuses the rest
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
         self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
         self._repeat = np.array([bool(REPEAT.search(" ".join(s.heading_path[1:]))) for s in self.sections], dtype=bool)

@@ -153,8 +153,8 @@ def test_the_name_and_order_number_given_earlier_fill_the_draft_and_the_context_
 
 
 def test_a_draft_does_not_repeat_an_answer_the_agent_already_sent() -> None:
-    history = (Turn(role="customer", text="refund?"), Turn(role="agent", text="Refunds snippet."))
+    history = (Turn(role="customer", text="refund?"), Turn(role="agent", text="Refunds text."))
     s = in_conversation("and when?", history, "follow_up", {})
-    assert "Refunds snippet." not in s.drafts[0].text and s.drafts[0].citations == ()
+    assert "Refunds text." not in s.drafts[0].text and s.drafts[0].citations == ()
     s = in_conversation("and when?", (Turn(role="agent", text="Hello!"),), "follow_up", {})
-    assert "Refunds snippet." in s.drafts[0].text
+    assert "Refunds text." in s.drafts[0].text

@@ -625,8 +625,11 @@ def test_metrics_count_requests_escalations_and_reloads_and_nothing_quotes_a_mes
     keyed = {"X-API-Key": KEY}
     with running(create_app(index_dir, api_key=KEY, settings=HASHING)) as url, httpx.Client(base_url=url) as client:
         assert client.get("/metrics").status_code == 401  # the same key as /v1
+        reasons = []
         for message in (f"gift cards {secret}?", f"I want a real person now {secret}"):
-            assert client.post("/v1/suggest", json={"message": message}, headers=keyed).status_code == 200
+            r = client.post("/v1/suggest", json={"message": message}, headers=keyed)
+            assert r.status_code == 200
+            reasons.append(r.json()["escalate_reason"])
         assert client.post("/v1/search", json={"message": f"refund {secret}"}, headers=keyed).status_code == 200
         assert client.post("/v1/search", json={"message": f"refund {secret}"}).status_code == 401
         r = client.post("/v1/search", json={"message": f"refund {secret}", "k": 0}, headers=keyed)
@@ -657,7 +660,9 @@ def test_metrics_count_requests_escalations_and_reloads_and_nothing_quotes_a_mes
     escalations = {
         dict(labels)["reason"]: v for (name, labels), v in found.items() if name == "kbsuggest_escalations_total"
     }
-    assert escalations == {"human_requested": 1, "no_answer": 0, "upset_customer": 0, "urgent": 0}
+    reasons_known = ("human_requested", "no_answer", "unresolved", "upset_customer", "urgent")
+    assert escalations == {reason: reasons.count(reason) for reason in reasons_known}  # every reason, counted
+    assert reasons[1] == "human_requested"
     assert found[("kbsuggest_reloads_total", (("outcome", "success"),))] == 1
     assert found[("kbsuggest_reloads_total", (("outcome", "failure"),))] == 1
     assert secret not in r.text

@@ -55,13 +55,6 @@ def test_a_real_client_lists_and_calls_the_tools(index_dir: Path, tmp_path: Path
         with anyio.fail_after(15), (tmp_path / "server-stderr.txt").open("w") as errlog:
             async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as client:
                 results.update(await _use(client))
-                results["follow_up"] = await client.call_tool(
-                    "suggest_reply",
-                    {
-                        "message": "and express?",
-                        "history": [{"role": "customer", "text": "how much is standard shipping"}],
-                    },
-                )
 
     anyio.run(session)
     _check(results)
@@ -78,6 +71,10 @@ async def _use(client: ClientSession) -> dict[str, Any]:
     )
     results["suggest"] = await client.call_tool(
         "suggest_reply", {"message": "how much is express shipping", "context": {"customer_name": "Ann"}}
+    )
+    results["follow_up"] = await client.call_tool(
+        "suggest_reply",
+        {"message": "and express?", "history": [{"role": "customer", "text": "how much is standard shipping"}]},
     )
     results["bad"] = await client.call_tool("suggest_reply", {"message": "hi", "k": 0, "tone": "rude"})
     results["unknown"] = await client.call_tool("refund_everyone", {})
