@@ -110,7 +110,7 @@ def evaluate(name: str, articles: Path, queries_path: Path, index: Path) -> None
         report = score(queries, kb.suggest_many(messages, k=DEPTH), K)
         rankings[label] = articles_ranked(kb, messages)
         print(
-            f"| {label} | {report.accuracy_at_1:.3f} | {report.recall_at_k:.3f} | {report.mrr:.3f} "
+            f"| {label} | {report.accuracy_at_1:.3f} | {report.recall_at_k:.3f} | {report.mrr:.3f} | "
             + " | ".join(f"{v:.3f}" for v in hand_over(report))
             + " |"
         )
