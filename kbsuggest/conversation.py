@@ -414,7 +414,10 @@ def history_slots(history: Sequence[Turn]) -> dict[str, str]:
 
 def already_sent(snippet: str, history: Sequence[Turn]) -> bool:
     """Whether an agent turn already said most of `snippet`."""
+    said = [t.text for t in history if t.role == "agent"]
+    if not said:
+        return False
     words = _words(snippet)
     if not words:
         return False
-    return any(len(words & _words(t.text)) / len(words) >= ALREADY_SENT for t in history if t.role == "agent")
+    return any(len(words & _words(text)) / len(words) >= ALREADY_SENT for text in said)
