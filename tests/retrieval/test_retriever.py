@@ -15,7 +15,7 @@ from kbsuggest.retrieval import fusion
 from kbsuggest.retrieval.retriever import one_openmp_thread
 from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.tokenize import tokenize
-from tests.conftest import HASHING, REFUND, RETURNS_ZH, SHIPPING, write_articles
+from tests.conftest import HASHING, MARKERS, REFUND, RETURNS_ZH, SHIPPING, write_articles, write_versioned_kb
 
 SALE = """---
 id: summer-sale
@@ -249,3 +249,33 @@ def test_answer_paths_are_relative_to_the_articles_folder_after_an_incremental_b
         "returns-zh": "zh/returns-zh.md",
     }
     assert kb.search("退款到账", k=1)[0].path == "zh/returns-zh.md"
+
+
+SIZES = """---
+id: sizing
+title: Sizing guide
+---
+# Sizing guide
+
+## Choosing between two sizes
+
+If you are between two sizes, choose the larger one for layering and the smaller one for a close fit.
+
+## Tops and jackets
+
+| Size | Height (cm) | Chest (cm) |
+|---|---|---|
+| S | 162–170 | 86–94 |
+| M | 170–178 | 94–102 |
+| L | 178–186 | 102–110 |
+"""
+
+
+def test_an_article_answers_a_message_with_measurements_from_the_section_that_states_them(tmp_path: Path) -> None:
+    root = write_versioned_kb(tmp_path / "kb", MARKERS[0], articles=20)
+    (root / "sizing.md").write_text(SIZES, encoding="utf-8")
+    kb = KnowledgeBase.build(root, tmp_path / "ix", settings=HASHING)
+    best = next(a for a in kb.search("does the M fit someone 175cm?") if a.article_id == "sizing")
+    assert best.anchor == "tops-and-jackets" and "170–178" in best.snippet  # the advice section without the bonus
+    advice = next(a for a in kb.search("between two sizes, which one?") if a.article_id == "sizing")
+    assert advice.anchor == "choosing-between-two-sizes"  # without measurements, the words decide
