@@ -204,18 +204,18 @@ def create_app(
     )
     metrics = _Metrics()
     app.add_middleware(
-        _Guard,
+        RequestGuard,
         api_key=api_key,
         allowed_hosts=allowed_hosts,
         max_bytes=max_body_bytes,
         read_timeout=body_timeout,
     )
-    app.add_middleware(_Measured, metrics=metrics, routes=app.routes)  # outermost: sees what `_Guard` refuses
+    app.add_middleware(_Measured, metrics=metrics, routes=app.routes)  # outermost: sees what `RequestGuard` refuses
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(KbSuggestError, _library_error)
     app.add_exception_handler(Exception, _internal_error)
-    # Declares the header in OpenAPI only: `_Guard` checks the key, before the body is read.
+    # Declares the header in OpenAPI only: `RequestGuard` checks the key, before the body is read.
     keyed = [Depends(_KEY_HEADER)]
     every = (400, 408, 413, 500, 503)  # the header, body and load checks, and a failure to answer
     keyed_post = _errors(*every, 401, 415, 422)
@@ -284,13 +284,14 @@ def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **
 def serve(index_dir: Path | str, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
     """Load the index and serve it with uvicorn until interrupted. Bound to a loopback address, it answers
     only to loopback `Host` names; bound to any other, to every name."""
-    allowed_hosts = LOOPBACK_HOSTS | {host} if _is_loopback(host) else None
+    allowed_hosts = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
     app = create_app(index_dir, api_key=api_key, allowed_hosts=allowed_hosts)
     _raise_open_files_limit()
     uvicorn.Server(server_config(app, host=host, port=port)).run()
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address to bind) is this machine only."""
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -395,7 +396,7 @@ class _Metrics:
 
 
 class _Measured:
-    """Counts and times every HTTP request, those `_Guard` refuses included, and logs one record for each with
+    """Counts and times every HTTP request, those `RequestGuard` refuses included, and logs one record for each with
     the route, status and duration as fields (`extra`): never the body, which holds the customer's message."""
 
     def __init__(self, app: ASGIApp, metrics: _Metrics, routes: Sequence[BaseRoute]) -> None:
@@ -433,7 +434,7 @@ class _Measured:
 
 
 class _Refused(Exception):
-    """A request `_Guard` answers itself, with `status` and a JSON error."""
+    """A request `RequestGuard` answers itself, with `status` and a JSON error."""
 
     def __init__(self, status: int, kind: str, message: str) -> None:
         super().__init__(message)
@@ -441,7 +442,7 @@ class _Refused(Exception):
         self.kind = kind
 
 
-class _Guard:
+class RequestGuard:
     """Checks each HTTP request before the app sees it, cheapest first: its `Host`, the API key and the content
     type from the headers alone, then the body's size and time to arrive, then the number of requests in flight.
     A failed check is answered with a JSON error and the app never runs."""

@@ -42,10 +42,10 @@ from kbsuggest.surfaces.http import (
     LOOPBACK_HOSTS,
     MAX_BODY_BYTES,
     Receive,
+    RequestGuard,
     Scope,
     Send,
-    _Guard,
-    _is_loopback,
+    is_loopback,
     server_config,
 )
 from kbsuggest.tools import Tool, call_tool, error, tools
@@ -144,7 +144,7 @@ class HttpApp:
             raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
         self._sessions = StreamableHTTPSessionManager(server, json_response=True, stateless=True)
         routes = [Route(MCP_PATH, StreamableHTTPASGIApp(self._sessions), methods=["GET", "POST", "DELETE"])]
-        self._app = _Guard(
+        self._app = RequestGuard(
             Starlette(routes=routes),
             api_key=api_key,
             allowed_hosts=allowed_hosts,
@@ -172,7 +172,7 @@ def serve_http(
     """Load the index and serve MCP over Streamable HTTP at `http://HOST:PORT/mcp` until interrupted, with the
     HTTP service's key (`X-API-Key`) and `Host` rules (`kbsuggest.surfaces.http.serve`)."""
     server = create_server(KnowledgeBase.load(index_dir), feedback=feedback, compact=compact)
-    app = HttpApp(server, api_key=api_key, allowed_hosts=LOOPBACK_HOSTS | {host} if _is_loopback(host) else None)
+    app = HttpApp(server, api_key=api_key, allowed_hosts=LOOPBACK_HOSTS | {host} if is_loopback(host) else None)
     config = server_config(app, host=host, port=port)  # type: ignore[arg-type]  # any ASGI app, not only FastAPI
 
     async def run() -> None:
