@@ -47,7 +47,6 @@ from kbsuggest.retrieval.confidence import confidence_signal
 from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
-from kbsuggest.text.tokenize import normalize_query, tokenize
 
 log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.sqlite"
@@ -342,8 +341,7 @@ class KnowledgeBase:
             parts = []
             for text in texts:
                 own = next(found) if len(texts) > 1 else retrieval
-                tokens = frozenset(tokenize(normalize_query(text)))
-                named = named_promotions(text, self._articles.values(), today, analysis.language, tokens)
+                named = named_promotions(text, self._articles.values(), today, analysis.language)
                 parts.append(Part(text, own, named))
             out.append(tuple(parts))
         return out

@@ -161,10 +161,11 @@ def compose(
     context: Mapping[str, str],
     question: str | None = None,
     handoff: bool = False,
+    situation: Situation | None = None,
 ) -> Draft:
     """greeting -> acknowledgement (of what happened, or of an unhappy message) -> one answer per block, in the
     customer's order, or the clarifying `question` (`clarifying_question`) -> hand-off or next step -> closing.
-    With no blocks the draft states no facts."""
+    With no blocks the draft states no facts. `situation`: `read_situation(message)`, when the caller has read it."""
     phrases: ToneSet = templates.tones[tone]
     values = {k: redact(v) for k, v in context.items() if v}  # a card or ID number never reaches a draft
     if analysis.order_ids and "order_id" not in values:
@@ -172,7 +173,7 @@ def compose(
     parts: list[str] = []
     greeting = phrases.greeting if values.get("customer_name") else phrases.greeting_no_name
     parts.append(_pick(greeting, message, "greeting"))
-    situation = read_situation(message)
+    situation = situation if situation is not None else read_situation(message)
     apology = acknowledgement(phrases, situation.event, analysis.sentiment == "negative")
     if apology:
         parts.append(_pick(apology, message, "acknowledge"))

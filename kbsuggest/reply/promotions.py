@@ -11,7 +11,7 @@ from datetime import date
 
 from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.retrieval.snippet import best_sentences
-from kbsuggest.text.tokenize import tokenize
+from kbsuggest.text.tokenize import normalize_query, tokenize
 
 _ASIDE = re.compile(r"\s*[(（][^)）]*[)）]\s*")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -60,10 +60,11 @@ def named_promotions(
     articles: Iterable[tuple[ArticleMeta, Sequence[Section]]],
     today: date,
     language: str,
-    message_tokens: Set[str],
 ) -> tuple[Promotion, ...]:
-    """The out-of-date articles of `language` that `message` names, in the order it names them."""
+    """The out-of-date articles of `language` that `message` names, in the order it names them. The message is
+    tokenised only when it names an ended one (to pick the sentences worth quoting)."""
     text = " ".join(message.casefold().split())
+    message_tokens: frozenset[str] | None = None
     found: list[tuple[int, Promotion]] = []
     for meta, sections in articles:
         if meta.locale.split("-")[0] != language or meta.is_valid_on(today):
@@ -74,7 +75,11 @@ def named_promotions(
         if not positions:
             continue
         ended = meta.valid_until is not None and meta.valid_until < today
-        quoted = _quotable(sections, message_tokens) if ended else None
+        quoted = None
+        if ended:
+            if message_tokens is None:
+                message_tokens = frozenset(tokenize(normalize_query(message)))
+            quoted = _quotable(sections, message_tokens)
         found.append(
             (
                 min(positions),

@@ -14,7 +14,7 @@ from kbsuggest.reply.compose import Block, clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Option, Suggestion
 from kbsuggest.reply.pick import has_fitting_row
 from kbsuggest.reply.promotions import Promotion
-from kbsuggest.reply.situation import read_situation
+from kbsuggest.reply.situation import Situation, read_situation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 
@@ -60,11 +60,12 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
     return blocks
 
 
-def size_table_block(message: str, answers: Sequence[Answer], blocks: Sequence[Block]) -> list[Block]:
+def size_table_block(
+    message: str, situation: Situation, answers: Sequence[Answer], blocks: Sequence[Block]
+) -> list[Block]:
     """A customer who gives their measurements is owed the size that fits: when no answer block holds a size
     table row for them, the first other answer that does (the best answer may be the product page that says
     "see the size chart")."""
-    situation = read_situation(message)
     if not situation.measures:
         return []
     if any(isinstance(b.source, Answer) and has_fitting_row(b.source.text, situation) for b in blocks):
@@ -121,7 +122,8 @@ def build_suggestion(
             and (already_sent(b.source.snippet, history) or already_sent(b.source.text, history))
         )
     ]
-    blocks += size_table_block(message, answers if in_scope else (), blocks)
+    situation = read_situation(message)  # read once: the size table block and the composer use it
+    blocks += size_table_block(message, situation, answers if in_scope else (), blocks)
     clarify = None
     if (
         in_scope
@@ -142,6 +144,7 @@ def build_suggestion(
         context={**history_slots(history), **context},
         question=question,
         handoff=reason is not None,
+        situation=situation,
     )
     return Suggestion(
         id=suggestion_id,

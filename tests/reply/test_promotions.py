@@ -6,7 +6,6 @@ from datetime import date
 
 from kbsuggest.articles.models import ArticleMeta, Section
 from kbsuggest.reply.promotions import named_promotions, names
-from kbsuggest.text.tokenize import tokenize
 
 SUMMER = ArticleMeta(
     id="summer-sale-2026",
@@ -37,7 +36,7 @@ SECTIONS = [
 
 
 def named(message: str, today: date) -> tuple[str, ...]:
-    found = named_promotions(message, [(SUMMER, SECTIONS)], today, "en", frozenset(tokenize(message)))
+    found = named_promotions(message, [(SUMMER, SECTIONS)], today, "en")
     return tuple(f"{p.name}|{p.end}|{p.ended}|{p.section_id}|{' '.join(p.sentences)}" for p in found)
 
 
