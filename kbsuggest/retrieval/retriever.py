@@ -148,7 +148,8 @@ class Retriever:
         if not allowed.any():
             return Retrieval(text, language, (), {}, np.zeros(0))
         tokens = tokenize(text)
-        query_tokens = frozenset(tokens) | measures(text)
+        asked = measures(text)  # the sizes and numbers the message states
+        query_tokens = frozenset(tokens) | asked
         pooled = {fusion.LEXICAL: self.lexical.scores(tokens)}
         ranked = dict(pooled)
         for name, q in query.items():
@@ -180,7 +181,6 @@ class Retriever:
         if not REPEAT.search(text):
             section_fused = np.where(self._repeat, section_fused - np.inf, section_fused)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
-        asked = measures(text)
         answers = []
         for position in ranking[:k]:
             article = allowed_ids[position]
