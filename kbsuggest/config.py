@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,7 +24,11 @@ class Settings(BaseModel):
     `quantized_build`: builds encode articles with that export quantised to int8 (faster, accuracy within 0.005:
     README "Faster builds", benchmarks/bench_build.py); False encodes them exactly, with sentence-transformers.
     Either applies to the texts a build encodes: a changed setting re-encodes nothing already in the index.
-    `max_article_bytes`: article files larger than this are refused by `build` and reported by `lint`."""
+    `max_article_bytes`: article files larger than this are refused by `build` and reported by `lint`.
+    `memory_budget_mb`: a process serving many knowledge bases (`kbsuggest.registry`) unloads the least
+    recently used ones while their data (models aside, which all share) is estimated above this many MiB.
+    `model_store`: a folder builds hard-link their ONNX exports into, keyed by sha256, so that many index
+    folders hold one copy of the model files on disk (`kbsuggest.index.model_store`); None: no store."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -31,6 +37,8 @@ class Settings(BaseModel):
     fast_queries: bool = True
     quantized_build: bool = True
     max_article_bytes: int = Field(default=MAX_ARTICLE_BYTES, gt=0)
+    memory_budget_mb: int = Field(default=1024, gt=0)
+    model_store: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,7 +59,21 @@ class Settings(BaseModel):
             raise InputError(f"{problems}. Fix: correct the environment variable, or unset it") from None
 
     def encoders(self) -> dict[str, Encoder]:
-        """'dense': the configured model; 'multilingual': USE multilingual, which carries Chinese."""
-        if self.model == "hashing":
-            return {"dense": HashingEncoder(64), "multilingual": HashingEncoder(48)}
-        return {"dense": SentenceTransformerEncoder(self.model), "multilingual": UseEncoder()}
+        """'dense': the configured model; 'multilingual': USE multilingual, which carries Chinese.
+
+        The instances are shared by the whole process, one per model setting, so every knowledge base loaded
+        with the same `model` uses (and loads) the same models once; they are thread-safe."""
+        with _SHARED_LOCK:
+            if self.model not in _SHARED:
+                _SHARED[self.model] = _new_encoders(self.model)
+            return dict(_SHARED[self.model])
+
+
+_SHARED: dict[str, dict[str, Encoder]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _new_encoders(model: str) -> dict[str, Encoder]:
+    if model == "hashing":
+        return {"dense": HashingEncoder(64), "multilingual": HashingEncoder(48)}
+    return {"dense": SentenceTransformerEncoder(model), "multilingual": UseEncoder()}

@@ -10,6 +10,7 @@
     ├── IndexWriteError       an index folder that cannot be written (read-only, full disk)
     ├── FeedbackError         a feedback database that cannot be opened, read or written
     └── InputError            a customer message or argument that cannot be used
+        └── UnknownKnowledgeBaseError  a knowledge base name that a registry does not serve
 
 Each message says what is wrong, where, and how to fix it.
 """
@@ -72,6 +73,10 @@ class FeedbackError(KbSuggestError):
 
 class InputError(KbSuggestError, ValueError):
     """A message or argument that cannot be used as given."""
+
+
+class UnknownKnowledgeBaseError(InputError):
+    """A knowledge base name that is not among those served (`kbsuggest.registry.Registry`)."""
 
 
 def printable(text: str) -> str:

@@ -36,6 +36,7 @@ from kbsuggest.feedback.report import FeedbackReport, build_report
 from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
 from kbsuggest.index import BuildSummary, IndexData, build_index
 from kbsuggest.index.manifest import ArticleRecord, Manifest
+from kbsuggest.index.model_store import share_models
 from kbsuggest.index.onnx_export import with_fast_queries
 from kbsuggest.index.storage import check_encoders, parsed_articles, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
@@ -54,6 +55,8 @@ FilterFields = Mapping[str, Any]
 """A dict of `Filters` fields, e.g. {"locale": "zh-CN", "type": ["policy"]}, accepted wherever a `Filters` is."""
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are refused with `InputError`: a chat message this long is a paste, not a question."""
+TEXT_OVERHEAD = 4
+"""Bytes a loaded knowledge base holds per character of section text (sections, articles, snippets' caches)."""
 History = Sequence[Turn | Mapping[str, str]]
 """Earlier turns of a conversation, oldest first: `Turn`s or dicts {"role": "customer" | "agent", "text": ...}."""
 
@@ -136,6 +139,8 @@ class KnowledgeBase:
         data, summary = build_index(
             articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
         )
+        if settings.model_store is not None:
+            share_models(Path(index_dir), data.manifest, settings.model_store)
         if settings.fast_queries:  # answer like a loaded index: messages encoded on the ONNX path the build stored
             encoders = with_fast_queries(encoders, data.manifest, Path(index_dir))
         feedback = FeedbackStore(Path(index_dir) / FEEDBACK_FILE)
@@ -183,6 +188,18 @@ class KnowledgeBase:
     @property
     def sections(self) -> tuple[Section, ...]:
         return self._data.sections
+
+    def memory_bytes(self) -> int:
+        """An estimate of the memory this knowledge base holds of its own (the models are shared by every
+        knowledge base of the process, `Settings.encoders`): its vectors, token vectors and BM25 arrays, and
+        `TEXT_OVERHEAD` bytes per character of its sections' text for the Python objects that hold it."""
+        data = self._data
+        vectors = sum(len(s) * s.dim * 4 for views in data.stores.values() for s in views.values())
+        pools = {id(t.segments): t for views in data.tokens.values() for t in views.values()}  # views share a pool
+        tokens = sum(sum(seg.nbytes for seg in t.segments) for t in pools.values())
+        spans = sum(t.spans.nbytes for views in data.tokens.values() for t in views.values())
+        text = sum(len(s.text) for s in data.sections)
+        return vectors + tokens + spans + data.lexical.nbytes + TEXT_OVERHEAD * text
 
     def search(
         self,

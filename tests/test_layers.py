@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
     {"conversation"},
     {"reply"},
     {"evaluation", "kb"},
+    {"registry"},  # many knowledge bases by name, sharing the models
     {"tools"},
     {"surfaces", "adapters"},  # adapters: to agent frameworks, each an optional extra
     {"cli"},

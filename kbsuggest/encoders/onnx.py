@@ -1,9 +1,13 @@
 """A sentence-transformers model's transformer exported to ONNX (`kbsuggest.index.onnx_export`), run with
 ONNX Runtime and the `tokenizers` library: answering a message then imports neither torch nor
-sentence-transformers."""
+sentence-transformers.
+
+`shared_onnx_encoder` opens each export once per process: every knowledge base whose index holds the same
+files (same sha256) answers with the same ONNX Runtime session."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -94,3 +98,37 @@ class OnnxEncoder:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return np.asarray(pooled / np.linalg.norm(pooled, axis=1, keepdims=True), dtype=np.float32)
+
+
+_OPEN: dict[tuple[object, ...], OnnxEncoder] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def shared_onnx_encoder(
+    model_id: str,
+    fingerprint: str,
+    files: tuple[Path, Path],
+    sha256: tuple[str, str],
+    *,
+    max_seq_length: int,
+    pooling: Literal["mean", "cls"],
+    special_tokens: Sequence[str],
+    threads: int,
+) -> OnnxEncoder:
+    """The process's `OnnxEncoder` of the export whose model and tokenizer files hash to `sha256` (verified by
+    the caller), opened from `files` the first time it is asked for and kept for the life of the process.
+    Another index holding the same export (a copy, or a link into a shared model store) gets the same one."""
+    key = (model_id, fingerprint, sha256, max_seq_length, pooling, tuple(special_tokens), threads)
+    with _OPEN_LOCK:  # held while a session opens, so two first requests do not open it twice
+        encoder = _OPEN.get(key)
+        if encoder is None:
+            encoder = _OPEN[key] = OnnxEncoder(
+                model_id,
+                fingerprint,
+                files,
+                max_seq_length=max_seq_length,
+                pooling=pooling,
+                special_tokens=special_tokens,
+                threads=threads,
+            )
+        return encoder

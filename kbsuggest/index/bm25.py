@@ -49,6 +49,12 @@ class BM25:
             (self._vocab[t] for doc in documents for t in doc), dtype=np.int32, count=int(self._doc_offsets[-1])
         )
 
+    @property
+    def nbytes(self) -> int:
+        """Its arrays' bytes, and about 80 per vocabulary term (the term's str and its dict entry)."""
+        arrays = (self._indptr, self._doc_ids, self._weights, self._doc_offsets, self._doc_terms)
+        return sum(a.nbytes for a in arrays) + 80 * len(self._terms)
+
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every document (float32, length `n_docs`); each distinct query term counts once."""
         out = np.zeros(self.n_docs, dtype=np.float32)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
-from kbsuggest.encoders.onnx import OnnxEncoder
+from kbsuggest.encoders.onnx import OnnxEncoder, shared_onnx_encoder
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexWriteError
 from kbsuggest.index.manifest import EncoderRecord, FileRecord, Manifest, OnnxRecord
 from kbsuggest.index.storage import write_file, write_json
@@ -137,11 +137,13 @@ def document_encoders(
 def _onnx_encoder(
     identity: Encoder | EncoderRecord, record: OnnxRecord, model: FileRecord, index_dir: Path, *, threads: int
 ) -> OnnxEncoder:
-    """`model` (`record.model` or `record.documents`) under `identity`'s model id and fingerprint."""
-    return OnnxEncoder(
+    """`model` (`record.model` or `record.documents`) under `identity`'s model id and fingerprint, shared by
+    every index with the same files (`shared_onnx_encoder`)."""
+    return shared_onnx_encoder(
         identity.model_id,
         identity.fingerprint,
         (index_dir / model.name, index_dir / record.tokenizer.name),
+        (model.sha256, record.tokenizer.sha256),
         max_seq_length=record.max_seq_length,
         pooling=record.pooling,
         special_tokens=record.special_tokens,

@@ -34,6 +34,9 @@ _CHECKSUM = "checksum"
 _DATA_FILE = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{16}\.(json|npz|npy|faiss|onnx)$")
 """Names `write_file` gives; nothing else in the folder (a feedback database, say) is ever deleted."""
 _SECTIONS = TypeAdapter(tuple[Section, ...])
+_REMEMBERED_SIZE = 1 << 20
+"""Files from this size on (the ONNX exports) are hashed once per process while their inode is unchanged."""
+_VERIFIED: dict[tuple[int, ...], str] = {}
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,7 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
         path = index_dir / record.name
         if not path.is_file():
             raise IndexCorruptError(f"{path} is missing; {hint}")
-        if sha256_file(path) != record.sha256:
+        if not _verified(path, record.sha256):
             raise IndexCorruptError(f"{path} does not match its checksum in {MANIFEST}; {hint}")
     try:
         return _read_data(index_dir, manifest)
@@ -253,6 +256,21 @@ def read_index(index_dir: Path, manifest: Manifest) -> IndexData:
         # edited by hand).
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise IndexCorruptError(f"{index_dir} holds data this kbsuggest cannot read ({first_line}); {hint}") from None
+
+
+def _verified(path: Path, sha256: str) -> bool:
+    """Whether `path` hashes to `sha256`. A large file (a model export, which many indexes share through a
+    model store's hard links) already verified in this process is not read again while its inode, size,
+    mtime and ctime are unchanged: any write to it, or a new link, changes its ctime."""
+    stat = path.stat()
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if _VERIFIED.get(key) == sha256:
+        return True
+    if sha256_file(path) != sha256:
+        return False
+    if stat.st_size >= _REMEMBERED_SIZE:
+        _VERIFIED[key] = sha256
+    return True
 
 
 def _read_data(index_dir: Path, manifest: Manifest) -> IndexData:
