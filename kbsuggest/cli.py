@@ -12,11 +12,14 @@ import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from kbsuggest._version import __version__
 from kbsuggest.errors import ArticlesInvalid, InputError, KbSuggestError
 from kbsuggest.privacy import redact
+
+if TYPE_CHECKING:
+    from kbsuggest.registry import Registry
 
 EXIT_FINDINGS = 1
 """`lint` found errors (or more warnings than `--max-warnings` allows); `eval` scored under a `--min-*`."""
@@ -275,7 +278,8 @@ def _parser() -> argparse.ArgumentParser:
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest mcp --index .kbsuggest-index --http --port 8001",
         ),
     )
-    mcp.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
+    mcp.add_argument("--index", type=Path, metavar="INDEX_DIR", help=index_help)
+    _many(mcp)
     mcp.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio")
     _listening(mcp, "with --http: ")
     mcp.add_argument(
@@ -288,13 +292,25 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="serve search, suggest, feedback, reload and metrics over HTTP (FastAPI)",
         description="Serve the knowledge base over HTTP: /v1/search, /v1/suggest, /v1/feedback, /v1/reload, /healthz, "
-        "/metrics; OpenAPI at /openapi.json.",
+        "/metrics; OpenAPI at /openapi.json. With --kb or --kbs, many knowledge bases at /v1/kbs/NAME/search "
+        "(suggest, feedback, reload), loaded on first use, least recently used unloaded past "
+        "$KBSUGGEST_MEMORY_BUDGET_MB (default 1024).",
         epilog=_examples(
             "kbsuggest serve --index .kbsuggest-index",
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest serve --index .kbsuggest-index --host 0.0.0.0",
+            "kbsuggest serve --kbs /srv/indexes --kb-keys /etc/kbsuggest/keys.json",
+            "kbsuggest serve --kb acme=/srv/acme-index --kb globex=/srv/globex-index",
         ),
     )
-    serve.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
+    serve.add_argument("--index", type=Path, metavar="INDEX_DIR", help=index_help)
+    _many(serve)
+    serve.add_argument(
+        "--kb-keys",
+        type=Path,
+        metavar="KEYS.json",
+        help='keys of single knowledge bases, a JSON object {"NAME": "KEY", ...}: each opens its /v1/kbs/NAME/ '
+        "routes only (default: $KBSUGGEST_KB_KEYS_FILE)",
+    )
     _listening(serve, "")
     serve.set_defaults(run=_serve)
 
@@ -483,11 +499,15 @@ def _mcp(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.mcp_server import serve_http, serve_stdio
 
     options = {"feedback": args.feedback, "compact": not args.full_results}
+    registry = _registry(args)
+    if registry is not None and args.index is not None:
+        raise InputError("--index with --kb or --kbs. Fix: serve one index, or name it too with --kb NAME=INDEX_DIR")
+    source = registry if registry is not None else args.index
     if not args.http:
-        serve_stdio(args.index, **options)
+        serve_stdio(source, **options)
         return 0
     api_key = _api_key(args)
-    serve_http(args.index, host=args.host, port=args.port, api_key=api_key, **options)
+    serve_http(source, host=args.host, port=args.port, api_key=api_key, **options)
     return 0
 
 
@@ -495,8 +515,54 @@ def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
     api_key = _api_key(args)
-    serve(args.index, host=args.host, port=args.port, api_key=api_key)
+    registry = _registry(args)
+    kb_keys = _kb_keys(args.kb_keys or os.environ.get("KBSUGGEST_KB_KEYS_FILE"))
+    serve(args.index, registry=registry, kb_keys=kb_keys, host=args.host, port=args.port, api_key=api_key)
     return 0
+
+
+def _many(command: argparse.ArgumentParser) -> None:
+    """--kb and --kbs, for the commands that serve many knowledge bases."""
+    command.add_argument(
+        "--kb",
+        action="append",
+        default=[],
+        metavar="NAME=INDEX_DIR",
+        help="serve the index in INDEX_DIR as knowledge base NAME (repeat for more)",
+    )
+    command.add_argument(
+        "--kbs", type=Path, metavar="FOLDER", help="serve every index folder in FOLDER, named by its folder name"
+    )
+
+
+def _registry(args: argparse.Namespace) -> Registry | None:
+    """The knowledge bases of --kb and --kbs (None when neither is given); one of them or --index is needed."""
+    if args.index is None and not args.kb and args.kbs is None:
+        raise InputError("nothing to serve. Fix: pass --index INDEX_DIR, --kb NAME=INDEX_DIR or --kbs FOLDER")
+    if not args.kb and args.kbs is None:
+        return None
+    from kbsuggest.registry import Registry, index_folders
+
+    named = index_folders(args.kbs) if args.kbs is not None else {}
+    for item in args.kb:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise InputError(f"--kb {item!r} is not NAME=INDEX_DIR. Fix: e.g. --kb acme=/srv/acme-index")
+        named[name] = Path(folder)
+    return Registry(named)
+
+
+def _kb_keys(path: str | Path | None) -> dict[str, str] | None:
+    """The knowledge bases' own keys from a JSON file {"NAME": "KEY", ...}; None without a file."""
+    if path is None:
+        return None
+    try:
+        keys = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the keys file {path} ({exc}). Fix: write a JSON object {{NAME: KEY}}") from None
+    if not isinstance(keys, dict) or not all(isinstance(k, str) for k in keys.values()):
+        raise InputError(f'{path} is not a JSON object of knowledge base names to keys. Fix: {{"acme": "KEY"}}')
+    return keys
 
 
 def _listening(command: argparse.ArgumentParser, condition: str) -> None:

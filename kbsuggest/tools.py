@@ -8,6 +8,8 @@ Three tools, each described by a pydantic argument model and a result model (ful
 
 `openai_tools()`, `openai_strict_tools()` and `anthropic_tools()` give their JSON Schemas in each vendor's shape;
 `call_tool(kb, name, arguments)` validates the arguments, calls the `KnowledgeBase` and returns a JSON-ready dict.
+Given a `Registry` of several knowledge bases, every tool takes one more argument, `kb` (its name): pass
+`many=True` to the schema functions then.
 In arguments, `null` means "not given": the strict schemas, where every property is required, rely on it.
 
 Results are wrapped as `{"result": ..., "content_notice": CONTENT_NOTICE}`: article text is quoted
@@ -28,10 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 
 from kbsuggest.articles.templates import PLACEHOLDERS, Tone
 from kbsuggest.conversation import MAX_TURNS, ConversationUse, Turn
-from kbsuggest.errors import InputError, KbSuggestError
+from kbsuggest.errors import InputError, KbSuggestError, UnknownKnowledgeBaseError
 from kbsuggest.feedback.store import Feedback, Outcome
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
 from kbsuggest.privacy import redact
+from kbsuggest.registry import Registry
 from kbsuggest.reply.models import Draft, EscalateReason, Option, Suggestion
 from kbsuggest.retrieval.models import Answer, Filters
 
@@ -126,6 +129,30 @@ class FeedbackArgs(_Arguments):
     agent: str | None = Field(default=None, description="Who judged it.")
 
 
+KbName = Annotated[
+    str,
+    Field(min_length=1, description="The knowledge base to answer from, by name: this service serves several."),
+]
+
+
+class KbSearchArgs(SearchArgs):
+    """`SearchArgs` and the knowledge base's name, where several are served."""
+
+    kb: KbName
+
+
+class KbSuggestArgs(SuggestArgs):
+    """`SuggestArgs` and the knowledge base's name, where several are served."""
+
+    kb: KbName
+
+
+class KbFeedbackArgs(FeedbackArgs):
+    """`FeedbackArgs` and the knowledge base's name, where several are served."""
+
+    kb: KbName
+
+
 class SearchResult(BaseModel):
     """What `search_knowledge_base` returns: the answers, best first."""
 
@@ -177,31 +204,34 @@ def _suggest(kb: KnowledgeBase, args: SuggestArgs) -> Suggestion:
 
 
 def _feedback(kb: KnowledgeBase, args: FeedbackArgs) -> Feedback:
-    return kb.record_feedback(**args.model_dump())
+    return kb.record_feedback(**args.model_dump(exclude={"kb"}))
 
 
 @dataclass(frozen=True)
 class Tool:
-    """One tool: its name and title, what it is for, its argument and result models, how to run it, and
-    whether it changes anything (`effect`: none; `adds` records; MCP clients read it as annotations)."""
+    """One tool: its name and title, what it is for, its argument models (alone, and with `kb` for a registry
+    of several knowledge bases), its result models, how to run it, and whether it changes anything (`effect`:
+    none; `adds` records; MCP clients read it as annotations)."""
 
     name: str
     title: str
     description: str
     arguments: type[BaseModel]
+    kb_arguments: type[BaseModel]
     result: type[BaseModel]
     compact_result: type[BaseModel]
     run: Callable[[KnowledgeBase, Any], BaseModel]
     effect: Literal["none", "adds"]
 
-    def parameters(self) -> dict[str, Any]:
-        """The arguments' JSON Schema with every `$ref` inlined, which all tool-calling APIs accept."""
-        return _self_contained(self.arguments.model_json_schema())
+    def parameters(self, *, many: bool = False) -> dict[str, Any]:
+        """The arguments' JSON Schema with every `$ref` inlined, which all tool-calling APIs accept; with the
+        `kb` argument when `many`."""
+        return _self_contained((self.kb_arguments if many else self.arguments).model_json_schema())
 
-    def strict_parameters(self) -> dict[str, Any]:
+    def strict_parameters(self, *, many: bool = False) -> dict[str, Any]:
         """`parameters()` in OpenAI's strict subset: every property required (the optional ones accept null),
         no other properties, no `default`/`minLength`/`maxLength`/`minItems`/`maxItems`."""
-        return _strict(self.parameters(), required=True)
+        return _strict(self.parameters(many=many), required=True)
 
     def output_schema(self, *, compact: bool = True) -> dict[str, Any]:
         """The JSON Schema of a successful `call_tool` answer: `{"result": ..., "content_notice": ...}`."""
@@ -225,6 +255,7 @@ TOOLS: Mapping[str, Tool] = {
             "Find the help-centre article sections that best answer a customer's message. Returns ranked "
             "sections with their most relevant sentences (snippet) and where they come from.",
             SearchArgs,
+            KbSearchArgs,
             SearchResult,
             CompactSearchResult,
             _search,
@@ -236,6 +267,7 @@ TOOLS: Mapping[str, Tool] = {
             "Draft a reply to a customer's message from the help-centre articles. Returns the answers used, "
             "reply drafts with citations, a confidence, and whether a person should take over (escalate).",
             SuggestArgs,
+            KbSuggestArgs,
             Suggestion,
             CompactSuggestion,
             _suggest,
@@ -248,6 +280,7 @@ TOOLS: Mapping[str, Tool] = {
             "or rejected. Call it only with the agent's own verdict on that suggestion, never to judge a reply "
             "yourself.",
             FeedbackArgs,
+            KbFeedbackArgs,
             Feedback,
             Feedback,
             _feedback,
@@ -264,15 +297,19 @@ def tools(*, feedback: bool = False) -> list[Tool]:
     return [t for t in TOOLS.values() if feedback or t.name != FEEDBACK_TOOL]
 
 
-def openai_tools(*, feedback: bool = False) -> list[dict[str, Any]]:
-    """The tools in OpenAI's shape: `{"type": "function", "function": {"name", "description", "parameters"}}`."""
+def openai_tools(*, feedback: bool = False, many: bool = False) -> list[dict[str, Any]]:
+    """The tools in OpenAI's shape: `{"type": "function", "function": {"name", "description", "parameters"}}`.
+    `many`: with the `kb` argument, for `call_tool` on a `Registry` of several knowledge bases."""
     return [
-        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters()}}
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters(many=many)},
+        }
         for t in tools(feedback=feedback)
     ]
 
 
-def openai_strict_tools(*, feedback: bool = False) -> list[dict[str, Any]]:
+def openai_strict_tools(*, feedback: bool = False, many: bool = False) -> list[dict[str, Any]]:
     """The tools for OpenAI's strict function calling (Structured Outputs): `openai_tools()` with
     `"strict": true` and `Tool.strict_parameters()`. Send `null` for an argument you leave unset."""
     return [
@@ -281,7 +318,7 @@ def openai_strict_tools(*, feedback: bool = False) -> list[dict[str, Any]]:
             "function": {
                 "name": t.name,
                 "description": t.description,
-                "parameters": t.strict_parameters(),
+                "parameters": t.strict_parameters(many=many),
                 "strict": True,
             },
         }
@@ -289,15 +326,22 @@ def openai_strict_tools(*, feedback: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-def anthropic_tools(*, feedback: bool = False) -> list[dict[str, Any]]:
-    """The tools in Anthropic's (and MCP's) shape: `{"name", "description", "input_schema"}`."""
+def anthropic_tools(*, feedback: bool = False, many: bool = False) -> list[dict[str, Any]]:
+    """The tools in Anthropic's (and MCP's) shape: `{"name", "description", "input_schema"}`; `many` as
+    `openai_tools`."""
     return [
-        {"name": t.name, "description": t.description, "input_schema": t.parameters()} for t in tools(feedback=feedback)
+        {"name": t.name, "description": t.description, "input_schema": t.parameters(many=many)}
+        for t in tools(feedback=feedback)
     ]
 
 
+def serves_many(kb: KnowledgeBase | Registry) -> bool:
+    """Whether tools on `kb` take the `kb` argument: a `Registry` of more than one knowledge base."""
+    return isinstance(kb, Registry) and len(kb) > 1
+
+
 def call_tool(
-    kb: KnowledgeBase,
+    kb: KnowledgeBase | Registry,
     name: str,
     arguments: Mapping[str, Any] | str | None,
     *,
@@ -306,23 +350,30 @@ def call_tool(
 ) -> dict[str, Any]:
     """Run tool `name` on `kb`: `{"result": ..., "content_notice": ...}` or `{"error": {"type", "message"}}`.
 
+    `kb`: a knowledge base, or a `Registry`; of several (`serves_many`), the arguments name one in `kb`.
     `arguments`: a dict, or the JSON string OpenAI-style APIs return. `feedback`: allow `record_feedback`
     (offer it with the same flag). `compact`: results without section texts (`CompactSuggestion`,
     `CompactSearchResult`), about half the size; False for the full `Suggestion` and `Answer`s.
-    Error types: `unknown_tool`, `invalid_arguments` (schema or input checks), `knowledge_base_error`."""
+    Error types: `unknown_tool`, `invalid_arguments` (schema or input checks), `unknown_knowledge_base` (a `kb`
+    not served; the message names those that are), `knowledge_base_error`."""
     tool = next((t for t in tools(feedback=feedback) if t.name == name), None)
     if tool is None:
         offered = ", ".join(t.name for t in tools(feedback=feedback))
         fix = " (offered only with feedback=True)" if name == FEEDBACK_TOOL else ""
         return error("unknown_tool", f"no tool named {name!r}{fix}; the tools are {offered}")
+    model = tool.kb_arguments if serves_many(kb) else tool.arguments
     try:
         if isinstance(arguments, str):
-            args = tool.arguments.model_validate_json(arguments)
+            args = model.model_validate_json(arguments)
         else:
-            args = tool.arguments.model_validate(arguments if arguments is not None else {})
+            args = model.model_validate(arguments if arguments is not None else {})
+        if isinstance(kb, Registry):
+            kb = kb.get(getattr(args, "kb", None) or kb.names[0])
         result = tool.run(kb, args)
     except ValidationError as exc:
         return error("invalid_arguments", describe_validation_errors(exc.errors()))
+    except UnknownKnowledgeBaseError as exc:
+        return error("unknown_knowledge_base", str(exc))
     except InputError as exc:
         return error("invalid_arguments", str(exc))
     except KbSuggestError as exc:

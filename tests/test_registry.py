@@ -92,7 +92,9 @@ def test_concurrent_first_requests_load_a_knowledge_base_once(indexes: Path) -> 
 
 def test_an_unknown_name_is_refused_naming_those_served(indexes: Path) -> None:
     registry = Registry.from_folder(indexes, settings=HASHING)
-    with pytest.raises(UnknownKnowledgeBaseError, match="no knowledge base named 'zulu'. Fix: use one of alpha, bravo"):
+    with pytest.raises(
+        UnknownKnowledgeBaseError, match=r"no knowledge base named 'zulu'\. Fix: use one of alpha, bravo"
+    ):
         registry.get("zulu")
     many = Registry({f"kb{i:02}": indexes / "alpha" for i in range(25)}, settings=HASHING)
     with pytest.raises(UnknownKnowledgeBaseError, match=r"kb19 and 5 more$"):
@@ -114,7 +116,7 @@ def test_reload_serves_the_new_index(indexes: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["", "../etc", "a/b", "-x", "x" * 65])
 def test_names_that_cannot_be_in_a_url_are_refused(indexes: Path, name: str) -> None:
-    with pytest.raises(InputError, match="cannot be used. Fix: use 1-64 letters"):
+    with pytest.raises(InputError, match=r"cannot be used\. Fix: use 1-64 letters"):
         Registry({name: indexes / "alpha"}, settings=HASHING)
 
 

@@ -13,6 +13,7 @@ from openai.lib._pydantic import _ensure_strict_json_schema as openai_ensure_str
 
 from kbsuggest.config import Settings
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
+from kbsuggest.registry import Registry
 from kbsuggest.tools import (
     CONTENT_NOTICE,
     TOOLS,
@@ -323,3 +324,54 @@ def test_the_tools_take_the_conversation_s_history(kb: KnowledgeBase) -> None:
     assert bad["error"]["type"] == "invalid_arguments" and "history.0.role" in bad["error"]["message"]
     long = call_tool(kb, "search_knowledge_base", {"message": "x", "history": [{"role": "agent", "text": "a" * 7000}]})
     assert long["error"]["type"] == "invalid_arguments" and "over the limit" in long["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """Two knowledge bases: 'en' (refunds, shipping) and 'zh' (Chinese returns only)."""
+    root = tmp_path_factory.mktemp("fleet")
+    en = write_articles(root / "en-articles", {"refunds.md": REFUND, "shipping.md": SHIPPING})
+    zh = write_articles(root / "zh-articles", {"zh.md": RETURNS_ZH})
+    for articles, name in ((en, "en"), (zh, "zh")):
+        KnowledgeBase.build(articles, root / "kbs" / name, settings=Settings(model="hashing"))
+    return Registry.from_folder(root / "kbs", settings=Settings(model="hashing"))
+
+
+def test_with_several_knowledge_bases_every_tool_takes_kb(fleet: Registry) -> None:
+    for spec in anthropic_tools(feedback=True, many=True):
+        assert "kb" in spec["input_schema"]["required"]
+    for spec in openai_strict_tools(many=True):
+        schema = spec["function"]["parameters"]
+        assert "kb" in schema["required"] and ensure_strict_json_schema(deepcopy(schema)) == schema
+    assert all("kb" not in spec["input_schema"]["properties"] for spec in anthropic_tools())
+    first = {
+        name: call_tool(fleet, "search_knowledge_base", {"kb": name, "message": "refund", "k": 1})
+        for name in fleet.names
+    }
+    assert first["en"]["result"]["answers"][0]["article_id"] == "refunds"
+    assert first["zh"]["result"]["answers"][0]["article_id"] == "returns-zh"
+    suggestion = call_tool(fleet, "suggest_reply", {"kb": "en", "message": "how much is express shipping"})
+    assert suggestion["result"]["answers"][0]["article_id"] == "shipping"
+    recorded = call_tool(
+        fleet,
+        "record_feedback",
+        {"kb": "en", "suggestion_id": suggestion["result"]["id"], "outcome": "accepted"},
+        feedback=True,
+    )
+    assert recorded["result"]["outcome"] == "accepted"
+    missing = call_tool(fleet, "search_knowledge_base", {"message": "refund"})
+    assert missing["error"]["type"] == "invalid_arguments" and "kb: Field required" in missing["error"]["message"]
+    unknown = call_tool(fleet, "search_knowledge_base", {"kb": "fr", "message": "refund"})
+    assert unknown["error"] == {
+        "type": "unknown_knowledge_base",
+        "message": "no knowledge base named 'fr'. Fix: use one of en, zh",
+    }
+
+
+def test_a_registry_of_one_knowledge_base_takes_no_kb(fleet: Registry) -> None:
+    one = Registry({"en": fleet.index_dir("en")}, settings=Settings(model="hashing"))
+    found = call_tool(one, "search_knowledge_base", {"message": "refund", "k": 1})
+    assert found["result"]["answers"][0]["article_id"] == "refunds"
+    assert call_tool(one, "search_knowledge_base", {"kb": "en", "message": "refund"})["error"]["type"] == (
+        "invalid_arguments"
+    )

@@ -7,13 +7,24 @@ their scripts served by the service itself (from fastapi-offline), so they work 
     POST /v1/feedback  FeedbackArgs -> Feedback
     POST /v1/reload    {} or no body: re-load the index from disk -> Health
     GET  /healthz      Health (no key needed)
+
+Serving many knowledge bases (a `kbsuggest.registry.Registry`, loaded on first use, sharing the models), each
+by name, with the same bodies and answers:
+
+    POST /v1/kbs/{name}/search, /v1/kbs/{name}/suggest, /v1/kbs/{name}/feedback, /v1/kbs/{name}/reload
+
+an unknown name gets 404 naming those served. The single-index routes above are served too when an index
+folder is given besides the registry; `/healthz` then describes that index, else the registry (`FleetHealth`).
+Keys: `api_key` (the service's key) opens every route; `kb_keys` gives a knowledge base a key of its own that
+opens its `/v1/kbs/{name}/` routes and nothing else. When any key is set, every route outside `OPEN_PATHS`
+needs one: a knowledge base without a key of its own is then reached with the service's key only.
     GET  /metrics      Prometheus metrics (the key when one is set, also as `Authorization: Bearer KEY`)
 
 Request bodies are the tools' argument models (`kbsuggest.tools`). Every error is JSON,
 `{"error": {"type": ..., "message": ...}}`. Before the body is read, a request is refused with
 400 when its `Host` is not one the service answers to (by default loopback names only, against DNS rebinding),
-401 when an API key is set and a request outside `OPEN_PATHS` lacks it in `X-API-Key`, and 415 when a POST is not
-`Content-Type: application/json` (so a cross-site form or `text/plain` POST cannot reach a route).
+401 when a key is set and a request outside `OPEN_PATHS` lacks one that opens it in `X-API-Key`, and 415 when a
+POST is not `Content-Type: application/json` (so a cross-site form or `text/plain` POST cannot reach a route).
 Then 413 for a body over `max_body_bytes`, 408 for a body not sent within `body_timeout` seconds,
 503 with over `MAX_CONCURRENT_REQUESTS` requests in flight, 422 for arguments that do not validate
 (including too-long messages), 500 for an index that cannot be used.
@@ -43,7 +54,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -64,9 +75,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kbsuggest import __version__
 from kbsuggest.config import Settings
-from kbsuggest.errors import InputError, KbSuggestError
+from kbsuggest.errors import InputError, KbSuggestError, UnknownKnowledgeBaseError
 from kbsuggest.feedback.store import Feedback
 from kbsuggest.kb import KnowledgeBase
+from kbsuggest.registry import Registry
 from kbsuggest.reply.models import EscalateReason, Suggestion
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
@@ -91,6 +103,8 @@ DOCS_ASSETS = "/docs-assets"
 """Where the Swagger UI and ReDoc scripts `/docs` and `/redoc` load are served from (no CDN: they work offline)."""
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """The paths that need no API key (with those under `DOCS_ASSETS`); every other path does when one is set."""
+KB_PREFIX = "/v1/kbs/"
+"""The routes of one knowledge base of a registry: `/v1/kbs/{name}/...`."""
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="Needed when the service has a key.")
 
 Scope = MutableMapping[str, Any]
@@ -116,6 +130,7 @@ class ErrorResponse(BaseModel):
 ERROR_STATUSES = {
     400: "`invalid_host`: the `Host` header is not a name the service answers to.",
     401: "`unauthorized`: the service has an API key and `X-API-Key` is missing or wrong.",
+    404: "`unknown_knowledge_base`: no knowledge base of that name is served; the message names those that are.",
     408: "`request_timeout`: the body did not arrive within the body timeout.",
     413: "`payload_too_large`: the body is over the size limit.",
     415: "`unsupported_media_type`: a POST without `Content-Type: application/json`.",
@@ -153,6 +168,15 @@ class Health(BaseModel):
     kbsuggest_version: str
 
 
+class FleetHealth(BaseModel):
+    """What a service of many knowledge bases is serving."""
+
+    status: str = "ok"
+    knowledge_bases: int = Field(description="How many knowledge bases are served.")
+    loaded: int = Field(description="How many are loaded now (the others load on their first request).")
+    kbsuggest_version: str
+
+
 class _Holder:
     """The current `KnowledgeBase`. Readers take `.kb` once per request; `reload` replaces it in one assignment."""
 
@@ -167,33 +191,39 @@ class _Holder:
             self.kb = KnowledgeBase.load(self.index_dir, settings=self.settings)
             return self.kb
 
-    def health(self, kb: KnowledgeBase) -> Health:
-        return Health(
-            articles=len(kb.articles),
-            sections=len(kb.sections),
-            built_at=kb.manifest.built_at,
-            kbsuggest_version=__version__,
-        )
+
+def _health(kb: KnowledgeBase) -> Health:
+    return Health(
+        articles=len(kb.articles),
+        sections=len(kb.sections),
+        built_at=kb.manifest.built_at,
+        kbsuggest_version=__version__,
+    )
 
 
 def create_app(
-    index_dir: Path | str,
+    index_dir: Path | str | None = None,
     *,
+    registry: Registry | None = None,
     api_key: str | None = None,
+    kb_keys: Mapping[str, str] | None = None,
     allowed_hosts: Collection[str] | None = LOOPBACK_HOSTS,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout: float = BODY_READ_TIMEOUT,
     settings: Settings | None = None,
 ) -> FastAPI:
-    """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used).
+    """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used),
+    and for the knowledge bases of `registry` at `/v1/kbs/{name}/` (loaded on first use); one of them at least.
 
     `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
+    `kb_keys`: knowledge base name -> a key that opens that one's `/v1/kbs/{name}/` routes (and no other).
     `allowed_hosts`: the `Host` names (port ignored) it answers to, None for any; the default suits a
     service bound to loopback. `max_body_bytes`: larger bodies get 413; `body_timeout`: seconds to send
     the body, else 408. `settings`: passed to `KnowledgeBase.load` (default: from `KBSUGGEST_*` variables)."""
-    if api_key is not None and not api_key.strip():
-        raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
-    holder = _Holder(Path(index_dir), settings)
+    if index_dir is None and registry is None:
+        raise InputError("nothing to serve. Fix: pass an index folder, a registry of knowledge bases, or both")
+    _check_keys(api_key, kb_keys or {}, registry)
+    holder = _Holder(Path(index_dir), settings) if index_dir is not None else None
 
     app = FastAPIOffline(
         title="kbsuggest",
@@ -206,6 +236,7 @@ def create_app(
     app.add_middleware(
         RequestGuard,
         api_key=api_key,
+        kb_keys=kb_keys,
         allowed_hosts=allowed_hosts,
         max_bytes=max_body_bytes,
         read_timeout=body_timeout,
@@ -219,6 +250,35 @@ def create_app(
     keyed = [Depends(_KEY_HEADER)]
     every = (400, 408, 413, 500, 503)  # the header, body and load checks, and a failure to answer
     keyed_post = _errors(*every, 401, 415, 422)
+
+    if holder is not None:
+        _single_routes(app, holder, metrics, keyed, keyed_post, _errors(*every))
+    if registry is not None:
+        _registry_routes(app, registry, metrics, keyed, _errors(*every, 401, 404, 415, 422))
+    if holder is None and registry is not None:
+
+        @app.get("/healthz", responses=_errors(*every))
+        async def health() -> FleetHealth:
+            """The knowledge bases being served."""
+            return FleetHealth(
+                knowledge_bases=len(registry), loaded=len(registry.loaded()), kbsuggest_version=__version__
+            )
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics, in its text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+Errors = dict[int | str, dict[str, Any]]
+
+
+def _single_routes(
+    app: FastAPI, holder: _Holder, metrics: _Metrics, keyed: list[Any], keyed_post: Errors, health_errors: Errors
+) -> None:
+    """The routes of the one index: /v1/search, /v1/suggest, /v1/feedback, /v1/reload, /healthz."""
 
     @app.post("/v1/search", dependencies=keyed, responses=keyed_post)
     async def search(args: SearchArgs) -> SearchResponse:
@@ -251,19 +311,68 @@ def create_app(
             log.warning("reload failed; the previous index keeps serving: %s", exc)
             raise
         metrics.reloads.labels("success").inc()
-        return holder.health(kb)
+        return _health(kb)
 
-    @app.get("/healthz", responses=_errors(*every))
+    @app.get("/healthz", responses=health_errors)
     async def health() -> Health:
         """The index being served."""
-        return holder.health(holder.kb)
+        return _health(holder.kb)
 
-    @app.get(METRICS_PATH, include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        """Prometheus metrics, in its text format."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+def _registry_routes(app: FastAPI, registry: Registry, metrics: _Metrics, keyed: list[Any], errors: Errors) -> None:
+    """/v1/kbs/{name}/search, suggest, feedback and reload: the single-index routes, per knowledge base."""
+
+    async def loaded(name: str) -> KnowledgeBase:
+        registry.index_dir(name)  # an unknown name is refused before any work
+        return await anyio.to_thread.run_sync(registry.get, name)
+
+    @app.post("/v1/kbs/{name}/search", dependencies=keyed, responses=errors)
+    async def kb_search(name: str, args: SearchArgs) -> SearchResponse:
+        """The article sections of knowledge base `name` that best answer the message, best first."""
+        kb = await loaded(name)
+        return SearchResponse(
+            answers=await kb.asearch(args.message, k=args.k, filters=args.filters, history=args.history)
+        )
+
+    @app.post("/v1/kbs/{name}/suggest", dependencies=keyed, responses=errors)
+    async def kb_suggest(name: str, args: SuggestArgs) -> Suggestion:
+        """Answers from knowledge base `name`, reply drafts, a confidence and whether to hand over."""
+        kb = await loaded(name)
+        suggestion = await kb.asuggest(
+            args.message, args.context, args.k, tone=args.tone, filters=args.filters, history=args.history
+        )
+        if suggestion.escalate_reason is not None:
+            metrics.escalations.labels(suggestion.escalate_reason).inc()
+        return suggestion
+
+    @app.post("/v1/kbs/{name}/feedback", dependencies=keyed, responses=errors)
+    async def kb_record_feedback(name: str, args: FeedbackArgs) -> Feedback:
+        """Record an agent's verdict on a suggestion of knowledge base `name`."""
+        kb = await loaded(name)
+        return await kb.arecord_feedback(**args.model_dump())
+
+    @app.post("/v1/kbs/{name}/reload", dependencies=keyed, responses=errors)
+    async def kb_reload(name: str, args: ReloadArgs | None = None) -> Health:
+        """Load knowledge base `name` from disk again; on failure what was served keeps serving."""
+        registry.index_dir(name)
+        try:
+            kb = await anyio.to_thread.run_sync(registry.reload, name)
+        except Exception as exc:
+            metrics.reloads.labels("failure").inc()
+            log.warning("reload of %s failed; what was served keeps serving: %s", name, exc)
+            raise
+        metrics.reloads.labels("success").inc()
+        return _health(kb)
+
+
+def _check_keys(api_key: str | None, kb_keys: Mapping[str, str], registry: Registry | None) -> None:
+    """Refuse a blank key (it would let everyone in) and a key for a knowledge base not served."""
+    for name, key in (("the API key", api_key), *((f"the key of knowledge base {n!r}", k) for n, k in kb_keys.items())):
+        if key is not None and not key.strip():
+            raise InputError(f"{name} is empty, which would let everyone in. Fix: pass a long random key, or None")
+    unknown = sorted(set(kb_keys) - set(registry.names if registry is not None else ()))
+    if unknown:
+        raise InputError(f"keys are given for {', '.join(map(repr, unknown))}, which are not served. Fix: remove them")
 
 
 def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> uvicorn.Config:
@@ -281,11 +390,20 @@ def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **
     )
 
 
-def serve(index_dir: Path | str, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
-    """Load the index and serve it with uvicorn until interrupted. Bound to a loopback address, it answers
-    only to loopback `Host` names; bound to any other, to every name."""
+def serve(
+    index_dir: Path | str | None = None,
+    *,
+    registry: Registry | None = None,
+    kb_keys: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+) -> None:
+    """Load the index (and serve the registry's knowledge bases, as `create_app`) with uvicorn until
+    interrupted. Bound to a loopback address, it answers only to loopback `Host` names; bound to any other,
+    to every name."""
     allowed_hosts = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
-    app = create_app(index_dir, api_key=api_key, allowed_hosts=allowed_hosts)
+    app = create_app(index_dir, registry=registry, kb_keys=kb_keys, api_key=api_key, allowed_hosts=allowed_hosts)
     _raise_open_files_limit()
     uvicorn.Server(server_config(app, host=host, port=port)).run()
 
@@ -356,6 +474,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _library_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, UnknownKnowledgeBaseError):
+        return _json_error(404, "unknown_knowledge_base", str(exc))
     if isinstance(exc, InputError):
         return _json_error(422, "invalid_arguments", str(exc))
     return _json_error(500, "knowledge_base_error", str(exc))
@@ -425,8 +545,9 @@ class _Measured:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            known = {route.path for route in self.routes if isinstance(route, Route)}
-            route = scope["path"] if scope["path"] in known else "other"
+            # The route's template (`/v1/kbs/{name}/search`): never a name a client wrote.
+            matched = (r.path for r in self.routes if isinstance(r, Route) and r.path_regex.fullmatch(scope["path"]))
+            route = next(matched, "other")
             self.metrics.requests.labels(route, status).inc()
             self.metrics.latency.labels(route).observe(elapsed)
             fields = {"route": route, "method": scope["method"], "status": status, "duration_s": elapsed}
@@ -454,9 +575,11 @@ class RequestGuard:
         allowed_hosts: Collection[str] | None,
         max_bytes: int,
         read_timeout: float,
+        kb_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.api_key = api_key.encode() if api_key is not None else None
+        self.kb_keys = {name: key.encode() for name, key in (kb_keys or {}).items()}
         self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
         self.max_bytes = max_bytes
         self.read_timeout = read_timeout
@@ -508,12 +631,8 @@ class RequestGuard:
         if scope["path"] == METRICS_PATH and not given:  # Prometheus sends a key as `Authorization: Bearer KEY`
             scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
             given = token.strip() if scheme.lower() == b"bearer" else b""
-        if (
-            self.api_key is not None
-            and scope["path"] not in OPEN_PATHS
-            and not scope["path"].startswith(DOCS_ASSETS + "/")
-            and not hmac.compare_digest(given, self.api_key)
-        ):
+        keys = self._keys_for(scope["path"])
+        if keys is not None and not any(hmac.compare_digest(given, key) for key in keys):
             raise _Refused(401, "unauthorized", "missing or wrong X-API-Key header")
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if scope["method"] == "POST" and media_type != b"application/json":
@@ -523,6 +642,17 @@ class RequestGuard:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             raise self._too_large()
+
+    def _keys_for(self, path: str) -> list[bytes] | None:
+        """The keys that open `path`, None when it needs none: the service's key; for `/v1/kbs/{name}/...`, that
+        knowledge base's key too. With any key set, every path outside `OPEN_PATHS` needs one."""
+        if path in OPEN_PATHS or path.startswith(DOCS_ASSETS + "/") or (self.api_key is None and not self.kb_keys):
+            return None
+        keys = [self.api_key] if self.api_key is not None else []
+        if path.startswith(KB_PREFIX):
+            own = self.kb_keys.get(path[len(KB_PREFIX) :].partition("/")[0])
+            keys += [own] if own is not None else []
+        return keys
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []

@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kbsuggest.cli import _parser, main
 from kbsuggest.errors import InputError
 from kbsuggest.kb import MAX_MESSAGE_CHARS, KnowledgeBase
+from kbsuggest.registry import Registry
 from kbsuggest.surfaces import http
 from kbsuggest.surfaces.http import (
     DOCS_ASSETS,
@@ -196,7 +197,14 @@ def test_cli_takes_the_key_from_the_environment_and_binds_to_localhost(
     monkeypatch.setattr(http, "serve", lambda index, **kwargs: served.update(index=index, **kwargs))
     monkeypatch.setenv("KBSUGGEST_API_KEY", "from-env")
     assert main(["serve", "--index", str(index_dir)]) == 0
-    assert served == {"index": index_dir, "host": "127.0.0.1", "port": 8000, "api_key": "from-env"}
+    assert served == {
+        "index": index_dir,
+        "registry": None,
+        "kb_keys": None,
+        "host": "127.0.0.1",
+        "port": 8000,
+        "api_key": "from-env",
+    }
     assert main(["serve", "--index", str(index_dir), "--api-key", "flag", "--port", "9"]) == 0
     assert served["api_key"] == "flag" and served["port"] == 9
     assert _parser().parse_args(["serve", "--index", "ix"]).host == "127.0.0.1"
@@ -677,3 +685,90 @@ def test_metrics_count_requests_escalations_and_reloads_and_nothing_quotes_a_mes
         if record.name.startswith(("httpx", "httpcore")):
             continue  # this test's client logs its requests' URLs
         assert secret not in record.getMessage() and secret not in repr(vars(record)), record
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Registry:
+    """Two knowledge bases whose sections say which one they are (V1 for shop-a, V2 for shop-b)."""
+    for name, version in (("shop-a", 1), ("shop-b", 2)):
+        write_version(tmp_path / f"articles-{name}", version)
+        KnowledgeBase.build(tmp_path / f"articles-{name}", tmp_path / "kbs" / name, settings=HASHING)
+    return Registry.from_folder(tmp_path / "kbs", settings=HASHING)
+
+
+def test_many_knowledge_bases_each_with_its_own_key(fleet: Registry, index_dir: Path) -> None:
+    keys = {"shop-a": "key-of-a", "shop-b": "key-of-b"}
+    app = create_app(index_dir, registry=fleet, api_key=KEY, kb_keys=keys, settings=HASHING)
+    question = {"message": "when do I get my money back", "k": 1}
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        for name, version in (("shop-a", "V1"), ("shop-b", "V2")):
+            r = client.post(f"/v1/kbs/{name}/search", json=question, headers={"X-API-Key": keys[name]})
+            assert r.status_code == 200, r.text
+            assert versions(r.json()["answers"]) == {version}
+        r = client.post("/v1/kbs/shop-b/suggest", json=question, headers={"X-API-Key": keys["shop-a"]})
+        assert r.status_code == 401 and r.json()["error"]["type"] == "unauthorized"  # a's key does not open b
+        r = client.post("/v1/search", json=question, headers={"X-API-Key": keys["shop-a"]})
+        assert r.status_code == 401  # nor the single-index routes
+        r = client.post("/v1/kbs/shop-b/suggest", json=question, headers={"X-API-Key": KEY})
+        assert r.status_code == 200 and versions(r.json()["answers"]) == {"V2"}  # the service key opens all
+        r = client.post("/v1/search", json=question, headers={"X-API-Key": KEY})
+        assert r.status_code == 200 and versions(r.json()["answers"]) == {"V1"}  # the single index still served
+        own = client.post("/v1/kbs/shop-a/suggest", json=question, headers=_key(keys["shop-a"])).json()
+        feedback = {"suggestion_id": own["id"], "outcome": "accepted"}
+        r = client.post("/v1/kbs/shop-a/feedback", json=feedback, headers=_key(keys["shop-a"]))
+        assert r.status_code == 200, r.text
+        r = client.post("/v1/kbs/shop-a/reload", headers={**JSON, **_key(keys["shop-a"])})
+        assert r.status_code == 200 and r.json()["articles"] == len(TOPICS)
+        r = client.post("/v1/kbs/nowhere/search", json=question, headers=_key(KEY))
+        assert r.status_code == 404
+        assert r.json()["error"] == {
+            "type": "unknown_knowledge_base",
+            "message": "no knowledge base named 'nowhere'. Fix: use one of shop-a, shop-b",
+        }
+        r = client.post("/v1/kbs/nowhere/search", json=question, headers=_key(keys["shop-a"]))
+        assert r.status_code == 401  # a knowledge base's key learns nothing of the others
+        metrics = client.get("/metrics", headers=_key(KEY)).text
+    assert 'route="/v1/kbs/{name}/search",status="200"' in metrics  # the route's template, not the name
+
+
+def _key(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+def test_a_registry_alone_is_served_and_its_health_counts_the_knowledge_bases(fleet: Registry) -> None:
+    with running(create_app(registry=fleet)) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/healthz").json()["loaded"] == 0
+        r = client.post("/v1/kbs/shop-b/search", json={"message": "gift cards", "k": 1})
+        assert r.status_code == 200 and versions(r.json()["answers"]) == {"V2"}
+        assert client.get("/healthz").json() | {"kbsuggest_version": None} == {
+            "status": "ok",
+            "knowledge_bases": 2,
+            "loaded": 1,
+            "kbsuggest_version": None,
+        }
+        assert client.post("/v1/search", json={"message": "gift cards"}).status_code == 404  # no single index
+
+
+def test_keys_for_knowledge_bases_not_served_or_blank_are_refused(fleet: Registry) -> None:
+    with pytest.raises(InputError, match="keys are given for 'shop-c', which are not served"):
+        create_app(registry=fleet, kb_keys={"shop-c": "k"})
+    with pytest.raises(InputError, match="the key of knowledge base 'shop-a' is empty"):
+        create_app(registry=fleet, kb_keys={"shop-a": " "})
+    with pytest.raises(InputError, match="nothing to serve"):
+        create_app()
+
+
+def test_cli_serves_many_knowledge_bases_with_a_keys_file(
+    fleet: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(http, "serve", lambda index, **kwargs: served.update(index=index, **kwargs))
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"shop-a": "key-of-a"}', encoding="utf-8")
+    root = fleet.index_dir("shop-a").parent
+    assert main(["serve", "--kbs", str(root), "--kb", f"extra={root / 'shop-b'}", "--kb-keys", str(keys)]) == 0
+    assert served["index"] is None and served["kb_keys"] == {"shop-a": "key-of-a"}
+    assert served["registry"].names == ("extra", "shop-a", "shop-b")
+    assert served["registry"].index_dir("extra") == root / "shop-b"
+    assert main(["serve", "--kb", "no-equals-sign"]) == 2
+    assert main(["serve"]) == 2

@@ -262,3 +262,49 @@ def test_mcp_over_http_with_a_blank_key_refuses_to_start(
     server = create_server(KnowledgeBase.load(index_dir, settings=Settings(model="hashing")))
     with pytest.raises(InputError, match="the API key is empty"):
         HttpApp(server, api_key="")
+
+
+def test_a_real_client_names_the_knowledge_base_when_several_are_served(articles_dir: Path, tmp_path: Path) -> None:
+    hashing = Settings(model="hashing")
+    KnowledgeBase.build(articles_dir, tmp_path / "kbs" / "shop", settings=hashing)
+    other = tmp_path / "other-articles"
+    other.mkdir()
+    (other / "gifts.md").write_text("---\nid: gift-cards\n---\n# Gift cards\n\nGift cards never expire.\n")
+    KnowledgeBase.build(other, tmp_path / "gifts-index", settings=hashing)
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "kbsuggest.cli",
+            "mcp",
+            "--kbs",
+            str(tmp_path / "kbs"),
+            "--kb",
+            f"gifts={tmp_path / 'gifts-index'}",
+        ],
+        env={"KBSUGGEST_MODEL": "hashing"},
+    )
+    results: dict[str, Any] = {}
+
+    async def session() -> None:
+        with anyio.fail_after(15), (tmp_path / "server-stderr.txt").open("w") as errlog:
+            async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as client:
+                results["init"] = await client.initialize()
+                results["tools"] = (await client.list_tools()).tools
+                for kb in ("shop", "gifts"):
+                    results[kb] = await client.call_tool(
+                        "search_knowledge_base", {"kb": kb, "message": "refund", "k": 1}
+                    )
+                results["unknown"] = await client.call_tool("suggest_reply", {"kb": "nope", "message": "refund"})
+                results["none"] = await client.call_tool("suggest_reply", {"message": "refund"})
+
+    anyio.run(session)
+    assert "several knowledge bases" in results["init"].instructions and "gifts, shop" in results["init"].instructions
+    assert all("kb" in t.input_schema["required"] for t in results["tools"])
+    assert _payload(results["shop"])["result"]["answers"][0]["article_id"] == "refunds"
+    assert _payload(results["gifts"])["result"]["answers"][0]["article_id"] == "gift-cards"
+    assert results["unknown"].is_error and _payload(results["unknown"])["error"] == {
+        "type": "unknown_knowledge_base",
+        "message": "no knowledge base named 'nope'. Fix: use one of gifts, shop",
+    }
+    assert results["none"].is_error and "kb: Field required" in _payload(results["none"])["error"]["message"]
