@@ -195,8 +195,9 @@ class KnowledgeBase:
         `TEXT_OVERHEAD` bytes per character of its sections' text for the Python objects that hold it."""
         data = self._data
         vectors = sum(len(s) * s.dim * 4 for views in data.stores.values() for s in views.values())
-        pools = {id(t.segments): t for views in data.tokens.values() for t in views.values()}  # views share a pool
-        tokens = sum(sum(seg.nbytes for seg in t.segments) for t in pools.values())
+        # The views share their pool's segments; memory-mapped, they count whole though only rows read are resident.
+        segments = {id(seg): seg.nbytes for views in data.tokens.values() for t in views.values() for seg in t.segments}
+        tokens = sum(segments.values())
         spans = sum(t.spans.nbytes for views in data.tokens.values() for t in views.values())
         text = sum(len(s.text) for s in data.sections)
         return vectors + tokens + spans + data.lexical.nbytes + TEXT_OVERHEAD * text

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.errors import InputError, UnknownKnowledgeBaseError
+from kbsuggest.index.bm25 import BM25
+from kbsuggest.kb import TEXT_OVERHEAD
 from kbsuggest.registry import Registry
 from tests.conftest import HASHING, MARKERS, write_versioned_kb
 
@@ -123,3 +126,18 @@ def test_names_that_cannot_be_in_a_url_are_refused(indexes: Path, name: str) -> 
 def test_a_folder_without_indexes_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"no index folder \(with manifest.json\) in"):
         Registry.from_folder(tmp_path, settings=HASHING)
+
+
+def test_the_memory_estimate_counts_each_array_once(indexes: Path) -> None:
+    """The budget's measure: vectors, the token pool (shared by the views: counted once), BM25 and text."""
+    kb = KnowledgeBase.load(indexes / "alpha", settings=HASHING)
+    manifest = kb.manifest
+    vectors = sum(len(kb.sections) * record.dim * 4 * len(record.views) for record in manifest.encoders.values())
+    token_files = [
+        f for r in manifest.encoders.values() if r.tokens for f in (*r.tokens.segments, *r.tokens.spans.values())
+    ]
+    assert token_files
+    tokens = sum(np.load(indexes / "alpha" / f.name).nbytes for f in token_files)
+    lexical = BM25.load(indexes / "alpha" / manifest.lexical_file.name).nbytes
+    text = sum(len(s.text) for s in kb.sections)
+    assert kb.memory_bytes() == vectors + tokens + lexical + TEXT_OVERHEAD * text
