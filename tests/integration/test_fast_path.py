@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
 from kbsuggest.encoders.base import PooledOnly, sha256_file
 from kbsuggest.encoders.onnx import OnnxEncoder
 from kbsuggest.errors import IndexCorruptError
-from kbsuggest.index import onnx_export
+from kbsuggest.index import model_store, onnx_export
 from kbsuggest.index.storage import MANIFEST, seal
 from kbsuggest.index.views import view_texts
 
@@ -173,4 +174,59 @@ def test_an_onnx_export_that_cannot_be_opened_is_refused_at_load(index_dir: Path
     model["sha256"] = sha256_file(copy / model["name"])
     (copy / MANIFEST).write_text(json.dumps(seal(raw)), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match=rf"{model['name']} .*cannot be opened .*kbsuggest build ARTICLES_DIR"):
+        KnowledgeBase.load(copy, feedback=False)
+
+
+def test_indexes_holding_the_same_export_share_one_onnx_session(index_dir: Path, tmp_path: Path) -> None:
+    """Two folders with their own copies of the export (not links): one session, the same encoder object."""
+    copies = [tmp_path / name for name in ("a", "b")]
+    for copy in copies:
+        shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    first, second = (KnowledgeBase.load(copy, feedback=False) for copy in copies)
+    assert isinstance(first.encoders["dense"], OnnxEncoder)
+    assert first.encoders["dense"] is second.encoders["dense"]
+    assert first.encoders["multilingual"] is second.encoders["multilingual"]
+
+
+def test_a_model_store_keeps_one_copy_of_the_export_for_many_indexes(index_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    copies = [tmp_path / name for name in ("a", "b")]
+    for copy in copies:
+        shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    manifest = KnowledgeBase.load(copies[0], feedback=False).manifest
+    files = model_store.model_files(manifest)
+    assert len(files) == 3  # model, tokenizer, int8 model
+    for copy in copies:
+        assert model_store.share_models(copy, manifest, store) == 3
+    for file in files:
+        kept = store / f"{file.sha256}{Path(file.name).suffix}"
+        assert all(os.path.samefile(copy / file.name, kept) for copy in copies)
+    assert sorted(p.name for p in store.iterdir()) == sorted(f"{f.sha256}{Path(f.name).suffix}" for f in files)
+    for copy in copies:  # each folder is still a whole index
+        assert KnowledgeBase.load(copy, feedback=False).search("where is my parcel?", k=1)
+
+
+def test_a_build_with_a_model_store_links_its_export_into_it(index_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    articles = tmp_path / "articles"
+    shutil.copytree(ROOT / "articles", articles)
+    (articles / "gift-cards.md").write_text("---\nid: gift-cards-new\n---\n# Gift cards\n\nThey never expire.\n")
+    kb = KnowledgeBase.build(articles, copy, settings=Settings(model_store=tmp_path / "store"))
+    for file in model_store.model_files(kb.manifest):
+        assert os.path.samefile(copy / file.name, tmp_path / "store" / f"{file.sha256}{Path(file.name).suffix}")
+
+
+def test_a_model_file_changed_after_a_load_is_refused_at_the_next(index_dir: Path, tmp_path: Path) -> None:
+    """Model files verified once are not hashed again while unchanged: a change in place (same size) is seen."""
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    KnowledgeBase.load(copy, feedback=False)
+    name = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))["encoders"]["dense"]["onnx"]["model"]["name"]
+    with (copy / name).open("r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(IndexCorruptError, match=rf"{name} does not match its checksum"):
         KnowledgeBase.load(copy, feedback=False)
