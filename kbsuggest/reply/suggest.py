@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Templates, Tone
@@ -104,10 +105,12 @@ def build_suggestion(
     parts: Sequence[Part] = (),
     history: Sequence[Turn] = (),
     conversation: ConversationUse | None = None,
+    today: date | None = None,
 ) -> Suggestion:
     """Assemble the suggestion for one message; `stages` maps article ids to their `stage`; `parts`: its
     questions (default: the whole message, one question). With a `history`, the draft leaves out an answer an
-    agent turn already gave, and takes the customer's name and order number from it where `context` has none."""
+    agent turn already gave, and takes the customer's name and order number from it where `context` has none.
+    `today`: the day the customer's dates are counted to ("ordered on March 3"); without it they are not read."""
     answers = retrieval.answers
     in_scope = retrieval.in_scope
     confidence = retrieval.answer_probability
@@ -122,7 +125,7 @@ def build_suggestion(
             and (already_sent(b.source.snippet, history) or already_sent(b.source.text, history))
         )
     ]
-    situation = read_situation(message)  # read once: the size table block and the composer use it
+    situation = read_situation(message, today)  # read once: the size table block and the composer use it
     blocks += size_table_block(message, situation, answers if in_scope else (), blocks)
     clarify = None
     if (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from kbsuggest.reply.pick import Picked, condition_holds, pick, render_row
+from kbsuggest.reply.pick import Picked, condition_holds, pick, render_row, renderings
 from kbsuggest.reply.situation import read_situation
 from kbsuggest.retrieval.snippet import measures
 from kbsuggest.text.tokenize import normalize_query, tokenize
@@ -91,3 +93,145 @@ def test_row_rendering_keeps_units_and_header_names() -> None:
         "Refund issued after inspection: within 2 business days."
     )
     assert render_row("Not a row at all.", "en") == "Not a row at all."
+
+
+TODAY = date(2026, 12, 1)
+PROCESSING = (
+    "You can change or cancel an order only while its status is Processing, which lasts about 1 hour after you place "
+    "it. After that, the status moves to Packed and the order is already being picked in our warehouse, so we can no "
+    "longer change its contents or cancel it. You can see the current status in Account > Orders."
+)
+ADDRESS = (
+    "You can change the delivery address on any order that hasn't shipped yet. While the status is Processing, open "
+    "Account > Orders, select the order and choose Edit shipping address; the change is saved immediately. If the "
+    "order is already Packed, the edit button disappears, but you can still contact us by chat with your order number "
+    "and the new address and we'll relabel the parcel before it leaves."
+)
+ADDRESS_ZH = (
+    '亲，订单发货前都可以修改收货地址。订单状态为"处理中"时，进入"我的订单"，选择订单后点击"修改地址"，填写新地址后立即生效。'
+    '如果订单已经是"已打包"状态，修改按钮会消失，这时请尽快联系在线客服，我们会在包裹出库前帮您更改面单。'
+)
+SHIPPING = (
+    "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: 3–5 days\n"
+    "Option: Express; Cost: $14.95; Delivery time after shipping: 1–2 days\n\n"
+    "The free shipping threshold is checked after discounts and before tax."
+)
+SHIPPING_ZH = (
+    "配送方式: 标准快递; 运费: 满¥99包邮，否则运费¥10; 时效（发货后）: 2–4天\n"
+    "配送方式: 顺丰次日达; 运费: ¥23; 时效（发货后）: 次日送达"
+)
+TIERS_ZH = (
+    "活动期间全场商品参与满减：\n\n实付商品金额: 满¥300; 优惠: 减¥40\n实付商品金额: 满¥600; 优惠: 减¥100\n\n"
+    "满减不累计，按最高一档计算。"
+)
+TRACKING = (
+    "Tracking can pause for a day or two while a parcel moves between carrier hubs. If your tracking hasn't updated "
+    "for 3 business days, contact us with your order number. We'll check with the carrier and open a trace if needed."
+)
+FAULTY = (
+    "Report it within 7 days of delivery with photos. We pay the return shipping with a prepaid label. Faults that "
+    "appear after the first 7 days are handled under our warranty."
+)
+
+
+def on_today(text: str, message: str, language: str = "en") -> str:
+    query = normalize_query(message)
+    tokens = frozenset(tokenize(query)) | measures(query)
+    found = pick(text, tokens, read_situation(message, TODAY), language, limit=4)
+    return ("" if language == "zh" else " ").join(found.sentences)
+
+
+@pytest.mark.parametrize(
+    ("message", "said", "not_said"),
+    [
+        (
+            "refund email is dated November 9 and my card still shows nothing",
+            "reference number",
+            "still with your bank",
+        ),
+        ("you issued my refund last Friday and it's not on my card yet", "still with your bank", "reference number"),
+    ],
+)
+def test_a_date_decides_the_branch(message: str, said: str, not_said: str) -> None:
+    text = on_today(REFUND_LATE, message)
+    assert said in text and not_said not in text
+
+
+def test_a_chinese_date_decides_the_branch() -> None:
+    assert "流水号" in on_today(REFUND_LATE_ZH, "11月10号申请的退款，到现在还没到账", "zh")
+    assert "流水号" not in on_today(REFUND_LATE_ZH, "退款是上周五发起的，怎么还没到", "zh")
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (PROCESSING, "status says Packed. can I still cancel it?", "no longer", "only while", "en"),
+        (PROCESSING, "my order is still Processing, can I cancel?", "only while", "no longer", "en"),
+        (ADDRESS, "status says Packed and I put the wrong ZIP code on it", "relabel", "Edit shipping address", "en"),
+        (
+            ADDRESS,
+            "order is still in Processing and I need a new delivery address",
+            "Edit shipping address",
+            "relabel",
+            "en",
+        ),
+        (ADDRESS_ZH, "订单已打包了，收货地址写错了怎么办", "面单", '点击"修改地址"', "zh"),
+        (ADDRESS_ZH, "订单还在处理中，想改一下收货地址", '点击"修改地址"', "面单", "zh"),
+    ],
+)
+def test_the_order_state_decides_the_branch(text: str, message: str, said: str, not_said: str, language: str) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (
+            SHIPPING,
+            "I'm only buying one base layer for $39, how much is standard shipping",
+            "cost $5.95",
+            "Free on",
+            "en",
+        ),
+        (SHIPPING, "what's standard shipping on a $75 order?", "cost Free on orders over $49", "$5.95", "en"),
+        (SHIPPING_ZH, "买了85元的东西，标准快递运费多少", "运费¥10", "满¥99包邮", "zh"),
+        (SHIPPING_ZH, "实付120元，标准快递要运费吗", "满¥99包邮", "运费¥10", "zh"),
+    ],
+)
+def test_a_table_cell_says_the_side_the_amount_meets(
+    text: str, message: str, said: str, not_said: str, language: str
+) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+
+
+@pytest.mark.parametrize(
+    ("message", "said", "not_said"),
+    [("双十二买了¥450的东西，能减多少", "减¥40", "减¥100"), ("实付700元能减多少钱", "减¥100", "减¥40")],
+)
+def test_the_tier_the_amount_reaches_and_no_other(message: str, said: str, not_said: str) -> None:
+    quoted = on_today(TIERS_ZH, message, "zh")
+    assert said in quoted and not_said not in quoted
+
+
+def test_a_failed_condition_after_the_lead_is_left_out() -> None:
+    quoted = on_today(TRACKING, "the tracking hasn't changed since yesterday, is that a problem?")
+    assert "a day or two" in quoted and "open a trace" not in quoted
+    late = on_today(TRACKING, "tracking has been stuck since last Wednesday")
+    assert "open a trace" in late
+
+
+def test_the_first_days_branch() -> None:
+    quoted = on_today(FAULTY, "watch arrived 2 days ago with a cracked screen")
+    assert "within 7 days" in quoted and "warranty" not in quoted
+    assert "warranty" in on_today(FAULTY, "the watch I got on October 2 has a cracked screen now")
+
+
+def test_every_rendering_of_a_conditional_row() -> None:
+    row = "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: 3–5 days"
+    assert renderings(row, "en") == {
+        "Option Standard: cost Free on orders over $49, otherwise $5.95 and delivery time after shipping 3–5 days.",
+        "Option Standard: cost Free on orders over $49 and delivery time after shipping 3–5 days.",
+        "Option Standard: cost $5.95 and delivery time after shipping 3–5 days.",
+    }
