@@ -1,7 +1,7 @@
 """The sentences of a section that answer this customer: the branch whose condition their situation meets
 ("If fewer than 7 business days have passed" vs "After 7 business days", "While the status is Processing" vs
 "Once an order has shipped"), the table row that fits their measurements or their amount ("满¥300" / "满¥600"),
-the side of a table cell that applies to them ("Free on orders over $49, otherwise $5.95"), and table rows
+the side of a table cell they meet ("Free on orders over $49" of "..., otherwise $5.95"), and table rows
 rendered as sentences. Every sentence returned is a sentence of the section, a clause of one, or a rendering of
 one of its rows (`renderings`), so `trace` can check a draft against its cited sections."""
 
@@ -138,20 +138,20 @@ def cell_sides(value: str) -> tuple[str, str] | None:
 
 
 def _decided(value: str, situation: Situation | None) -> str:
-    """The side of a cell that applies to the customer, or the whole cell when the situation does not decide."""
+    """A conditional cell cut to its condition when the customer meets it ("Free on orders over $49" for a $62
+    cart); whole otherwise, since the threshold tells a $45 cart what would make it free."""
     sides = cell_sides(value)
-    verdict = condition_holds(sides[0], situation) if sides is not None and situation is not None else None
-    if sides is None or verdict is None:
-        return value
-    return sides[0] if verdict else sides[1]
+    if sides is not None and situation is not None and condition_holds(sides[0], situation):
+        return sides[0]
+    return value
 
 
 def renderings(row: str, language: str) -> set[str]:
-    """Every way `render_row` can render `row`: whole, and with each conditional cell decided either way."""
+    """Every way `render_row` can render `row`: whole, and with conditional cells cut to their condition."""
     pairs = cells(row)
     if pairs is None:
         return {row}
-    options = [(v, *(cell_sides(v) or ())) for _, v in pairs]
+    options = [(v, sides[0]) if (sides := cell_sides(v)) else (v,) for _, v in pairs]
     headers = [h for h, _ in pairs]
     return {_render(list(zip(headers, values, strict=True)), language) for values in itertools.product(*options)}
 
@@ -159,7 +159,7 @@ def renderings(row: str, language: str) -> set[str]:
 def render_row(row: str, language: str, situation: Situation | None = None) -> str:
     """A table row as a sentence, in the header names and units of the table: 'Size M: height 170–178 cm,
     chest 94–102 cm and sleeve length 63 cm.'; a two-column row whose first cell is a label: 'label: value.'
-    With a `situation`, a conditional cell says only the side that applies ("cost $5.95")."""
+    With a `situation` that meets a cell's condition, the cell says only that ("cost Free on orders over $49")."""
     pairs = cells(row)
     if pairs is None:
         return row

@@ -190,20 +190,20 @@ def test_the_order_state_decides_the_branch(text: str, message: str, said: str, 
         (
             SHIPPING,
             "I'm only buying one base layer for $39, how much is standard shipping",
-            "cost $5.95",
-            "Free on",
+            "cost Free on orders over $49, otherwise $5.95",  # the threshold says what would make it free
+            "",
             "en",
         ),
         (SHIPPING, "what's standard shipping on a $75 order?", "cost Free on orders over $49", "$5.95", "en"),
-        (SHIPPING_ZH, "买了85元的东西，标准快递运费多少", "运费¥10", "满¥99包邮", "zh"),
+        (SHIPPING_ZH, "买了85元的东西，标准快递运费多少", "满¥99包邮，否则运费¥10", "", "zh"),
         (SHIPPING_ZH, "实付120元，标准快递要运费吗", "满¥99包邮", "运费¥10", "zh"),
     ],
 )
-def test_a_table_cell_says_the_side_the_amount_meets(
+def test_a_table_cell_is_cut_to_the_condition_the_amount_meets(
     text: str, message: str, said: str, not_said: str, language: str
 ) -> None:
     quoted = on_today(text, message, language)
-    assert said in quoted and not_said not in quoted
+    assert said in quoted and not (not_said and not_said in quoted)
 
 
 @pytest.mark.parametrize(
@@ -233,5 +233,4 @@ def test_every_rendering_of_a_conditional_row() -> None:
     assert renderings(row, "en") == {
         "Option Standard: cost Free on orders over $49, otherwise $5.95 and delivery time after shipping 3–5 days.",
         "Option Standard: cost Free on orders over $49 and delivery time after shipping 3–5 days.",
-        "Option Standard: cost $5.95 and delivery time after shipping 3–5 days.",
     }
