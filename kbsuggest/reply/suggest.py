@@ -109,7 +109,8 @@ def build_suggestion(
 ) -> Suggestion:
     """Assemble the suggestion for one message; `stages` maps article ids to their `stage`; `parts`: its
     questions (default: the whole message, one question). With a `history`, the draft leaves out an answer an
-    agent turn already gave, and takes the customer's name and order number from it where `context` has none.
+    agent turn already gave, does not repeat the agent's opening, acknowledgement and closing phrases, and takes
+    the customer's name and order number from it where `context` has none.
     `today`: the day the customer's dates are counted to ("ordered on March 3"); without it they are not read."""
     answers = retrieval.answers
     in_scope = retrieval.in_scope
@@ -148,6 +149,7 @@ def build_suggestion(
         question=question,
         handoff=reason is not None,
         situation=situation,
+        said=[t.text for t in history if t.role == "agent"],
     )
     return Suggestion(
         id=suggestion_id,

@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from functools import cache
 
 from kbsuggest.articles.templates import Templates, ToneSet
+from kbsuggest.reply.compose import phrase_pattern
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import clauses, renderings
 from kbsuggest.retrieval.snippet import sentences
-
-_SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
 
 
 def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) -> list[str]:
@@ -37,11 +36,7 @@ def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) ->
 @cache
 def _phrases(tone: ToneSet) -> tuple[re.Pattern[str], ...]:
     """Every phrase of the tone as a pattern in which each {slot} matches any text."""
-    found = []
-    for phrases in tone.model_dump().values():
-        for phrase in phrases:
-            found.append(re.compile(_SLOT.sub(lambda _: ".+?", re.escape(phrase)), re.DOTALL))
-    return tuple(found)
+    return tuple(phrase_pattern(phrase) for phrases in tone.model_dump().values() for phrase in phrases)
 
 
 def _made_of(paragraph: str, units: list[str], joiner: str) -> bool:
