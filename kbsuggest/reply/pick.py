@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kbsuggest.reply.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
+from kbsuggest.text.tokenize import tokenize
 
 _DAYS = r"(\d+)\s*(business |working )?days?"
 _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
@@ -23,6 +24,7 @@ _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"within " + _DAYS, "days", "le"),
         (r"(?:after|more than|over|longer than) (?:the first )?" + _DAYS, "days", "gt"),
         (r"(?:hasn't|has not|haven't|have not) \w+ for " + _DAYS, "days", "ge"),
+        (r"until the end of the (next) (business )?day", "days", "le"),
         (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
         (r"超过[^\d，。；]{0,4}?(\d+)\s*(个工作日|天)", "days", "gt"),
         (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
@@ -100,7 +102,7 @@ def decide(unit: str, situation: Situation) -> tuple[bool, float] | None:
         match = pattern.search(unit)
         if match is None:
             continue
-        limit = float(match.group(1))
+        limit = 1.0 if match.group(1) == "next" else float(match.group(1))
         if quantity == "days":
             business = bool(match.group(2)) and "天" not in match.group(2)
             known = situation.business_days if business else situation.days
@@ -235,6 +237,19 @@ def _float(text: str) -> float | None:
         return None
 
 
+def _named_rows(rows: list[str], message_tokens: Set[str]) -> list[str]:
+    """The rows whose first cell names what the message names (size "M", mode "Medium", "登山鞋" in
+    "服装与鞋类（冲锋衣、裤子、打底衣、登山鞋）"), when not every row does. Words, not single characters, and
+    only words of at most half the rows' first cells ("客服" in most rows of a channel table names none)."""
+    keys = []
+    for row in rows:
+        key = (cells(row) or [("", "")])[0][1]
+        keys.append({t for t in tokenize(key) if len(t) > 1} | {f"size:{key}"})
+    common = {w for w in set().union(*keys) if 2 * sum(w in k for k in keys) > len(keys)} if keys else set()
+    named = [row for row, words in zip(rows, keys, strict=True) if (words - common) & message_tokens]
+    return named if len(named) < len(rows) else []
+
+
 def tier_row(rows: list[str], situation: Situation) -> tuple[str, list[str]] | None:
     """In a table whose rows are keyed by a condition ("满¥300" / "满¥600", "over $100"), the row the
     customer's situation meets with the strictest limit, and the rows it fails; None when no row is decided."""
@@ -253,9 +268,12 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     units = sentences(text)
     rows = [u for u in units if cells(u) is not None]
     chosen = set(best_sentences(text, message_tokens, limit))
+    # Topped up with the section's first other units (not table rows): a question sharing few words with the
+    # section ("what can't be returned") still gets its core, not one sentence.
+    chosen |= set([u for u in units if u not in chosen and u not in rows][: max(0, limit - len(chosen))])
     fit = None
     found = fitting_row(rows, situation) if rows and situation.measures else None
-    named = [r for r in rows if f"size:{(cells(r) or [('', '')])[0][1]}" in message_tokens]
+    named = _named_rows(rows, message_tokens)
     tier = tier_row(rows, situation) if rows and situation.amounts else None
     if found is not None or named:
         if found is not None:

@@ -39,7 +39,7 @@ def test_draft_structure_for_an_upset_customer() -> None:
     paragraphs = draft.text.split("\n\n")
     assert paragraphs[0] in ("Hi Sam,", "Hello Sam,")
     assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge_late  # "still no refund": it is late
-    assert paragraphs[2] == ANSWER.snippet
+    assert paragraphs[2] == ANSWER.text  # the sentence sharing the message's words, topped up with the section's
     assert paragraphs[-1].endswith("Alex")
     assert draft.citations == ("refunds#refund-timing",) and draft.missing_slots == ()
 

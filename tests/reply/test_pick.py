@@ -234,3 +234,58 @@ def test_every_rendering_of_a_conditional_row() -> None:
         "Option Standard: cost Free on orders over $49, otherwise $5.95 and delivery time after shipping 3–5 days.",
         "Option Standard: cost Free on orders over $49 and delivery time after shipping 3–5 days.",
     }
+
+
+def test_a_question_sharing_few_words_still_gets_the_sections_core() -> None:
+    items = (
+        "- Gift cards\n- Items marked Final Sale on the product page\n- Clothing or boots worn outdoors, washed, "
+        "altered or missing tags\n- Electronics with scratches or missing accessories\n\nIf we receive an item that "
+        "can't be accepted, we send it back to you at no charge and explain why."
+    )
+    quoted = on_today(items, "what can't be returned")
+    assert "Gift cards" in quoted and "Final Sale" in quoted
+
+
+WARRANTY_ZH = (
+    "商品类型: 服装与鞋类（冲锋衣、裤子、打底衣、登山鞋）; 保修期: 1年; 保修范围: 材料及做工缺陷\n"
+    "商品类型: 电子产品（头灯、GPS手表、充电宝）; 保修期: 2年; 保修范围: 制造缺陷，含电池无法充电\n\n"
+    "保修期从签收之日起计算，适用于官方渠道和授权经销商购买的商品。"
+)
+MODES = (
+    "Mode: High; Output: 400 lumens; Runtime: 3 hours\nMode: Medium; Output: 150 lumens; Runtime: 10 hours\n"
+    "Mode: Low; Output: 30 lumens; Runtime: 40 hours\n\nRuntimes are measured from a full charge."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (WARRANTY_ZH, "登山鞋保修多久", "1年", "2年", "zh"),
+        (WARRANTY_ZH, "电子产品保修几年 充电宝也算吗", "2年", "1年", "zh"),  # 裤子's 子 is no word of the message
+        (MODES, "how bright is the lumen 400 on medium and how long does it last", "10 hours", "3 hours", "en"),
+    ],
+)
+def test_the_row_the_message_names_and_no_other(
+    text: str, message: str, said: str, not_said: str, language: str
+) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+
+
+def test_waiting_until_the_next_business_day_is_a_branch() -> None:
+    delivered = (
+        "Carriers sometimes scan a parcel as delivered shortly before it arrives, so wait until the end of the next "
+        "business day. If it still hasn't appeared, tell us within 7 days of the delivery scan. We'll open an "
+        "investigation with the carrier."
+    )
+    late = on_today(delivered, "says delivered 3 days ago. asked neighbours and the mailroom, nothing")
+    assert "investigation" in late and "wait until" not in late
+    assert "wait until" in on_today(delivered, "tracking says delivered an hour ago but there's nothing at my door")
+
+
+def test_a_word_most_rows_share_names_no_row() -> None:
+    channels = (
+        "渠道: 在线人工客服; 服务时间: 每天9:00–21:00\n渠道: 客服热线400-820-0142; 服务时间: 每天9:00–21:00\n"
+        "渠道: 客服邮箱; 服务时间: 全天接收"
+    )
+    assert "400-820-0142" in on_today(channels, "别让机器人回了 我要找真人客服", "zh")
