@@ -56,6 +56,7 @@ _OTHERWISE = re.compile(r",\s*otherwise\s+|，\s*否则")
 """Inside a table cell, between what applies when its condition holds and what applies when it does not."""
 _LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
 """A tier keyed by an upper limit ("under $50"): the strictest met is the smallest limit, not the largest."""
+_OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders placed|如果|若|超过)", re.IGNORECASE)
 _CLAUSE = re.compile(r"(?<=[，；;])")
 _ROW = re.compile(r"^[^:;\n]+: [^;\n]+(?:; [^:;\n]+: [^;\n]+)+$")
 _RANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*[-–—~]\s*(\d+(?:\.\d+)?)$")
@@ -230,6 +231,18 @@ def has_fitting_row(text: str, situation: Situation) -> bool:
     return bool(rows) and fitting_row(rows, situation) is not None
 
 
+def situation_decides(text: str, situation: Situation) -> bool:
+    """True when the customer's facts decide something section `text` states: a condition (a sentence or a
+    table row), or the size-table row they fit."""
+    if not situation.known:
+        return False
+    units = sentences(text)
+    if any(condition_holds(u, situation) is not None for u in units):
+        return True
+    rows = [u for u in units if cells(u) is not None]
+    return bool(rows) and (fitting_row(rows, situation) is not None or tier_row(rows, situation) is not None)
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -310,13 +323,19 @@ def _holding_clauses(unit: str, situation: Situation) -> str:
 
 def _branches(text: str, units: list[str], chosen: set[str], situation: Situation) -> set[str]:
     """`chosen` with the branches the situation meets added and the branches it fails removed; a branch is a
-    sentence stating a condition and the unconditional sentences after it in its paragraph. A failed condition
-    that opens the section, with no branch met, stays: the rest of the section would not make sense alone."""
+    sentence stating a condition and the unconditional sentences after it in its paragraph. When the section
+    states no branch the customer meets, only a sentence that opens with its condition ("If your tracking
+    hasn't updated for 3 business days, ...") is a branch ("we reply within 2 business days" is a promise), and
+    not when it opens the section: the rest would not make sense alone."""
     verdicts = [None if cells(u) else condition_holds(u, situation) for u in units]
+    if True not in verdicts:
+        if verdicts and verdicts[0] is not None:
+            return chosen
+        verdicts = [
+            v if v is None or _OPENS_WITH_CONDITION.match(u) else None for u, v in zip(units, verdicts, strict=True)
+        ]
     if False not in verdicts and True not in verdicts:
         return chosen
-    if True not in verdicts and verdicts[0] is not None:
-        return chosen  # the only condition opens the section: what follows explains it
     out = set(chosen)
     current: bool | None = None
     position = 0

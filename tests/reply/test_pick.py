@@ -289,3 +289,12 @@ def test_a_word_most_rows_share_names_no_row() -> None:
         "渠道: 客服邮箱; 服务时间: 全天接收"
     )
     assert "400-820-0142" in on_today(channels, "别让机器人回了 我要找真人客服", "zh")
+
+
+def test_a_promise_within_days_is_no_branch() -> None:
+    request = (
+        "在我的订单里点击申请价保，符合条件的会直接退差价。审核通过后2个工作日内退还差价，原路退回，5–7个工作日到账。"
+        "每件商品只能申请一次，如果预计后面还会降价，可以在14天内稍后再申请哦。"
+    )
+    quoted = on_today(request, "10月8号下单的登山鞋现在降价了，能退差价吗", "zh")
+    assert "2个工作日内退还差价" in quoted and "14天内" in quoted
