@@ -11,6 +11,7 @@ import itertools
 import re
 from collections.abc import Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kbsuggest.reply.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
@@ -254,13 +255,17 @@ def _named_rows(rows: list[str], message_tokens: Set[str]) -> list[str]:
     """The rows whose first cell names what the message names (size "M", mode "Medium", "登山鞋" in
     "服装与鞋类（冲锋衣、裤子、打底衣、登山鞋）"), when not every row does. Words, not single characters, and
     only words of at most half the rows' first cells ("客服" in most rows of a channel table names none)."""
-    keys = []
-    for row in rows:
-        key = (cells(row) or [("", "")])[0][1]
-        keys.append({t for t in tokenize(key) if len(t) > 1} | {f"size:{key}"})
+    keys = [_key_words(row) for row in rows]
     common = {w for w in set().union(*keys) if 2 * sum(w in k for k in keys) > len(keys)} if keys else set()
     named = [row for row, words in zip(rows, keys, strict=True) if (words - common) & message_tokens]
     return named if len(named) < len(rows) else []
+
+
+@lru_cache(maxsize=4096)
+def _key_words(row: str) -> frozenset[str]:
+    """The words (not single characters) of a row's first cell, and its `size:` token."""
+    key = (cells(row) or [("", "")])[0][1]
+    return frozenset({t for t in tokenize(key) if len(t) > 1} | {f"size:{key}"})
 
 
 def tier_row(rows: list[str], situation: Situation) -> tuple[str, list[str]] | None:
