@@ -21,7 +21,11 @@ _DURATION = re.compile(
 _YESTERDAY = re.compile(r"\byesterday\b|昨天", re.IGNORECASE)
 _JUST_NOW = re.compile(r"\bthis morning\b|\bjust now\b|今天早上|今早|今天上午|刚刚|刚才", re.IGNORECASE)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_MONTH = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?)\b\.?"
+)
+"""A month's name or its abbreviation, whole: "marked 3" and "decided 2" name no month."""
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _ZH_WEEKDAYS = "一二三四五六日"
 _DATES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -31,7 +35,7 @@ _DATES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("day_month", r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:\s*,?\s*((?:19|20)\d\d)\b)?"),
         ("month_year", r"\b" + _MONTH + r"\s+((?:19|20)\d\d)\b"),
         ("zh_date", r"(?:((?:19|20)\d\d)年)?(\d{1,2})月(\d{1,2})[日号]"),
-        ("zh_day", r"(?<![\d月])(\d{1,2})号"),
+        ("zh_day", r"(?<![\d月])(\d{1,2})号(?![楼线码鞋])"),
         ("zh_month", r"(?:((?:19|20)\d\d)年)?(?<![\d个])(\d{1,2})月(?:份)?(?![\d个])"),
         ("last_weekday", r"\b(?:last|on|this past)\s+(mon|tues|wednes|thurs|fri|satur|sun)day\b"),
         ("zh_last_week", r"上(?:个)?(?:周|星期|礼拜)([一二三四五六日天])"),
