@@ -265,8 +265,9 @@ class KnowledgeBase:
         if tone not in TONES:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = self._stages
+        today = (filters.today if filters else None) or date.today()
         retrieved = self._retrieve(messages, k, filters, turns)
-        questions = self._questions(messages, [(a, r) for a, r, _, _ in retrieved], k, filters)
+        questions = self._questions(messages, [(a, r) for a, r, _, _ in retrieved], k, filters, today)
         suggestions = [
             build_suggestion(
                 uuid.uuid4().hex,
@@ -280,6 +281,7 @@ class KnowledgeBase:
                 parts=parts,
                 history=history,
                 conversation=use,
+                today=today,
             )
             for message, (analysis, retrieval, use, history), parts in zip(messages, retrieved, questions, strict=True)
         ]
@@ -342,10 +344,10 @@ class KnowledgeBase:
         retrieved: Sequence[tuple[MessageAnalysis, Retrieval]],
         k: int,
         filters: Filters | None,
+        today: date,
     ) -> list[tuple[Part, ...]]:
         """Each message's questions (`split_questions`), retrieved in one batch when it asks two, with the
-        promotions outside their dates that each names."""
-        today = (filters.today if filters else None) or date.today()
+        promotions outside their dates (on `today`) that each names."""
         split = [split_questions(m, a.language) for m, (a, _) in zip(messages, retrieved, strict=True)]
         asked = [
             (text, a.language)

@@ -1,4 +1,5 @@
-"""Check the labelled reply-draft sets (drafts_en.jsonl, drafts_zh.jsonl) against the demo articles.
+"""Check the labelled reply-draft sets (drafts_{en,zh}.jsonl and the held-out drafts_heldout_{en,zh}.jsonl) against
+the demo articles.
 
 Every line must have the five fields; every expected anchor must exist in the file's language; every `must` entry
 must occur (one of its alternatives, after `normalise`) in the text of one of the expected sections; every
@@ -19,7 +20,12 @@ from pathlib import Path
 from kbsuggest.articles.load import load_articles
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = {"drafts_en.jsonl": "en", "drafts_zh.jsonl": "zh"}
+FILES = {
+    "drafts_en.jsonl": "en",
+    "drafts_zh.jsonl": "zh",
+    "drafts_heldout_en.jsonl": "en",
+    "drafts_heldout_zh.jsonl": "zh",
+}
 FIELDS = {"query", "expected", "must", "must_not", "situation"}
 _FOLD = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)}, **dict.fromkeys("‐‑‒–—―−", "-")})
 

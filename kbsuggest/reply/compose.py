@@ -5,9 +5,11 @@ sentence is either a template phrase or a sentence (or rendered table row) of a 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
@@ -64,8 +66,24 @@ class Block:
     source: Answer | Promotion
 
 
-def _pick(phrases: tuple[str, ...], message: str, slot: str) -> str:
-    """One alternative, chosen by the message so replies vary between customers but not between runs."""
+_SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
+
+
+@cache
+def phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """`phrase` as a pattern in which each {slot} matches any text: finds it filled in a draft or a turn."""
+    return re.compile(_SLOT.sub(lambda _: ".+?", re.escape(phrase)), re.DOTALL)
+
+
+def unused(phrases: tuple[str, ...], said: Sequence[str]) -> tuple[str, ...]:
+    """The alternatives no earlier agent turn (`said`) contains, filled or not."""
+    return tuple(p for p in phrases if not any(phrase_pattern(p).search(turn) for turn in said))
+
+
+def _pick(phrases: tuple[str, ...], message: str, slot: str, said: Sequence[str] = ()) -> str:
+    """One alternative, chosen by the message so replies vary between customers but not between runs; one the
+    agent has not yet used in this conversation (`said`: its earlier turns) while there is one."""
+    phrases = unused(phrases, said) or phrases
     digest = hashlib.blake2b(f"{slot}\0{message}".encode(), digest_size=4).digest()
     return phrases[int.from_bytes(digest, "little") % len(phrases)]
 
@@ -162,19 +180,23 @@ def compose(
     question: str | None = None,
     handoff: bool = False,
     situation: Situation | None = None,
+    said: Sequence[str] = (),
 ) -> Draft:
     """greeting -> acknowledgement (of what happened, or of an unhappy message) -> one answer per block, in the
     customer's order, or the clarifying `question` (`clarifying_question`) -> hand-off or next step -> closing.
-    With no blocks the draft states no facts. `situation`: `read_situation(message)`, when the caller has read it."""
+    With no blocks the draft states no facts. `situation`: `read_situation(message)`, when the caller has read it.
+    `said`: the agent's earlier turns in this conversation; the greeting, acknowledgement, next step and closing
+    take an alternative they do not contain, and an acknowledgement whose every alternative was said is left out
+    (an apology repeated word for word reads canned)."""
     phrases: ToneSet = templates.tones[tone]
     values = {k: redact(v) for k, v in context.items() if v}  # a card or ID number never reaches a draft
     if analysis.order_ids and "order_id" not in values:
         values["order_id"] = analysis.order_ids[0]
     parts: list[str] = []
     greeting = phrases.greeting if values.get("customer_name") else phrases.greeting_no_name
-    parts.append(_pick(greeting, message, "greeting"))
+    parts.append(_pick(greeting, message, "greeting", said))
     situation = situation if situation is not None else read_situation(message)
-    apology = acknowledgement(phrases, situation.event, analysis.sentiment == "negative")
+    apology = unused(acknowledgement(phrases, situation.event, analysis.sentiment == "negative"), said)
     if apology:
         parts.append(_pick(apology, message, "acknowledge"))
     citations: list[str] = []
@@ -183,16 +205,17 @@ def compose(
         parts.append(question)
     else:
         for block in blocks:
-            said = answer_parts(block, phrases, situation, templates.language, tone)
-            answers.extend(p for p in said if p)
+            answered = answer_parts(block, phrases, situation, templates.language, tone)
+            answers.extend(p for p in answered if p)
             cited = block.source.section_id
-            if said and cited is not None and cited not in citations:
+            if answered and cited is not None and cited not in citations:
                 citations.append(cited)
     if handoff:
-        parts.append(_pick(phrases.handoff if values.get("order_id") else phrases.handoff_no_order, message, "next"))
+        next_step = phrases.handoff if values.get("order_id") else phrases.handoff_no_order
     else:
-        parts.append(_pick(phrases.next_step, message, "next"))
-    parts.append(_pick(phrases.closing, message, "closing"))
+        next_step = phrases.next_step
+    parts.append(_pick(next_step, message, "next", said))
+    parts.append(_pick(phrases.closing, message, "closing", said))
     missing: list[str] = []
     filled = []
     for part in parts:

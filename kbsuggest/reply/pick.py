@@ -1,16 +1,21 @@
 """The sentences of a section that answer this customer: the branch whose condition their situation meets
-("If fewer than 7 business days have passed" vs "After 7 business days"), the table row that fits their
-measurements, and table rows rendered as sentences. Every sentence returned is a sentence of the section or
-`render_row` of one of its rows, so `trace` can check a draft against its cited sections."""
+("If fewer than 7 business days have passed" vs "After 7 business days", "While the status is Processing" vs
+"Once an order has shipped"), the table row that fits their measurements or their amount ("满¥300" / "满¥600"),
+the side of a table cell they meet ("Free on orders over $49" of "..., otherwise $5.95"), and table rows
+rendered as sentences. Every sentence returned is a sentence of the section, a clause of one, or a rendering of
+one of its rows (`renderings`), so `trace` can check a draft against its cited sections."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kbsuggest.reply.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
+from kbsuggest.text.tokenize import tokenize
 
 _DAYS = r"(\d+)\s*(business |working )?days?"
 _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
@@ -18,9 +23,11 @@ _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
     for pattern, quantity, op in (
         (r"(?:fewer|less) than " + _DAYS, "days", "lt"),
         (r"within " + _DAYS, "days", "le"),
-        (r"(?:after|more than|over|longer than) " + _DAYS, "days", "gt"),
+        (r"(?:after|more than|over|longer than) (?:the first )?" + _DAYS, "days", "gt"),
+        (r"(?:hasn't|has not|haven't|have not) \w+ for " + _DAYS, "days", "ge"),
+        (r"until the end of the (next) (business )?day", "days", "le"),
         (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
-        (r"超过\s*(\d+)\s*(个工作日|天)", "days", "gt"),
+        (r"超过[^\d，。；]{0,4}?(\d+)\s*(个工作日|天)", "days", "gt"),
         (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
         (r"before (\d{1,2})\s*(am|pm)", "hour", "lt"),
         (r"after (\d{1,2})\s*(am|pm)", "hour", "ge"),
@@ -33,6 +40,24 @@ _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
     )
 )
+_STAGE_CONDITIONS: tuple[tuple[re.Pattern[str], tuple[int, int]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), stages)
+    for pattern, stages in (
+        (r"while (?:its|the|the order's) status is processing|while the order is in processing", (0, 0)),
+        (r'处理中"?(?:状态)?时', (0, 0)),
+        (r'(?:if|once) the order is already packed|已经是"?已打包', (1, 1)),
+        (r'status moves to packed|once the order is packed|变为"?已打包|进入"?已打包"?状态后', (1, 3)),
+        (r"(?:once|if) (?:an|the|your) (?:order|parcel) has (?:already )?(?:shipped|left)", (2, 3)),
+        (r"has left our warehouse|包裹发出后|已经发出的订单|已发货的订单", (2, 3)),
+        (r"hasn't shipped yet|发货前|还没发货|未发货", (0, 1)),
+    )
+)
+"""Conditions on where the order is (`situation.STATES` positions, first and last); most specific first."""
+_OTHERWISE = re.compile(r",\s*otherwise\s+|，\s*否则")
+"""Inside a table cell, between what applies when its condition holds and what applies when it does not."""
+_LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
+"""A tier keyed by an upper limit ("under $50"): the strictest met is the smallest limit, not the largest."""
+_OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders placed|如果|若|超过)", re.IGNORECASE)
 _CLAUSE = re.compile(r"(?<=[，；;])")
 _ROW = re.compile(r"^[^:;\n]+: [^;\n]+(?:; [^:;\n]+: [^;\n]+)+$")
 _RANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*[-–—~]\s*(\d+(?:\.\d+)?)$")
@@ -64,14 +89,22 @@ class Picked:
     fit: Fit | None = None
 
 
-def condition_holds(unit: str, situation: Situation) -> bool | None:
-    """Whether the customer's situation meets the condition `unit` states; None when it states none the
-    situation can decide."""
+def decide(unit: str, situation: Situation) -> tuple[bool, float] | None:
+    """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
+    number of days, an hour, an amount, or the order stage); None when it states none the situation decides."""
+    if situation.stages is not None:
+        for pattern, (low, high) in _STAGE_CONDITIONS:
+            if pattern.search(unit):
+                first, last = situation.stages
+                if low <= first and last <= high:
+                    return True, float(low)
+                if last < low or first > high:
+                    return False, float(low)
     for pattern, quantity, op in _CONDITIONS:
         match = pattern.search(unit)
         if match is None:
             continue
-        limit = float(match.group(1))
+        limit = 1.0 if match.group(1) == "next" else float(match.group(1))
         if quantity == "days":
             business = bool(match.group(2)) and "天" not in match.group(2)
             known = situation.business_days if business else situation.days
@@ -82,14 +115,16 @@ def condition_holds(unit: str, situation: Situation) -> bool | None:
             known = situation.amounts[-1] if situation.amounts else None
         if known is None:
             continue
-        values = (known,)
-        return {
-            "lt": values[-1] < limit,
-            "le": values[-1] <= limit,
-            "gt": values[-1] > limit,
-            "ge": values[-1] >= limit,
-        }[op]
+        holds = {"lt": known < limit, "le": known <= limit, "gt": known > limit, "ge": known >= limit}[op]
+        return holds, limit
     return None
+
+
+def condition_holds(unit: str, situation: Situation) -> bool | None:
+    """Whether the customer's situation meets the condition `unit` states; None when it states none the
+    situation can decide."""
+    verdict = decide(unit, situation)
+    return verdict[0] if verdict is not None else None
 
 
 def cells(row: str) -> list[tuple[str, str]] | None:
@@ -99,12 +134,43 @@ def cells(row: str) -> list[tuple[str, str]] | None:
     return [(h.strip(), v.strip()) for h, _, v in (cell.partition(": ") for cell in row.split("; "))]
 
 
-def render_row(row: str, language: str) -> str:
+def cell_sides(value: str) -> tuple[str, str] | None:
+    """The two sides of a cell that states a condition and what applies otherwise ("Free on orders over $49,
+    otherwise $5.95" -> "Free on orders over $49", "$5.95"), or None."""
+    first, *other = _OTHERWISE.split(value, maxsplit=1)
+    return (first, other[0]) if other else None
+
+
+def _decided(value: str, situation: Situation | None) -> str:
+    """A conditional cell cut to its condition when the customer meets it ("Free on orders over $49" for a $62
+    cart); whole otherwise, since the threshold tells a $45 cart what would make it free."""
+    sides = cell_sides(value)
+    if sides is not None and situation is not None and condition_holds(sides[0], situation):
+        return sides[0]
+    return value
+
+
+def renderings(row: str, language: str) -> set[str]:
+    """Every way `render_row` can render `row`: whole, and with conditional cells cut to their condition."""
+    pairs = cells(row)
+    if pairs is None:
+        return {row}
+    options = [(v, sides[0]) if (sides := cell_sides(v)) else (v,) for _, v in pairs]
+    headers = [h for h, _ in pairs]
+    return {_render(list(zip(headers, values, strict=True)), language) for values in itertools.product(*options)}
+
+
+def render_row(row: str, language: str, situation: Situation | None = None) -> str:
     """A table row as a sentence, in the header names and units of the table: 'Size M: height 170–178 cm,
-    chest 94–102 cm and sleeve length 63 cm.'; a two-column row whose first cell is a label: 'label: value.'"""
+    chest 94–102 cm and sleeve length 63 cm.'; a two-column row whose first cell is a label: 'label: value.'
+    With a `situation` that meets a cell's condition, the cell says only that ("cost Free on orders over $49")."""
     pairs = cells(row)
     if pairs is None:
         return row
+    return _render([(h, _decided(v, situation)) for h, v in pairs], language)
+
+
+def _render(pairs: list[tuple[str, str]], language: str) -> str:
     (first_header, first), rest = pairs[0], pairs[1:]
     zh = language == "zh"
     space = "" if zh else " "
@@ -166,6 +232,18 @@ def has_fitting_row(text: str, situation: Situation) -> bool:
     return bool(rows) and fitting_row(rows, situation) is not None
 
 
+def situation_decides(text: str, situation: Situation) -> bool:
+    """True when the customer's facts decide something section `text` states: a condition (a sentence or a
+    table row), or the size-table row they fit."""
+    if not situation.known:
+        return False
+    units = sentences(text)
+    if any(condition_holds(u, situation) is not None for u in units):
+        return True
+    rows = [u for u in units if cells(u) is not None]
+    return bool(rows) and (fitting_row(rows, situation) is not None or tier_row(rows, situation) is not None)
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -173,14 +251,48 @@ def _float(text: str) -> float | None:
         return None
 
 
+def _named_rows(rows: list[str], message_tokens: Set[str]) -> list[str]:
+    """The rows whose first cell names what the message names (size "M", mode "Medium", "登山鞋" in
+    "服装与鞋类（冲锋衣、裤子、打底衣、登山鞋）"), when not every row does. Words, not single characters, and
+    only words of at most half the rows' first cells ("客服" in most rows of a channel table names none)."""
+    keys = [_key_words(row) for row in rows]
+    common = {w for w in set().union(*keys) if 2 * sum(w in k for k in keys) > len(keys)} if keys else set()
+    named = [row for row, words in zip(rows, keys, strict=True) if (words - common) & message_tokens]
+    return named if len(named) < len(rows) else []
+
+
+@lru_cache(maxsize=4096)
+def _key_words(row: str) -> frozenset[str]:
+    """The words (not single characters) of a row's first cell, and its `size:` token."""
+    key = (cells(row) or [("", "")])[0][1]
+    return frozenset({t for t in tokenize(key) if len(t) > 1} | {f"size:{key}"})
+
+
+def tier_row(rows: list[str], situation: Situation) -> tuple[str, list[str]] | None:
+    """In a table whose rows are keyed by a condition ("满¥300" / "满¥600", "over $100"), the row the
+    customer's situation meets with the strictest limit, and the rows it fails; None when no row is decided."""
+    decided = [(row, decide((cells(row) or [("", "")])[0][1], situation)) for row in rows]
+    met = [(row, verdict[1]) for row, verdict in decided if verdict is not None and verdict[0]]
+    failed = [row for row, verdict in decided if verdict is not None and not verdict[0]]
+    if not met:
+        return None
+    upward = not _LOWER.search((cells(met[0][0]) or [("", "")])[0][1])
+    best = max(met, key=lambda item: item[1] if upward else -item[1])[0]
+    return best, failed + [row for row, _ in met if row != best]
+
+
 def pick(text: str, message_tokens: Set[str], situation: Situation, language: str, limit: int = 3) -> Picked:
     """The units of section `text` to quote for this customer, rows rendered, in text order."""
     units = sentences(text)
     rows = [u for u in units if cells(u) is not None]
     chosen = set(best_sentences(text, message_tokens, limit))
+    # Topped up with the section's first other units (not table rows): a question sharing few words with the
+    # section ("what can't be returned") still gets its core, not one sentence.
+    chosen |= set([u for u in units if u not in chosen and u not in rows][: max(0, limit - len(chosen))])
     fit = None
     found = fitting_row(rows, situation) if rows and situation.measures else None
-    named = [r for r in rows if f"size:{(cells(r) or [('', '')])[0][1]}" in message_tokens]
+    named = _named_rows(rows, message_tokens)
+    tier = tier_row(rows, situation) if rows and situation.amounts else None
     if found is not None or named:
         if found is not None:
             fit = found[1]
@@ -188,12 +300,15 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
         joiner = "" if language == "zh" else " "
         prose = joiner.join(u for u in units if u not in rows)
         chosen = {*keep, *best_sentences(prose, message_tokens, max(1, limit - len(keep)))} if prose else set(keep)
+    elif tier is not None:
+        chosen = (chosen | {tier[0]}) - set(tier[1])
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
     picked = [u for u in units if u in chosen]
-    if situation.known:
-        picked = [_holding_clauses(u, situation) for u in picked]
-    return Picked(tuple(render_row(u, language) if u in rows else u for u in picked), fit)
+    return Picked(
+        tuple(render_row(u, language, situation) if u in rows else _holding_clauses(u, situation) for u in picked),
+        fit,
+    )
 
 
 def clauses(unit: str) -> list[str]:
@@ -212,11 +327,19 @@ def _holding_clauses(unit: str, situation: Situation) -> str:
 
 
 def _branches(text: str, units: list[str], chosen: set[str], situation: Situation) -> set[str]:
-    """`chosen` with the branch the situation meets added and the branches it fails removed, when the
-    section has both; a branch is a sentence stating a condition and the unconditional sentences after it
-    in its paragraph."""
-    verdicts = [condition_holds(u, situation) for u in units]
-    if True not in verdicts or False not in verdicts:
+    """`chosen` with the branches the situation meets added and the branches it fails removed; a branch is a
+    sentence stating a condition and the unconditional sentences after it in its paragraph. When the section
+    states no branch the customer meets, only a sentence that opens with its condition ("If your tracking
+    hasn't updated for 3 business days, ...") is a branch ("we reply within 2 business days" is a promise), and
+    not when it opens the section: the rest would not make sense alone."""
+    verdicts = [None if cells(u) else condition_holds(u, situation) for u in units]
+    if True not in verdicts:
+        if verdicts and verdicts[0] is not None:
+            return chosen
+        verdicts = [
+            v if v is None or _OPENS_WITH_CONDITION.match(u) else None for u, v in zip(units, verdicts, strict=True)
+        ]
+    if False not in verdicts and True not in verdicts:
         return chosen
     out = set(chosen)
     current: bool | None = None
@@ -232,4 +355,4 @@ def _branches(text: str, units: list[str], chosen: set[str], situation: Situatio
             out.add(unit)
         elif current is False:
             out.discard(unit)
-    return out
+    return out or chosen

@@ -1,10 +1,12 @@
-"""What the customer says about their own case, read from the message: how long they have waited, how much
-they spent, their measurements. Pure and deterministic; nothing here is a fact about the store."""
+"""What the customer says about their own case, read from the message: how long they have waited (a duration,
+or a date counted to `today`), how much they spent, where their order is, their measurements. Pure and
+deterministic; nothing here is a fact about the store."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 WEEK_DAYS = 7
 BUSINESS_PER_WEEK = 5
@@ -12,10 +14,52 @@ _ZH_NUMBER = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六":
 _NUM = r"(\d+(?:\.\d+)?|[一两二三四五六七八九十]+|a|an|one|two|three|four|five|six)"
 _EN_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _DURATION = re.compile(
-    _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜|months?|个?月)",
+    _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜|months?|(?<=个)月"
+    r"|hours?|hrs?|小时|minutes?|mins?|分钟)",
     re.IGNORECASE,
 )
 _YESTERDAY = re.compile(r"\byesterday\b|昨天", re.IGNORECASE)
+_JUST_NOW = re.compile(r"\bthis morning\b|\bjust now\b|今天早上|今早|今天上午|刚刚|刚才", re.IGNORECASE)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?)\b\.?"
+)
+"""A month's name or its abbreviation, whole: "marked 3" and "decided 2" name no month."""
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_ZH_WEEKDAYS = "一二三四五六日"
+_DATES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        ("month_day", r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*((?:19|20)\d\d)\b)?"),
+        ("day_month", r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:\s*,?\s*((?:19|20)\d\d)\b)?"),
+        ("month_year", r"\b" + _MONTH + r"\s+((?:19|20)\d\d)\b"),
+        ("zh_date", r"(?:((?:19|20)\d\d)年)?(\d{1,2})月(\d{1,2})[日号]"),
+        ("zh_day", r"(?<![\d月])(\d{1,2})号(?![楼线码鞋])"),
+        ("zh_month", r"(?:((?:19|20)\d\d)年)?(?<![\d个])(\d{1,2})月(?:份)?(?![\d个])"),
+        ("last_weekday", r"\b(?:last|on|this past)\s+(mon|tues|wednes|thurs|fri|satur|sun)day\b"),
+        ("zh_last_week", r"上(?:个)?(?:周|星期|礼拜)([一二三四五六日天])"),
+    )
+)
+"""A date the customer names, each read by `_date`."""
+_AHEAD = timedelta(days=183)
+"""A date without a year up to this far ahead is a date to come ("arrives by Dec 5"), not last year's."""
+_MID_MONTH = 15
+"""The day a month named without one counts from ("bought it in January 2025")."""
+STATES = ("processing", "packed", "shipped", "delivered")
+"""Where an order is, in the order it gets there; a situation holds the range of these it can be in."""
+_STATE_WORDS: tuple[tuple[tuple[int, int], re.Pattern[str]], ...] = tuple(
+    (stages, re.compile(pattern, re.IGNORECASE))
+    for stages, pattern in (
+        ((3, 3), r"\bdelivered\b|\barrived\b|已签收|签收了|显示签收|收到了|收到货"),
+        ((2, 3), r"\bshipped\b|\bin transit\b|\bon its way\b|已发货|发货了|已经发出|已发出|发出了|快递已经"),
+        ((1, 1), r"\bpacked\b|已打包|打包了"),
+        ((0, 0), r"\bprocessing\b|处理中"),
+        ((0, 1), r"未发货|没发货|没有发货"),
+    )
+)
+_NEGATION = re.compile(r"(?:n'?t|\bnot|\bnever|没有?|未|还没)\s*(?:yet\s+|been\s+)?$", re.IGNORECASE)
+"""Before a state word, a denial: "hasn't shipped", "还没收到" place the order before that state."""
 _AMOUNT = re.compile(
     r"(?:[$¥￥]\s*(\d+(?:,\d{3})*(?:\.\d+)?))|(?<![\d.])(\d+(?:\.\d+)?)\s*(?:元|块|dollars|usd)", re.IGNORECASE
 )
@@ -29,7 +73,8 @@ _MEASURE_WORDS: dict[str, tuple[str, ...]] = {
 _CM = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)(?![\d.])(?:\s*(cm|厘米))?", re.IGNORECASE)
 _SHOE = re.compile(r"\b(EU|US)\s*(?:size\s*)?(\d{1,2}(?:\.5)?)\b", re.IGNORECASE)
 _CLOCK = re.compile(
-    r"(上午|中午|下午|晚上|傍晚)?\s*(?<![\d.:])(\d{1,2})(?:[:：](\d\d)|点)?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d.%])",
+    r"(上午|中午|下午|晚上|傍晚|早上)?\s*(?<![\d.:])(\d{1,2}|[一两二三四五六七八九十]{1,3}(?=点))"
+    r"(?:[:：](\d\d)|点半?)?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d.%])",
     re.IGNORECASE,
 )
 MIN_HEIGHT, MAX_HEIGHT = 140, 220
@@ -80,10 +125,19 @@ class Situation:
     hour: float | None = None  # a clock time the customer gives ("4pm", "下午4点"), 0-24
     measures: dict[str, float] = field(default_factory=dict)
     """'height', 'chest', 'waist', 'hip', 'foot' in cm; 'eu', 'us': shoe sizes."""
+    stages: tuple[int, int] | None = None
+    """The first and last of STATES the order can be in: "Packed" (1, 1), "shipped" (2, 3), "hasn't shipped"
+    (0, 1); None when the message does not say."""
 
     @property
     def known(self) -> bool:
-        return self.days is not None or self.hour is not None or bool(self.amounts) or bool(self.measures)
+        return (
+            self.days is not None
+            or self.hour is not None
+            or bool(self.amounts)
+            or bool(self.measures)
+            or self.stages is not None
+        )
 
 
 def _number(text: str) -> float:
@@ -99,12 +153,21 @@ def _number(text: str) -> float:
     return float(text)
 
 
-def _elapsed(message: str) -> tuple[float, float] | None:
-    """(calendar days, business days) of the longest duration the message states, or None."""
+def _elapsed(message: str, today: date | None) -> tuple[float, float] | None:
+    """(calendar days, business days) of the longest duration the message states, or since the earliest date
+    it names (counted to `today`; without one, dates are not read), or None."""
     best: tuple[float, float] | None = None
+    if today is not None:
+        for day in _dates(message, today):
+            if best is None or (today - day).days > best[0]:
+                best = (float((today - day).days), float(_business_days(day, today)))
     for value, unit in _DURATION.findall(message):
         n, unit = _number(value), unit.lower()
-        if unit.startswith(("business", "working", "工作")):
+        if unit.startswith(("hour", "hr", "小时")):
+            days = (n / 24, n / 24)
+        elif unit.startswith(("min", "分钟")):
+            days = (n / 1440, n / 1440)
+        elif unit.startswith(("business", "working", "工作")):
             days = (n * WEEK_DAYS / BUSINESS_PER_WEEK, n)
         elif unit.startswith(("week", "wk", "周", "星期")) or "礼拜" in unit:
             days = (n * WEEK_DAYS, n * BUSINESS_PER_WEEK)
@@ -116,7 +179,75 @@ def _elapsed(message: str) -> tuple[float, float] | None:
             best = days
     if best is None and _YESTERDAY.search(message):
         best = (1.0, 1.0)
+    if best is None and _JUST_NOW.search(message):
+        best = (0.0, 0.0)
     return best
+
+
+def _business_days(start: date, end: date) -> int:
+    """Weekdays after `start`, up to and including `end`."""
+    return sum((start + timedelta(days=n)).weekday() < BUSINESS_PER_WEEK for n in range(1, (end - start).days + 1))
+
+
+def _dates(message: str, today: date) -> list[date]:
+    """The past days the message names: "ordered on March 3", "Nov 28", "last Friday", "10号下单", "上周三"."""
+    found = []
+    for kind, pattern in _DATES:
+        for match in pattern.finditer(message):
+            day = _date(kind, match.groups(), today)
+            if day is not None and day <= today:
+                found.append(day)
+    return found
+
+
+def _date(kind: str, groups: tuple[str | None, ...], today: date) -> date | None:
+    """The day one `_DATES` match names; a month and day without a year is the latest such day up to `today`."""
+    if kind == "last_weekday":
+        back = (today.weekday() - _WEEKDAYS.index(str(groups[0]).lower() + "day") - 1) % WEEK_DAYS + 1
+        return today - timedelta(days=back)
+    if kind == "zh_last_week":
+        index = _ZH_WEEKDAYS.index("日" if groups[0] == "天" else str(groups[0]))
+        return today - timedelta(days=today.weekday() + WEEK_DAYS - index)
+    year: str | None
+    if kind == "month_day":
+        month, day, year = _MONTHS.index(str(groups[0]).lower()[:3]) + 1, int(str(groups[1])), groups[2]
+    elif kind == "day_month":
+        month, day, year = _MONTHS.index(str(groups[1]).lower()[:3]) + 1, int(str(groups[0])), groups[2]
+    elif kind == "month_year":
+        month, day, year = _MONTHS.index(str(groups[0]).lower()[:3]) + 1, _MID_MONTH, groups[1]
+    elif kind == "zh_date":
+        year, month, day = groups[0], int(str(groups[1])), int(str(groups[2]))
+    elif kind == "zh_month":
+        year, month, day = groups[0], int(str(groups[1])), _MID_MONTH
+    else:  # zh_day: this month, or the last one when the day is still to come
+        year, month, day = None, today.month, int(str(groups[0]))
+        if day > today.day:
+            month = month - 1 or 12
+    try:
+        found = date(int(year) if year else today.year, month, day)
+    except ValueError:
+        return None
+    if year is None and found > today + _AHEAD:
+        found = found.replace(year=found.year - 1)  # "Nov 28" written in January
+    return found
+
+
+def _stages(message: str) -> tuple[int, int] | None:
+    """The range of STATES the message places the order in: the furthest state it reports, capped by the
+    states it denies ("shipped yesterday but hasn't arrived": shipped, (2, 2))."""
+    reached: tuple[int, int] | None = None
+    cap: int | None = None
+    for (low, high), pattern in _STATE_WORDS:
+        for match in pattern.finditer(message):
+            if _NEGATION.search(message[max(0, match.start() - 12) : match.start()]):
+                cap = min(cap if cap is not None else low - 1, low - 1)
+            elif reached is None or low > reached[0]:
+                reached = (low, high)
+    if cap is not None and cap < 0:
+        cap = None
+    if reached is None:
+        return (0, cap) if cap is not None else None
+    return (reached[0], max(reached[0], min(reached[1], cap if cap is not None else reached[1])))
 
 
 def _measures(message: str) -> dict[str, float]:
@@ -154,19 +285,22 @@ def _measures(message: str) -> dict[str, float]:
 
 
 def read_hour(text: str) -> float | None:
-    """The first clock time in `text` as hours since midnight: "4pm", "10am", "16:30", "下午4点"."""
+    """The first clock time in `text` as hours since midnight: "4pm", "10am", "16:30", "下午4点", "下午三点",
+    "九点半"."""
     match = next((m for m in _CLOCK.finditer(text) if m.group(3) or m.group(4) or "点" in m.group(0)), None)
     if match is None:
         return None
-    when, hour, minute, half = match.group(1) or "", int(match.group(2)), int(match.group(3) or 0), match.group(4)
+    when, hour, half = match.group(1) or "", int(_number(match.group(2))), match.group(4)
+    minute = 30 if match.group(0).endswith("点半") else int(match.group(3) or 0)
     afternoon = (half or "").lower() == "pm" or when in ("下午", "晚上", "傍晚")
     if afternoon and hour < 12:
         hour += 12
     return hour + minute / 60
 
 
-def read_situation(message: str) -> Situation:
-    elapsed = _elapsed(message)
+def read_situation(message: str, today: date | None = None) -> Situation:
+    """The customer's facts; dates ("ordered on March 3", "上周五") are read only with `today`."""
+    elapsed = _elapsed(message, today)
     amounts = tuple(float((a or b).replace(",", "")) for a, b in _AMOUNT.findall(message))
     return Situation(
         days=elapsed[0] if elapsed else None,
@@ -175,4 +309,5 @@ def read_situation(message: str) -> Situation:
         hour=read_hour(message),
         event=next((name for name, pattern in EVENTS if pattern.search(message)), None),
         measures=_measures(message),
+        stages=_stages(message),
     )

@@ -1,5 +1,5 @@
 """Where each paragraph of a draft comes from: a template phrase of its tone (slots filled with anything), or
-sentences, their clauses and rendered table rows (`pick.render_row`) of the sections it cites, in any order."""
+sentences, their clauses and rendered table rows (`pick.renderings`) of the sections it cites, in any order."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from functools import cache
 
 from kbsuggest.articles.templates import Templates, ToneSet
+from kbsuggest.reply.compose import phrase_pattern
 from kbsuggest.reply.models import Draft
-from kbsuggest.reply.pick import cells, clauses, render_row
+from kbsuggest.reply.pick import clauses, renderings
 from kbsuggest.retrieval.snippet import sentences
-
-_SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
 
 
 def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) -> list[str]:
@@ -24,8 +23,7 @@ def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) ->
         for unit in sentences(sections.get(cited, "")):
             units.add(unit)
             units.update(clauses(unit))
-            if cells(unit) is not None:
-                units.add(render_row(unit, draft.language))
+            units.update(renderings(unit, draft.language))
     ordered = sorted(units, key=len, reverse=True)
     joiner = "" if draft.language == "zh" else " "
     return [
@@ -38,11 +36,7 @@ def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) ->
 @cache
 def _phrases(tone: ToneSet) -> tuple[re.Pattern[str], ...]:
     """Every phrase of the tone as a pattern in which each {slot} matches any text."""
-    found = []
-    for phrases in tone.model_dump().values():
-        for phrase in phrases:
-            found.append(re.compile(_SLOT.sub(lambda _: ".+?", re.escape(phrase)), re.DOTALL))
-    return tuple(found)
+    return tuple(phrase_pattern(phrase) for phrases in tone.model_dump().values() for phrase in phrases)
 
 
 def _made_of(paragraph: str, units: list[str], joiner: str) -> bool:

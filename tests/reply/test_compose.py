@@ -39,7 +39,7 @@ def test_draft_structure_for_an_upset_customer() -> None:
     paragraphs = draft.text.split("\n\n")
     assert paragraphs[0] in ("Hi Sam,", "Hello Sam,")
     assert paragraphs[1] in TEMPLATES["en"].tones["friendly"].acknowledge_late  # "still no refund": it is late
-    assert paragraphs[2] == ANSWER.snippet
+    assert paragraphs[2] == ANSWER.text  # the sentence sharing the message's words, topped up with the section's
     assert paragraphs[-1].endswith("Alex")
     assert draft.citations == ("refunds#refund-timing",) and draft.missing_slots == ()
 
@@ -63,7 +63,7 @@ def test_the_acknowledgement_names_what_happened(message: str, field: str) -> No
 def test_chinese_acknowledgements_follow_the_event() -> None:
     message = "同一个订单扣了我两次钱！！"
     draft = compose(message, analyse(message), (), templates=TEMPLATES["zh"], tone="formal", context={})
-    assert "对于重复扣款给您带来的困扰，我们深表歉意。" in draft.text
+    assert draft.text.split("\n\n")[1] in TEMPLATES["zh"].tones["formal"].acknowledge_charged_twice
 
 
 def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_greeting() -> None:
@@ -71,7 +71,8 @@ def test_neutral_message_gets_no_apology_and_missing_name_uses_the_nameless_gree
     draft = compose(
         message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="concise", context={}
     )
-    assert draft.text.startswith("Hi,\n\n" + ANSWER.snippet)
+    greeting, answer = draft.text.split("\n\n")[:2]
+    assert greeting in TEMPLATES["en"].tones["concise"].greeting_no_name and answer.startswith(ANSWER.snippet)
     assert draft.missing_slots == ("agent_name",) and "{agent_name}" in draft.text
 
 
@@ -128,3 +129,33 @@ def test_drafts_are_deterministic() -> None:
         message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES["en"], tone="friendly", context={}
     )
     assert first == again
+
+
+def test_a_conversation_does_not_repeat_the_phrases_the_agent_already_used() -> None:
+    message = "it's been 10 days and still no parcel"
+    phrases = TEMPLATES["en"].tones["friendly"]
+    context = {"customer_name": "Sam", "agent_name": "Alex"}
+
+    def reply(said: list[str]) -> list[str]:
+        draft = compose(
+            message,
+            analyse(message),
+            [Block(message, ANSWER)],
+            templates=TEMPLATES["en"],
+            tone="friendly",
+            context=context,
+            said=said,
+        )
+        return draft.text.split("\n\n")
+
+    first = reply([])
+    second = reply(["\n\n".join(first)])
+    greetings = {p.replace("{customer_name}", "Sam") for p in phrases.greeting}
+    closings = {p.replace("{agent_name}", "Alex") for p in phrases.closing}
+    assert first[0] in greetings and second[0] in greetings - {first[0]}
+    assert first[1] in phrases.acknowledge_late and second[1] in set(phrases.acknowledge_late) - {first[1]}
+    assert second[-2] in set(phrases.next_step) - {first[-2]}
+    assert second[-1] in closings - {first[-1]}
+    # Every late acknowledgement said already: none is said a third time; the answer is still there.
+    third = reply(["\n\n".join(first), "\n\n".join(second)])
+    assert not set(third) & set(phrases.acknowledge_late) and ANSWER.snippet in third[1]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from kbsuggest.reply.pick import Picked, condition_holds, pick, render_row
+from kbsuggest.reply.pick import Picked, condition_holds, pick, render_row, renderings
 from kbsuggest.reply.situation import read_situation
 from kbsuggest.retrieval.snippet import measures
 from kbsuggest.text.tokenize import normalize_query, tokenize
@@ -91,3 +93,208 @@ def test_row_rendering_keeps_units_and_header_names() -> None:
         "Refund issued after inspection: within 2 business days."
     )
     assert render_row("Not a row at all.", "en") == "Not a row at all."
+
+
+TODAY = date(2026, 12, 1)
+PROCESSING = (
+    "You can change or cancel an order only while its status is Processing, which lasts about 1 hour after you place "
+    "it. After that, the status moves to Packed and the order is already being picked in our warehouse, so we can no "
+    "longer change its contents or cancel it. You can see the current status in Account > Orders."
+)
+ADDRESS = (
+    "You can change the delivery address on any order that hasn't shipped yet. While the status is Processing, open "
+    "Account > Orders, select the order and choose Edit shipping address; the change is saved immediately. If the "
+    "order is already Packed, the edit button disappears, but you can still contact us by chat with your order number "
+    "and the new address and we'll relabel the parcel before it leaves."
+)
+ADDRESS_ZH = (
+    '亲，订单发货前都可以修改收货地址。订单状态为"处理中"时，进入"我的订单"，选择订单后点击"修改地址"，填写新地址后立即生效。'
+    '如果订单已经是"已打包"状态，修改按钮会消失，这时请尽快联系在线客服，我们会在包裹出库前帮您更改面单。'
+)
+SHIPPING = (
+    "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: 3–5 days\n"
+    "Option: Express; Cost: $14.95; Delivery time after shipping: 1–2 days\n\n"
+    "The free shipping threshold is checked after discounts and before tax."
+)
+SHIPPING_ZH = (
+    "配送方式: 标准快递; 运费: 满¥99包邮，否则运费¥10; 时效（发货后）: 2–4天\n"
+    "配送方式: 顺丰次日达; 运费: ¥23; 时效（发货后）: 次日送达"
+)
+TIERS_ZH = (
+    "活动期间全场商品参与满减：\n\n实付商品金额: 满¥300; 优惠: 减¥40\n实付商品金额: 满¥600; 优惠: 减¥100\n\n"
+    "满减不累计，按最高一档计算。"
+)
+TRACKING = (
+    "Tracking can pause for a day or two while a parcel moves between carrier hubs. If your tracking hasn't updated "
+    "for 3 business days, contact us with your order number. We'll check with the carrier and open a trace if needed."
+)
+FAULTY = (
+    "Report it within 7 days of delivery with photos. We pay the return shipping with a prepaid label. Faults that "
+    "appear after the first 7 days are handled under our warranty."
+)
+
+
+def on_today(text: str, message: str, language: str = "en") -> str:
+    query = normalize_query(message)
+    tokens = frozenset(tokenize(query)) | measures(query)
+    found = pick(text, tokens, read_situation(message, TODAY), language, limit=4)
+    return ("" if language == "zh" else " ").join(found.sentences)
+
+
+@pytest.mark.parametrize(
+    ("message", "said", "not_said"),
+    [
+        (
+            "refund email is dated November 9 and my card still shows nothing",
+            "reference number",
+            "still with your bank",
+        ),
+        ("you issued my refund last Friday and it's not on my card yet", "still with your bank", "reference number"),
+    ],
+)
+def test_a_date_decides_the_branch(message: str, said: str, not_said: str) -> None:
+    text = on_today(REFUND_LATE, message)
+    assert said in text and not_said not in text
+
+
+def test_a_chinese_date_decides_the_branch() -> None:
+    assert "流水号" in on_today(REFUND_LATE_ZH, "11月10号申请的退款，到现在还没到账", "zh")
+    assert "流水号" not in on_today(REFUND_LATE_ZH, "退款是上周五发起的，怎么还没到", "zh")
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (PROCESSING, "status says Packed. can I still cancel it?", "no longer", "only while", "en"),
+        (PROCESSING, "my order is still Processing, can I cancel?", "only while", "no longer", "en"),
+        (ADDRESS, "status says Packed and I put the wrong ZIP code on it", "relabel", "Edit shipping address", "en"),
+        (
+            ADDRESS,
+            "order is still in Processing and I need a new delivery address",
+            "Edit shipping address",
+            "relabel",
+            "en",
+        ),
+        (ADDRESS_ZH, "订单已打包了，收货地址写错了怎么办", "面单", '点击"修改地址"', "zh"),
+        (ADDRESS_ZH, "订单还在处理中，想改一下收货地址", '点击"修改地址"', "面单", "zh"),
+    ],
+)
+def test_the_order_state_decides_the_branch(text: str, message: str, said: str, not_said: str, language: str) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (
+            SHIPPING,
+            "I'm only buying one base layer for $39, how much is standard shipping",
+            "cost Free on orders over $49, otherwise $5.95",  # the threshold says what would make it free
+            "",
+            "en",
+        ),
+        (SHIPPING, "what's standard shipping on a $75 order?", "cost Free on orders over $49", "$5.95", "en"),
+        (SHIPPING_ZH, "买了85元的东西，标准快递运费多少", "满¥99包邮，否则运费¥10", "", "zh"),
+        (SHIPPING_ZH, "实付120元，标准快递要运费吗", "满¥99包邮", "运费¥10", "zh"),
+    ],
+)
+def test_a_table_cell_is_cut_to_the_condition_the_amount_meets(
+    text: str, message: str, said: str, not_said: str, language: str
+) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not (not_said and not_said in quoted)
+
+
+@pytest.mark.parametrize(
+    ("message", "said", "not_said"),
+    [("双十二买了¥450的东西，能减多少", "减¥40", "减¥100"), ("实付700元能减多少钱", "减¥100", "减¥40")],
+)
+def test_the_tier_the_amount_reaches_and_no_other(message: str, said: str, not_said: str) -> None:
+    quoted = on_today(TIERS_ZH, message, "zh")
+    assert said in quoted and not_said not in quoted
+
+
+def test_a_failed_condition_after_the_lead_is_left_out() -> None:
+    quoted = on_today(TRACKING, "the tracking hasn't changed since yesterday, is that a problem?")
+    assert "a day or two" in quoted and "open a trace" not in quoted
+    late = on_today(TRACKING, "tracking has been stuck since last Wednesday")
+    assert "open a trace" in late
+
+
+def test_the_first_days_branch() -> None:
+    quoted = on_today(FAULTY, "watch arrived 2 days ago with a cracked screen")
+    assert "within 7 days" in quoted and "warranty" not in quoted
+    assert "warranty" in on_today(FAULTY, "the watch I got on October 2 has a cracked screen now")
+
+
+def test_every_rendering_of_a_conditional_row() -> None:
+    row = "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: 3–5 days"
+    assert renderings(row, "en") == {
+        "Option Standard: cost Free on orders over $49, otherwise $5.95 and delivery time after shipping 3–5 days.",
+        "Option Standard: cost Free on orders over $49 and delivery time after shipping 3–5 days.",
+    }
+
+
+def test_a_question_sharing_few_words_still_gets_the_sections_core() -> None:
+    items = (
+        "- Gift cards\n- Items marked Final Sale on the product page\n- Clothing or boots worn outdoors, washed, "
+        "altered or missing tags\n- Electronics with scratches or missing accessories\n\nIf we receive an item that "
+        "can't be accepted, we send it back to you at no charge and explain why."
+    )
+    quoted = on_today(items, "what can't be returned")
+    assert "Gift cards" in quoted and "Final Sale" in quoted
+
+
+WARRANTY_ZH = (
+    "商品类型: 服装与鞋类（冲锋衣、裤子、打底衣、登山鞋）; 保修期: 1年; 保修范围: 材料及做工缺陷\n"
+    "商品类型: 电子产品（头灯、GPS手表、充电宝）; 保修期: 2年; 保修范围: 制造缺陷，含电池无法充电\n\n"
+    "保修期从签收之日起计算，适用于官方渠道和授权经销商购买的商品。"
+)
+MODES = (
+    "Mode: High; Output: 400 lumens; Runtime: 3 hours\nMode: Medium; Output: 150 lumens; Runtime: 10 hours\n"
+    "Mode: Low; Output: 30 lumens; Runtime: 40 hours\n\nRuntimes are measured from a full charge."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (WARRANTY_ZH, "登山鞋保修多久", "1年", "2年", "zh"),
+        (WARRANTY_ZH, "电子产品保修几年 充电宝也算吗", "2年", "1年", "zh"),  # 裤子's 子 is no word of the message
+        (MODES, "how bright is the lumen 400 on medium and how long does it last", "10 hours", "3 hours", "en"),
+    ],
+)
+def test_the_row_the_message_names_and_no_other(
+    text: str, message: str, said: str, not_said: str, language: str
+) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+
+
+def test_waiting_until_the_next_business_day_is_a_branch() -> None:
+    delivered = (
+        "Carriers sometimes scan a parcel as delivered shortly before it arrives, so wait until the end of the next "
+        "business day. If it still hasn't appeared, tell us within 7 days of the delivery scan. We'll open an "
+        "investigation with the carrier."
+    )
+    late = on_today(delivered, "says delivered 3 days ago. asked neighbours and the mailroom, nothing")
+    assert "investigation" in late and "wait until" not in late
+    assert "wait until" in on_today(delivered, "tracking says delivered an hour ago but there's nothing at my door")
+
+
+def test_a_word_most_rows_share_names_no_row() -> None:
+    channels = (
+        "渠道: 在线人工客服; 服务时间: 每天9:00–21:00\n渠道: 客服热线400-820-0142; 服务时间: 每天9:00–21:00\n"
+        "渠道: 客服邮箱; 服务时间: 全天接收"
+    )
+    assert "400-820-0142" in on_today(channels, "别让机器人回了 我要找真人客服", "zh")
+
+
+def test_a_promise_within_days_is_no_branch() -> None:
+    request = (
+        "在我的订单里点击申请价保，符合条件的会直接退差价。审核通过后2个工作日内退还差价，原路退回，5–7个工作日到账。"
+        "每件商品只能申请一次，如果预计后面还会降价，可以在14天内稍后再申请哦。"
+    )
+    quoted = on_today(request, "10月8号下单的登山鞋现在降价了，能退差价吗", "zh")
+    assert "2个工作日内退还差价" in quoted and "14天内" in quoted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from kbsuggest.reply.situation import read_hour, read_situation
@@ -51,4 +53,77 @@ def test_amounts_and_clock_times() -> None:
         16,
         16.5,
         None,
+    ]
+
+
+TODAY = date(2026, 12, 1)  # a Tuesday
+
+
+@pytest.mark.parametrize(
+    ("message", "days", "business"),
+    [
+        ("refund email is dated November 9 and my card still shows nothing", 22, 16),
+        ("you issued my refund last Friday", 4, 2),
+        ("the refund went out on the 28th of November", 3, 2),
+        ("ordered on March 3", 273, 195),
+        ("bought my trailpulse in January 2025", 685, 489),
+        ("11月10号申请的退款，到现在还没到账", 21, 15),
+        ("10号下单的，还没发货", 21, 15),  # the 10th is still to come this month: last month's
+        ("退款是上周五发起的", 4, 2),
+        ("物流从上周三到现在一直没更新", 6, 4),
+        ("placed it about 2 hours ago", 2 / 24, 2 / 24),
+        ("物流今天早上开始就没动了", 0, 0),
+    ],
+)
+def test_dates_are_counted_to_today(message: str, days: float, business: float) -> None:
+    situation = read_situation(message, TODAY)
+    assert situation.days == pytest.approx(days) and situation.business_days == pytest.approx(business)
+
+
+@pytest.mark.parametrize(
+    ("message", "days"),
+    [
+        ("will it arrive by Dec 5?", None),  # a date to come
+        ("双十二12月12日结束吗", None),
+        ("order A1048321, size 10", None),
+        ("marked 3 days ago", 3),  # "marked" is no March
+        ("I decided 2 weeks ago", 14),
+        ("住在3号楼", None),
+        ("买了3个月了", 90),  # "3个月" is three months, "3月" would be March
+        ("3月份买的", 261),
+    ],
+)
+def test_dates_to_come_and_non_dates_are_not_elapsed_time(message: str, days: float | None) -> None:
+    assert read_situation(message, TODAY).days == days
+    assert read_situation("ordered on March 3").days is None  # without today no date is read
+
+
+@pytest.mark.parametrize(
+    ("message", "stages"),
+    [
+        ("my order status is still Processing", (0, 0)),
+        ("status says Packed and the ZIP is wrong", (1, 1)),
+        ("it shipped on Friday", (2, 3)),
+        ("shipped on monday but hasn't arrived", (2, 2)),
+        ("I cancelled it an hour after placing it (it never shipped)", (0, 1)),
+        ("tracking said delivered but I never got it", (3, 3)),
+        ("订单还在处理中", (0, 0)),
+        ("订单已打包了", (1, 1)),
+        ("快递已经发出了", (2, 3)),
+        ("还没发货呢", (0, 1)),
+        ("物流显示已签收", (3, 3)),
+        ("银行卡还没收到钱", None),
+        ("how long does shipping take", None),
+    ],
+)
+def test_order_states_as_a_range(message: str, stages: tuple[int, int] | None) -> None:
+    assert read_situation(message).stages == stages
+
+
+def test_chinese_clock_times_in_words() -> None:
+    assert [read_hour(t) for t in ("今天下午三点付的款", "早上九点半付的款", "10:15 this morning", "5:30 pm")] == [
+        15,
+        9.5,
+        10.25,
+        17.5,
     ]

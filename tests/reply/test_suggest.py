@@ -158,3 +158,23 @@ def test_a_draft_does_not_repeat_an_answer_the_agent_already_sent() -> None:
     assert "Refunds text." not in s.drafts[0].text and s.drafts[0].citations == ()
     s = in_conversation("and when?", (Turn(role="agent", text="Hello!"),), "follow_up", {})
     assert "Refunds text." in s.drafts[0].text
+
+
+def test_the_agents_earlier_acknowledgement_is_not_repeated() -> None:
+    message = "it's been 10 days and still no parcel"
+    alone = in_conversation(message, (), "follow_up", {}).drafts[0].text
+    late = TEMPLATES["en"].tones["friendly"].acknowledge_late
+    said = next(p for p in late if p in alone)
+    history = (Turn(role="customer", text="where is my parcel"), Turn(role="agent", text=f"Hi there,\n\n{said}"))
+    again = in_conversation(message, history, "follow_up", {}).drafts[0].text
+    assert said not in again and any(p in again for p in late if p != said)
+
+
+def test_no_clarifying_question_when_the_customers_facts_decide_the_best_section() -> None:
+    shipping = answer("shipping", "Shipping").model_copy(
+        update={"text": "Standard shipping is free on orders over $49. Express costs $14.95."}
+    )
+    close = Retrieval("msg", "en", (shipping, ANSWERS[0]), {}, np.array([1.0, 0.95]), True, CLARIFY_BELOW / 2)
+    assert suggest("how much is shipping", close).clarifying_question is not None
+    told = suggest("my cart is $62, how much is shipping", close)
+    assert told.clarifying_question is None and "free on orders over $49" in told.drafts[0].text
