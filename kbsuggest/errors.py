@@ -9,6 +9,7 @@
     ├── IndexCorruptError     an index whose files are missing or fail their checksums
     ├── IndexWriteError       an index folder that cannot be written (read-only, full disk)
     ├── FeedbackError         a feedback database that cannot be opened, read or written
+    ├── DatabaseError         a PostgreSQL database that cannot be reached, or lacks a knowledge base
     └── InputError            a customer message or argument that cannot be used
 
 Each message says what is wrong, where, and how to fix it.
@@ -68,6 +69,10 @@ class IndexWriteError(KbSuggestError):
 
 class FeedbackError(KbSuggestError):
     """A feedback database (INDEX_DIR/feedback.sqlite) that cannot be opened, read or written."""
+
+
+class DatabaseError(KbSuggestError):
+    """A PostgreSQL database that cannot be reached or used, or that holds no version of a knowledge base."""
 
 
 class InputError(KbSuggestError, ValueError):

@@ -11,7 +11,7 @@ PACKAGE = Path(kbsuggest.__file__).parent
 LAYERS: list[set[str]] = [
     {"_version", "errors"},
     {"text"},  # normalisation, language, tokens: shared by every stage
-    {"privacy", "articles", "encoders"},
+    {"privacy", "articles", "encoders", "database"},
     {"analysis", "config", "index", "lint"},
     {"feedback", "retrieval"},
     {"conversation"},
