@@ -6,7 +6,8 @@ Every table is keyed by knowledge base (`kb`). A knowledge base's index is a ser
 their precomputed weights) of one `(kb, version)`, described by `kb_versions`; `kb_current` names the version
 served. `kb_files` holds the ONNX exports the fast query path needs, by sha256. `suggestions` and `feedback`
 are the feedback store; `example_vectors` caches phrasing vectors by encoder and text hash (a cache, shared by
-every knowledge base: its key is the hash of a text its reader already has)."""
+every knowledge base: its key is the hash of a text its reader already has). Documents are JSON, not JSONB: their
+key order is kept, and a version read back must equal the build (fusion adds the views in the manifest's order)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 kb TEXT NOT NULL,
                 version BIGINT NOT NULL,
                 published_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                manifest JSONB NOT NULL,
-                templates JSONB NOT NULL,
-                bm25 JSONB NOT NULL,
+                manifest JSON NOT NULL,
+                templates JSON NOT NULL,
+                bm25 JSON NOT NULL,
                 PRIMARY KEY (kb, version)
             )""",
             """CREATE TABLE kb_current (
@@ -48,7 +49,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 kb TEXT NOT NULL,
                 version BIGINT NOT NULL,
                 row_number INTEGER NOT NULL,
-                section JSONB NOT NULL,
+                section JSON NOT NULL,
                 lexical_tokens TEXT[] NOT NULL,
                 PRIMARY KEY (kb, version, row_number),
                 FOREIGN KEY (kb, version) REFERENCES kb_versions (kb, version) ON DELETE CASCADE

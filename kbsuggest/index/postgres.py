@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 from pydantic import TypeAdapter
 
 from kbsuggest.articles.models import Section
@@ -79,9 +79,9 @@ def publish(db: Database, kb: str, data: IndexData, index_dir: Path) -> int:
         _copy(
             conn,
             "kb_sections (kb, version, row_number, section, lexical_tokens)",
-            ["text", "int8", "int4", "jsonb", "text[]"],
+            ["text", "int8", "int4", "json", "text[]"],
             (
-                (*key, i, Jsonb(section.model_dump(mode="json")), data.lexical.document(i))
+                (*key, i, Json(section.model_dump(mode="json")), data.lexical.document(i))
                 for i, section in enumerate(data.sections)
             ),
         )
@@ -147,7 +147,7 @@ def read_current(db: Database, kb: str) -> Version:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")
                 row = conn.execute(
-                    "SELECT v.version, v.manifest, v.templates, v.bm25 FROM kb_current c"
+                    "SELECT v.version, v.manifest::text, v.templates::text, v.bm25 FROM kb_current c"
                     " JOIN kb_versions v USING (kb, version) WHERE c.kb = %s",
                     (kb,),
                 ).fetchone()
@@ -221,7 +221,7 @@ def _vector_bytes(vector: np.ndarray) -> bytes:
 def _read_data(
     conn: psycopg.Connection, key: tuple[str, int], manifest_json: Any, templates_json: Any, bm25: Mapping[str, Any]
 ) -> IndexData:
-    manifest = Manifest.model_validate(manifest_json)
+    manifest = Manifest.model_validate_json(manifest_json)
     where = "WHERE kb = %s AND version = %s"
     with conn.cursor(binary=True) as cursor:
         pairs = cursor.execute(
@@ -266,9 +266,21 @@ def _read_data(
             "doc_offsets": np.cumsum([0, *lengths]),
         }
     )
-    templates = _TEMPLATES.validate_python(templates_json)
+    templates = _TEMPLATES.validate_json(templates_json)
+    # In the manifest's order of views, as a folder yields them: fusion adds the views' scores in this order.
+    ordered_stores = {name: {v: stores[name][v] for v in record.views} for name, record in manifest.encoders.items()}
+    ordered_tokens = {
+        name: {v: tokens[name][v] for v in record.tokens.spans}
+        for name, record in manifest.encoders.items()
+        if record.tokens
+    }
     return IndexData(
-        manifest=manifest, sections=sections, stores=stores, tokens=tokens, templates=templates, lexical=lexical
+        manifest=manifest,
+        sections=sections,
+        stores=ordered_stores,
+        tokens=ordered_tokens,
+        templates=templates,
+        lexical=lexical,
     )
 
 
