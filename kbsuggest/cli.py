@@ -12,11 +12,14 @@ import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from kbsuggest._version import __version__
 from kbsuggest.errors import ArticlesInvalid, InputError, KbSuggestError
 from kbsuggest.privacy import redact
+
+if TYPE_CHECKING:
+    from kbsuggest.database import Database
 
 EXIT_FINDINGS = 1
 """`lint` found errors (or more warnings than `--max-warnings` allows); `eval` scored under a `--min-*`."""
@@ -157,10 +160,19 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "kbsuggest build articles --index .kbsuggest-index",
             "kbsuggest build articles --index .kbsuggest-index --quiet --json   # in CI",
+            "kbsuggest build articles --database postgresql://kb@db/kb --kb shop-en   # publish a new version",
         ),
     )
     build.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR", help="the folder of Markdown articles")
-    build.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help="where to write the index")
+    build.add_argument(
+        "--index",
+        type=Path,
+        metavar="INDEX_DIR",
+        help="where to write the index (required without --database; with it, the build folder kept for the next "
+        "build's reuse, default a temporary one)",
+    )
+    _database(build, "publish the index as a new version of knowledge base NAME in this PostgreSQL database, in "
+              "one transaction that switches every replica to it")  # fmt: skip
     build.add_argument("--json", action="store_true", help="print the build summary as JSON")
     build.add_argument(
         "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
@@ -292,9 +304,16 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "kbsuggest serve --index .kbsuggest-index",
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest serve --index .kbsuggest-index --host 0.0.0.0",
+            "KBSUGGEST_DATABASE_URL=postgresql://kb@db/kb kbsuggest serve --kb shop-en --host 0.0.0.0   # a replica",
         ),
     )
-    serve.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help=index_help)
+    serve.add_argument(
+        "--index",
+        type=Path,
+        metavar="INDEX_DIR",
+        help=index_help + " (or --database; --index wins when both are given)",
+    )
+    _database(serve, "serve knowledge base NAME from this PostgreSQL database, switching to each version published")
     _listening(serve, "")
     serve.set_defaults(run=_serve)
 
@@ -341,14 +360,25 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args: argparse.Namespace) -> int:
     from kbsuggest.kb import KnowledgeBase
 
-    kb = KnowledgeBase.build(args.articles_dir, args.index, progress=not args.quiet and sys.stderr.isatty())
+    progress = not args.quiet and sys.stderr.isatty()
+    database = _open_database(args, index_optional=True)
+    if database is not None:
+        kb = KnowledgeBase.publish(args.articles_dir, database, args.kb, index_dir=args.index, progress=progress)
+        where = f"version {kb.version} of {args.kb}"
+    else:
+        kb = KnowledgeBase.build(args.articles_dir, args.index, progress=progress)
+        where = str(args.index)
     summary = kb.last_build
     assert summary is not None
     if args.json:
-        print(summary.model_dump_json())
+        print(
+            summary.model_dump_json()
+            if database is None
+            else json.dumps({**summary.model_dump(), "version": kb.version})
+        )
     else:
         _show(
-            f"built {args.index}: {summary.articles} articles, {summary.sections} sections "
+            f"built {where}: {summary.articles} articles, {summary.sections} sections "
             f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
             f"reused {summary.reused}; encoded {summary.encoded}) in {summary.seconds:.2f} s"
         )
@@ -495,8 +525,43 @@ def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
     api_key = _api_key(args)
-    serve(args.index, host=args.host, port=args.port, api_key=api_key)
+    database = _open_database(args, index_optional=False)
+    if database is None:
+        serve(args.index, host=args.host, port=args.port, api_key=api_key)
+        return 0
+    from kbsuggest.replica import Replica
+
+    serve(Replica(database, args.kb), host=args.host, port=args.port, api_key=api_key)
     return 0
+
+
+def _database(command: argparse.ArgumentParser, what: str) -> None:
+    """--database and --kb."""
+    command.add_argument(
+        "--database",
+        default=os.environ.get("KBSUGGEST_DATABASE_URL"),
+        metavar="URL",
+        help=f"{what} (default: $KBSUGGEST_DATABASE_URL; needs the postgres extra)",
+    )
+    command.add_argument("--kb", metavar="NAME", help="the knowledge base's name in the database (with --database)")
+
+
+def _open_database(args: argparse.Namespace, *, index_optional: bool) -> Database | None:
+    """The database of --database (None without it, or where --index is given and names what to read);
+    `InputError` for a missing --kb or --index, or a missing postgres extra."""
+    if args.database is None or (args.index is not None and not index_optional):
+        if args.index is None:
+            raise InputError("--index INDEX_DIR is required. Fix: pass the index folder, or --database URL --kb NAME")
+        return None
+    if not args.kb:
+        raise InputError("--kb NAME is required with --database. Fix: name the knowledge base, e.g. --kb shop-en")
+    try:
+        from kbsuggest.database import Database
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"--database needs {exc.name}, which is not installed. Fix: pip install 'kbsuggest[postgres]'"
+        ) from None
+    return Database(args.database)
 
 
 def _listening(command: argparse.ArgumentParser, condition: str) -> None:

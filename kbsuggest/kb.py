@@ -80,6 +80,7 @@ class KnowledgeBase:
         version: int | None = None,
     ) -> None:
         self._data = data
+        self._settings, self._weights, self._example_weights = settings, weights, example_weights
         self.version = version
         """The database version this knowledge base answers from (`from_database`); None for an index folder."""
         self.encoders = dict(encoders)
@@ -242,6 +243,19 @@ class KnowledgeBase:
             example_weights=example_weights,
             feedback=store,
             version=version.number,
+        )
+
+    def relearned(self) -> KnowledgeBase:
+        """This knowledge base again, learning the feedback recorded since it was made; its data and models are
+        reused (`kbsuggest.replica` calls it when another replica recorded feedback)."""
+        return KnowledgeBase(
+            self._data,
+            self.encoders,
+            settings=self._settings,
+            weights=self._weights,
+            example_weights=self._example_weights,
+            feedback=self.feedback,
+            version=self.version,
         )
 
     @property

@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"conversation"},
     {"reply"},
     {"evaluation", "kb"},
-    {"tools"},
+    {"tools", "replica"},
     {"surfaces", "adapters"},  # adapters: to agent frameworks, each an optional extra
     {"cli"},
 ]

@@ -46,7 +46,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio.to_thread
 import h11
@@ -70,6 +70,9 @@ from kbsuggest.kb import KnowledgeBase
 from kbsuggest.reply.models import EscalateReason, Suggestion
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
+
+if TYPE_CHECKING:  # the postgres extra: imported by whoever makes a Replica
+    from kbsuggest.replica import Replica
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -167,17 +170,18 @@ class _Holder:
             self.kb = KnowledgeBase.load(self.index_dir, settings=self.settings)
             return self.kb
 
-    def health(self, kb: KnowledgeBase) -> Health:
-        return Health(
-            articles=len(kb.articles),
-            sections=len(kb.sections),
-            built_at=kb.manifest.built_at,
-            kbsuggest_version=__version__,
-        )
+
+def _health(kb: KnowledgeBase) -> Health:
+    return Health(
+        articles=len(kb.articles),
+        sections=len(kb.sections),
+        built_at=kb.manifest.built_at,
+        kbsuggest_version=__version__,
+    )
 
 
 def create_app(
-    index_dir: Path | str,
+    index_dir: Path | str | Replica,
     *,
     api_key: str | None = None,
     allowed_hosts: Collection[str] | None = LOOPBACK_HOSTS,
@@ -185,7 +189,8 @@ def create_app(
     body_timeout: float = BODY_READ_TIMEOUT,
     settings: Settings | None = None,
 ) -> FastAPI:
-    """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used).
+    """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used), or
+    for a `kbsuggest.replica.Replica` (a knowledge base in PostgreSQL, kept current by itself; settings unused).
 
     `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
     `allowed_hosts`: the `Host` names (port ignored) it answers to, None for any; the default suits a
@@ -193,7 +198,7 @@ def create_app(
     the body, else 408. `settings`: passed to `KnowledgeBase.load` (default: from `KBSUGGEST_*` variables)."""
     if api_key is not None and not api_key.strip():
         raise InputError("the API key is empty, which would let everyone in. Fix: pass a long random key, or None")
-    holder = _Holder(Path(index_dir), settings)
+    holder = _Holder(Path(index_dir), settings) if isinstance(index_dir, str | Path) else index_dir
 
     app = FastAPIOffline(
         title="kbsuggest",
@@ -251,12 +256,12 @@ def create_app(
             log.warning("reload failed; the previous index keeps serving: %s", exc)
             raise
         metrics.reloads.labels("success").inc()
-        return holder.health(kb)
+        return _health(kb)
 
     @app.get("/healthz", responses=_errors(*every))
     async def health() -> Health:
         """The index being served."""
-        return holder.health(holder.kb)
+        return _health(holder.kb)
 
     @app.get(METRICS_PATH, include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -281,7 +286,9 @@ def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **
     )
 
 
-def serve(index_dir: Path | str, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
+def serve(
+    index_dir: Path | str | Replica, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None
+) -> None:
     """Load the index and serve it with uvicorn until interrupted. Bound to a loopback address, it answers
     only to loopback `Host` names; bound to any other, to every name."""
     allowed_hosts = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
