@@ -314,6 +314,13 @@ def _parser() -> argparse.ArgumentParser:
         help=index_help + " (or --database; --index wins when both are given)",
     )
     _database(serve, "serve knowledge base NAME from this PostgreSQL database, switching to each version published")
+    serve.add_argument(
+        "--read-database",
+        default=os.environ.get("KBSUGGEST_READ_DATABASE_URL"),
+        metavar="URL",
+        help="a read replica of --database to load versions from (default: $KBSUGGEST_READ_DATABASE_URL, else "
+        "--database itself); writes and LISTEN go to --database",
+    )
     _listening(serve, "")
     serve.set_defaults(run=_serve)
 
@@ -561,7 +568,7 @@ def _open_database(args: argparse.Namespace, *, index_optional: bool) -> Databas
         raise InputError(
             f"--database needs {exc.name}, which is not installed. Fix: pip install 'kbsuggest[postgres]'"
         ) from None
-    return Database(args.database)
+    return Database(args.database, read_url=getattr(args, "read_database", None))
 
 
 def _listening(command: argparse.ArgumentParser, condition: str) -> None:

@@ -142,31 +142,30 @@ def migrate(conn: psycopg.Connection) -> list[str]:
 
 
 class Database:
-    """A pool of connections to the PostgreSQL database at `url` (a libpq URL or key=value string), its schema
-    migrated on open. Thread-safe; one per process, shared by every knowledge base it serves."""
+    """Pools of connections to the PostgreSQL primary at `url` (a libpq URL or key=value string), its schema
+    migrated on open, and to `read_url` (a streaming-replication standby of it; default: the primary), which
+    versions are read from. Thread-safe; one per process, shared by every knowledge base it serves."""
 
-    def __init__(self, url: str, *, max_size: int = POOL_MAX) -> None:
-        self.url = url
+    def __init__(self, url: str, *, read_url: str | None = None, max_size: int = POOL_MAX) -> None:
+        self.url, self.read_url = url, read_url or url
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 migrate(conn)
-            self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True})
-            self.pool.wait(timeout=30)
-        except (psycopg.Error, TimeoutError) as exc:
-            raise DatabaseError(
-                f"the database {_shown(url)} cannot be used ({_said(exc)}). Fix: check that PostgreSQL runs "
-                "there, that the URL's user may connect and create tables, and that pgvector is installed"
-            ) from exc
+        except psycopg.Error as exc:
+            raise _unusable(url, exc) from exc
+        self.pool = _pool(url, max_size)
+        self.read_pool = _pool(self.read_url, max_size) if read_url else self.pool
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection (autocommit: open a `transaction()` for more than one statement); psycopg's
-        errors are raised as `DatabaseError`."""
+    def connection(self, *, read: bool = False) -> Iterator[psycopg.Connection]:
+        """A pooled connection to the primary, or where `read`, to the read URL (autocommit: open a
+        `transaction()` for more than one statement); psycopg's errors are raised as `DatabaseError`."""
+        pool, url = (self.read_pool, self.read_url) if read else (self.pool, self.url)
         try:
-            with self.pool.connection() as conn:
+            with pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
-            raise DatabaseError(f"the database {_shown(self.url)} failed ({_said(exc)})") from exc
+            raise DatabaseError(f"the database {_shown(url)} failed ({_said(exc)})") from exc
 
     def listen(self) -> psycopg.Connection:
         """A connection of its own (not pooled) that LISTENs on `CHANNEL`; its owner closes it."""
@@ -179,6 +178,23 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+        self.read_pool.close()
+
+
+def _pool(url: str, max_size: int) -> ConnectionPool:
+    try:
+        pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True})
+        pool.wait(timeout=30)
+    except (psycopg.Error, TimeoutError) as exc:
+        raise _unusable(url, exc) from exc
+    return pool
+
+
+def _unusable(url: str, exc: Exception) -> DatabaseError:
+    return DatabaseError(
+        f"the database {_shown(url)} cannot be used ({_said(exc)}). Fix: check that PostgreSQL runs there, that "
+        "the URL's user may connect (and, on the primary, create tables), and that pgvector is installed"
+    )
 
 
 def _said(exc: Exception) -> str:

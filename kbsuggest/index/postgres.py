@@ -133,15 +133,16 @@ def publish(db: Database, kb: str, data: IndexData, index_dir: Path) -> int:
 
 
 def current_version(db: Database, kb: str) -> int | None:
-    """The number of `kb`'s current version; None when it has none."""
-    with db.connection() as conn:
+    """The number of `kb`'s current version on the read URL; None when it has none."""
+    with db.connection(read=True) as conn:
         row = conn.execute("SELECT version FROM kb_current WHERE kb = %s", (kb,)).fetchone()
     return None if row is None else int(row[0])
 
 
 def read_current(db: Database, kb: str) -> Version:
-    """`kb`'s current version, read in one read-only snapshot (a publish committing meanwhile is not seen)."""
-    with db.connection() as conn:
+    """`kb`'s current version, read from the read URL in one read-only snapshot (a publish committing meanwhile
+    is not seen)."""
+    with db.connection(read=True) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
             with conn.transaction():
@@ -169,7 +170,7 @@ def model_files(db: Database, manifest: Manifest, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     missing = [f for f in _model_files(manifest) if not (cache_dir / f.name).is_file()]
     if missing:
-        with db.connection() as conn:
+        with db.connection(read=True) as conn:
             rows = conn.execute(
                 "SELECT sha256, content FROM kb_files WHERE sha256 = ANY(%s)", ([f.sha256 for f in missing],)
             ).fetchall()

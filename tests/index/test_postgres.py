@@ -98,3 +98,22 @@ def test_a_knowledge_base_never_published_is_a_database_error_saying_how_to_publ
     ):
         read_current(db, "nope")
     assert current_version(db, "nope") is None
+
+
+def test_versions_are_read_from_the_read_url_and_written_to_the_primary(
+    database_url: str, postgres_server_url: str, tmp_path: Path
+) -> None:
+    """A read URL standing for a standby that has not replayed the publish yet: the version is not there."""
+    standby = database_url + "_standby"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {standby.rsplit('/', 1)[1]}")
+    Database(standby).close()  # the schema, as replication would have brought it
+    db = Database(database_url, read_url=standby)
+    publish(db, "shop", built(tmp_path)._data, tmp_path / "index-alpha")
+    assert current_version(Database(database_url), "shop") == 1
+    assert current_version(db, "shop") is None
+    with pytest.raises(DatabaseError, match="no knowledge base 'shop'"):
+        read_current(db, "shop")
+    db.close()
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {standby.rsplit('/', 1)[1]} WITH (FORCE)")
