@@ -557,6 +557,8 @@ def _open_database(args: argparse.Namespace, *, index_optional: bool) -> Databas
     """The database of --database (None without it, or where --index is given and names what to read);
     `InputError` for a missing --kb or --index, or a missing postgres extra."""
     if args.database is None or (args.index is not None and not index_optional):
+        if args.kb and args.database is None:
+            raise InputError("--kb names a knowledge base in a database. Fix: pass --database URL too")
         if args.index is None:
             raise InputError("--index INDEX_DIR is required. Fix: pass the index folder, or --database URL --kb NAME")
         return None

@@ -30,7 +30,7 @@ from kbsuggest.articles.models import Section
 from kbsuggest.articles.templates import Templates
 from kbsuggest.database import CHANNEL, Database
 from kbsuggest.encoders.base import sha256_file
-from kbsuggest.errors import DatabaseError
+from kbsuggest.errors import DatabaseError, InputError
 from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.manifest import FileRecord, Manifest
 from kbsuggest.index.storage import IndexData
@@ -305,4 +305,4 @@ def _groups(cursor: psycopg.Cursor[Any], convert: Any) -> Iterable[tuple[tuple[s
 
 def _check_name(kb: str) -> None:
     if not kb or not kb.isprintable() or len(kb) > 200:
-        raise DatabaseError(f"{kb!r} cannot name a knowledge base. Fix: use a short printable name, e.g. 'shop-en'")
+        raise InputError(f"{kb!r} cannot name a knowledge base. Fix: use a short printable name, e.g. 'shop-en'")
