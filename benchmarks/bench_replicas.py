@@ -125,8 +125,9 @@ def main() -> None:
         for t in threads:
             t.start()
         begun, n = time.monotonic(), 1
-        while begun + (n + 0.5) * args.every < stop:  # a publish starts every `every` s, ending before the clients
-            time.sleep(max(0.0, begun + n * args.every - time.monotonic()))
+        # A publish starts every `every` s (or once the one before has finished), if it can end before the clients.
+        while (start := max(time.monotonic(), begun + n * args.every)) + args.every / 2 < stop:
+            time.sleep(max(0.0, start - time.monotonic()))
             n += 1
             publish(n)
         for t in threads:
