@@ -23,7 +23,7 @@ def test_opening_applies_every_migration_once(database_url: str) -> None:
         assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone() is not None
 
 
-def test_processes_opening_a_new_database_at_once_migrate_it_once(database_url: str) -> None:
+def test_connections_opening_a_new_database_at_once_migrate_it_once(database_url: str) -> None:
     errors: list[BaseException] = []
 
     def open_it() -> None:
