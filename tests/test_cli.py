@@ -69,6 +69,16 @@ def test_database_options_that_cannot_be_used_are_clear_errors(
     assert not (tmp_path / "ix").exists()
 
 
+def test_database_without_the_postgres_extra_says_how_to_install_it(articles_dir: Path, tmp_path: Path) -> None:
+    absent = ("psycopg", "psycopg_pool")
+    done = run_cli("build", articles_dir, "--database", "postgresql://127.0.0.1:1/kb", "--kb", "shop", absent=absent)
+    assert done.returncode == 2
+    assert b"--database needs psycopg, which is not installed. Fix: pip install 'kbsuggest[postgres]'" in done.stderr
+    assert (
+        run_cli("build", articles_dir, "--index", tmp_path / "ix", absent=absent).returncode == 0
+    )  # folders need none
+
+
 def test_eval_prints_metrics_and_fails_under_a_threshold(
     articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
