@@ -19,6 +19,7 @@ from kbsuggest.errors import ArticlesInvalid, InputError, KbSuggestError
 from kbsuggest.privacy import redact
 
 if TYPE_CHECKING:
+    from kbsuggest.database import Database
     from kbsuggest.registry import Registry
 
 EXIT_FINDINGS = 1
@@ -160,10 +161,20 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "kbsuggest build articles --index .kbsuggest-index",
             "kbsuggest build articles --index .kbsuggest-index --quiet --json   # in CI",
+            "kbsuggest build articles --database postgresql://kb@db/kb --kb shop-en   # publish a new version",
         ),
     )
     build.add_argument("articles_dir", type=Path, metavar="ARTICLES_DIR", help="the folder of Markdown articles")
-    build.add_argument("--index", type=Path, required=True, metavar="INDEX_DIR", help="where to write the index")
+    build.add_argument(
+        "--index",
+        type=Path,
+        metavar="INDEX_DIR",
+        help="where to write the index (required without --database; with it, the build folder kept for the next "
+        "build's reuse, default a temporary one)",
+    )
+    _database(build, "publish the index as a new version of knowledge base NAME in this PostgreSQL database, in "
+              "one transaction that switches every replica to it")  # fmt: skip
+    build.add_argument("--kb", metavar="NAME", help="the knowledge base's name in the database (with --database)")
     build.add_argument("--json", action="store_true", help="print the build summary as JSON")
     build.add_argument(
         "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
@@ -300,6 +311,7 @@ def _parser() -> argparse.ArgumentParser:
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest serve --index .kbsuggest-index --host 0.0.0.0",
             "kbsuggest serve --kbs /srv/indexes --kb-keys /etc/kbsuggest/keys.json",
             "kbsuggest serve --kb acme=/srv/acme-index --kb globex=/srv/globex-index",
+            "KBSUGGEST_DATABASE_URL=postgresql://kb@db/kb kbsuggest serve --kb shop-en --host 0.0.0.0   # a replica",
         ),
     )
     serve.add_argument("--index", type=Path, metavar="INDEX_DIR", help=index_help)
@@ -310,6 +322,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEYS.json",
         help='keys of single knowledge bases, a JSON object {"NAME": "KEY", ...}: each opens its /v1/kbs/NAME/ '
         "routes only (default: $KBSUGGEST_KB_KEYS_FILE)",
+    )
+    _database(serve, "serve knowledge base --kb NAME from this PostgreSQL database, following each version published")
+    serve.add_argument(
+        "--read-database",
+        default=os.environ.get("KBSUGGEST_READ_DATABASE_URL"),
+        metavar="URL",
+        help="a read replica of --database to load versions from (default: $KBSUGGEST_READ_DATABASE_URL, else "
+        "--database itself); writes and LISTEN go to --database",
     )
     _listening(serve, "")
     serve.set_defaults(run=_serve)
@@ -357,14 +377,25 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args: argparse.Namespace) -> int:
     from kbsuggest.kb import KnowledgeBase
 
-    kb = KnowledgeBase.build(args.articles_dir, args.index, progress=not args.quiet and sys.stderr.isatty())
+    progress = not args.quiet and sys.stderr.isatty()
+    database = _build_database(args)
+    if database is not None:
+        kb = KnowledgeBase.publish(args.articles_dir, database, args.kb, index_dir=args.index, progress=progress)
+        where = f"version {kb.version} of {args.kb}"
+    else:
+        kb = KnowledgeBase.build(args.articles_dir, args.index, progress=progress)
+        where = str(args.index)
     summary = kb.last_build
     assert summary is not None
     if args.json:
-        print(summary.model_dump_json())
+        print(
+            summary.model_dump_json()
+            if database is None
+            else json.dumps({**summary.model_dump(), "version": kb.version})
+        )
     else:
         _show(
-            f"built {args.index}: {summary.articles} articles, {summary.sections} sections "
+            f"built {where}: {summary.articles} articles, {summary.sections} sections "
             f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
             f"reused {summary.reused}; encoded {summary.encoded}) in {summary.seconds:.2f} s"
         )
@@ -515,6 +546,14 @@ def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
     api_key = _api_key(args)
+    if args.database is not None and args.index is None:
+        from kbsuggest.replica import Replica
+
+        if len(args.kb) != 1 or "=" in args.kb[0] or args.kbs is not None:
+            raise InputError("--database serves one knowledge base. Fix: name it with --kb NAME (no =INDEX_DIR)")
+        database = _database_at(args.database, args.read_database)
+        serve(Replica(database, args.kb[0]), host=args.host, port=args.port, api_key=api_key)
+        return 0
     registry = _registry(args)
     kb_keys = _kb_keys(args.kb_keys or os.environ.get("KBSUGGEST_KB_KEYS_FILE"))
     serve(args.index, registry=registry, kb_keys=kb_keys, host=args.host, port=args.port, api_key=api_key)
@@ -563,6 +602,41 @@ def _kb_keys(path: str | Path | None) -> dict[str, str] | None:
     if not isinstance(keys, dict) or not all(isinstance(k, str) for k in keys.values()):
         raise InputError(f'{path} is not a JSON object of knowledge base names to keys. Fix: {{"acme": "KEY"}}')
     return keys
+
+
+def _database(command: argparse.ArgumentParser, what: str) -> None:
+    """--database (the knowledge base's name is --kb)."""
+    command.add_argument(
+        "--database",
+        default=os.environ.get("KBSUGGEST_DATABASE_URL"),
+        metavar="URL",
+        help=f"{what} (default: $KBSUGGEST_DATABASE_URL; needs the postgres extra)",
+    )
+
+
+def _build_database(args: argparse.Namespace) -> Database | None:
+    """The database `build` publishes to (None without --database); `InputError` for a missing --kb or
+    --index, or a missing postgres extra."""
+    if args.database is None:
+        if args.kb:
+            raise InputError("--kb names a knowledge base in a database. Fix: pass --database URL too")
+        if args.index is None:
+            raise InputError("--index INDEX_DIR is required. Fix: pass the index folder, or --database URL --kb NAME")
+        return None
+    if not args.kb:
+        raise InputError("--kb NAME is required with --database. Fix: name the knowledge base, e.g. --kb shop-en")
+    return _database_at(args.database, None)
+
+
+def _database_at(url: str, read_url: str | None) -> Database:
+    """The database at `url` (reading versions from `read_url` when given); `InputError` without the extra."""
+    try:
+        from kbsuggest.database import Database
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"--database needs {exc.name}, which is not installed. Fix: pip install 'kbsuggest[postgres]'"
+        ) from None
+    return Database(url, read_url=read_url)
 
 
 def _listening(command: argparse.ArgumentParser, condition: str) -> None:

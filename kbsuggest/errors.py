@@ -9,6 +9,7 @@
     ├── IndexCorruptError     an index whose files are missing or fail their checksums
     ├── IndexWriteError       an index folder that cannot be written (read-only, full disk)
     ├── FeedbackError         a feedback database that cannot be opened, read or written
+    ├── DatabaseError         a PostgreSQL database that cannot be reached, or lacks a knowledge base
     └── InputError            a customer message or argument that cannot be used
         └── UnknownKnowledgeBaseError  a knowledge base name that a registry does not serve
 
@@ -69,6 +70,10 @@ class IndexWriteError(KbSuggestError):
 
 class FeedbackError(KbSuggestError):
     """A feedback database (INDEX_DIR/feedback.sqlite) that cannot be opened, read or written."""
+
+
+class DatabaseError(KbSuggestError):
+    """A PostgreSQL database that cannot be reached or used, or that holds no version of a knowledge base."""
 
 
 class InputError(KbSuggestError, ValueError):

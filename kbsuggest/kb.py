@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import numbers
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import numpy as np
@@ -33,7 +34,7 @@ from kbsuggest.encoders import Encoder
 from kbsuggest.errors import REBUILD_HINT, FeedbackError, IndexCorruptError, InputError, printable
 from kbsuggest.feedback import teaching
 from kbsuggest.feedback.report import FeedbackReport, build_report
-from kbsuggest.feedback.store import Feedback, FeedbackStore, LoggedSuggestion, Outcome
+from kbsuggest.feedback.store import Feedback, FeedbackBackend, FeedbackStore, LoggedSuggestion, Outcome
 from kbsuggest.index import BuildSummary, IndexData, build_index
 from kbsuggest.index.manifest import ArticleRecord, Manifest
 from kbsuggest.index.model_store import share_models
@@ -49,8 +50,13 @@ from kbsuggest.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval, Retriever
 
+if TYPE_CHECKING:
+    from kbsuggest.database import Database
+
 log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.sqlite"
+MODEL_CACHE = Path(tempfile.gettempdir()) / "kbsuggest-models"
+"""Where a knowledge base read from a database keeps the ONNX exports its queries are encoded with."""
 FilterFields = Mapping[str, Any]
 """A dict of `Filters` fields, e.g. {"locale": "zh-CN", "type": ["policy"]}, accepted wherever a `Filters` is."""
 MAX_MESSAGE_CHARS = 4000
@@ -73,9 +79,13 @@ class KnowledgeBase:
         last_build: BuildSummary | None = None,
         weights: FusionWeights = DEFAULT_WEIGHTS,
         example_weights: examples.ExampleWeights = examples.DEFAULT_EXAMPLE_WEIGHTS,
-        feedback: FeedbackStore | None = None,
+        feedback: FeedbackBackend | None = None,
+        version: int | None = None,
     ) -> None:
         self._data = data
+        self._settings, self._weights, self._example_weights = settings, weights, example_weights
+        self.version = version
+        """The database version this knowledge base answers from (`from_database`); None for an index folder."""
         self.encoders = dict(encoders)
         self.last_build = last_build
         self.feedback = feedback
@@ -176,6 +186,82 @@ class KnowledgeBase:
             encoders = with_fast_queries(encoders, manifest, index_dir)
         store = FeedbackStore(index_dir / FEEDBACK_FILE) if feedback else None
         return cls(data, encoders, settings=settings, weights=weights, example_weights=example_weights, feedback=store)
+
+    @classmethod
+    def publish(
+        cls,
+        articles_dir: Path | str,
+        database: Database,
+        name: str,
+        *,
+        index_dir: Path | str | None = None,
+        settings: Settings | None = None,
+        encoders: Mapping[str, Encoder] | None = None,
+        progress: bool = False,
+    ) -> KnowledgeBase:
+        """`build` the articles (in `index_dir`, which keeps vectors for the next build; default: a temporary
+        folder, so every section is encoded), then publish the index as the next version of knowledge base
+        `name` in `database`, in one transaction that makes it current; `version` says its number. Replicas
+        (`kbsuggest.replica`) switch to it by themselves."""
+        from kbsuggest.index.postgres import publish
+
+        with tempfile.TemporaryDirectory(prefix="kbsuggest-build-") as temporary:
+            folder = Path(index_dir if index_dir is not None else temporary)
+            kb = cls.build(articles_dir, folder, settings=settings, encoders=encoders, progress=progress)
+            kb.version = publish(database, name, kb._data, folder)
+        return kb
+
+    @classmethod
+    def from_database(
+        cls,
+        database: Database,
+        name: str,
+        *,
+        settings: Settings | None = None,
+        encoders: Mapping[str, Encoder] | None = None,
+        weights: FusionWeights = DEFAULT_WEIGHTS,
+        example_weights: examples.ExampleWeights = examples.DEFAULT_EXAMPLE_WEIGHTS,
+        feedback: bool = True,
+        model_cache: Path = MODEL_CACHE,
+    ) -> KnowledgeBase:
+        """The current version of knowledge base `name` in `database`, loaded into memory: it answers exactly as
+        `load` does from the folder it was built in. Arguments as for `load`; `feedback`: log suggestions and
+        feedback in the database's tables for `name` (shared by every replica) and learn from what is there.
+        `model_cache`: where the ONNX exports of the fast query path are written."""
+        from kbsuggest.feedback.postgres import PostgresFeedbackStore
+        from kbsuggest.index.postgres import model_files, read_current
+
+        settings = settings or Settings.from_env()
+        encoders = encoders if encoders is not None else settings.encoders()
+        version = read_current(database, name)
+        manifest = version.data.manifest
+        hint = f"publish it again with `kbsuggest build ARTICLES_DIR --database URL --kb {name}`"
+        check_encoders(manifest, encoders, f"knowledge base {name!r} (version {version.number})", hint)
+        if settings.fast_queries:
+            encoders = with_fast_queries(encoders, manifest, model_files(database, manifest, model_cache))
+        store = PostgresFeedbackStore(database, name) if feedback else None
+        return cls(
+            version.data,
+            encoders,
+            settings=settings,
+            weights=weights,
+            example_weights=example_weights,
+            feedback=store,
+            version=version.number,
+        )
+
+    def relearned(self) -> KnowledgeBase:
+        """This knowledge base again, learning the feedback recorded since it was made; its data and models are
+        reused (`kbsuggest.replica` calls it when another replica recorded feedback)."""
+        return KnowledgeBase(
+            self._data,
+            self.encoders,
+            settings=self._settings,
+            weights=self._weights,
+            example_weights=self._example_weights,
+            feedback=self.feedback,
+            version=self.version,
+        )
 
     @property
     def manifest(self) -> Manifest:
@@ -333,7 +419,7 @@ class KnowledgeBase:
             self._feedback_warned = True
             log.warning("%s; until then suggestions are answered but not logged, and no feedback is learned", exc)
 
-    def _store(self) -> FeedbackStore:
+    def _store(self) -> FeedbackBackend:
         if self.feedback is None:
             raise InputError("this KnowledgeBase keeps no feedback. Fix: load it with feedback=True")
         return self.feedback

@@ -194,3 +194,28 @@ def run_cli(
     they are not installed (`BUILD_EXTRA`: a base install)."""
     command = [sys.executable, "-c", _CLI, ",".join(absent), *map(str, args)]
     return subprocess.run(command, input=stdin, stdout=subprocess.PIPE, stderr=stderr, timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """One real PostgreSQL + pgvector server for the whole session (`tests.pgserver`); a server that cannot start
+    fails the tests that need it."""
+    from tests.pgserver import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A new, empty database on the session's server, dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    yield postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]

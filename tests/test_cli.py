@@ -54,6 +54,31 @@ def test_missing_index_is_a_clear_error_not_a_traceback(tmp_path: Path, capsys: 
     assert "the articles folder does not exist" in capsys.readouterr().err
 
 
+def test_database_options_that_cannot_be_used_are_clear_errors(
+    articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KBSUGGEST_DATABASE_URL", raising=False)
+    assert main(["build", str(articles_dir), "--index", str(tmp_path / "ix"), "--kb", "shop"]) == 2
+    assert "--kb names a knowledge base in a database. Fix: pass --database URL too" in capsys.readouterr().err
+    assert main(["build", str(articles_dir), "--database", "postgresql://127.0.0.1:1/kb"]) == 2
+    assert "--kb NAME is required with --database" in capsys.readouterr().err
+    assert main(["serve"]) == 2
+    assert "--index INDEX_DIR is required. Fix: pass the index folder, or --database URL --kb NAME" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "ix").exists()
+
+
+def test_database_without_the_postgres_extra_says_how_to_install_it(articles_dir: Path, tmp_path: Path) -> None:
+    absent = ("psycopg", "psycopg_pool")
+    done = run_cli("build", articles_dir, "--database", "postgresql://127.0.0.1:1/kb", "--kb", "shop", absent=absent)
+    assert done.returncode == 2
+    assert b"--database needs psycopg, which is not installed. Fix: pip install 'kbsuggest[postgres]'" in done.stderr
+    assert (
+        run_cli("build", articles_dir, "--index", tmp_path / "ix", absent=absent).returncode == 0
+    )  # folders need none
+
+
 def test_eval_prints_metrics_and_fails_under_a_threshold(
     articles_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

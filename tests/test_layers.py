@@ -11,12 +11,13 @@ PACKAGE = Path(kbsuggest.__file__).parent
 LAYERS: list[set[str]] = [
     {"_version", "errors"},
     {"text"},  # normalisation, language, tokens: shared by every stage
-    {"privacy", "articles", "encoders"},
+    {"privacy", "articles", "encoders", "database"},
     {"analysis", "config", "index", "lint"},
     {"feedback", "retrieval"},
     {"conversation"},
     {"reply"},
     {"evaluation", "kb"},
+    {"replica"},  # a knowledge base in PostgreSQL, kept current by itself
     {"registry"},  # many knowledge bases by name, sharing the models
     {"tools"},
     {"surfaces", "adapters"},  # adapters: to agent frameworks, each an optional extra

@@ -1,4 +1,5 @@
-"""Agents' feedback on suggestions, kept in SQLite, and what it teaches: see `FeedbackStore`."""
+"""Agents' feedback on suggestions, kept in SQLite (`FeedbackStore`) or PostgreSQL (`feedback.postgres`), and what it
+teaches."""
 
 from kbsuggest.feedback.store import Feedback, FeedbackStore, Outcome
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -117,6 +117,29 @@ class Snapshot:
 
     suggestions: tuple[LoggedSuggestion, ...]
     feedback: tuple[Feedback, ...]
+
+
+class FeedbackBackend(Protocol):
+    """What a knowledge base needs of a feedback store: this SQLite one (`FeedbackStore`) or the PostgreSQL one
+    (`kbsuggest.feedback.postgres`)."""
+
+    def log_suggestion(self, logged: LoggedSuggestion) -> None: ...
+
+    def record(
+        self,
+        suggestion_id: str,
+        outcome: str,
+        *,
+        final_text: str | None = None,
+        article_id: str | None = None,
+        agent: str | None = None,
+    ) -> Feedback: ...
+
+    def vectors(self, encoder: str) -> dict[str, bytes]: ...
+
+    def store_vectors(self, encoder: str, vectors: Mapping[str, bytes]) -> None: ...
+
+    def snapshot(self) -> Snapshot: ...
 
 
 class FeedbackStore:

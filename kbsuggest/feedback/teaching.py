@@ -1,6 +1,6 @@
 """What feedback teaches retrieval: the messages agents accepted or edited a suggestion for become example
 phrasings of the article they were answered with (`kbsuggest.retrieval.examples`), and their vectors are cached in
-the feedback file so each is encoded once per model."""
+the feedback store so each is encoded once per model."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from kbsuggest.encoders import Encoder
-from kbsuggest.feedback.store import FeedbackStore
+from kbsuggest.feedback.store import FeedbackBackend
 from kbsuggest.index.build import text_hash
 
 TEACHING_OUTCOMES = ("accepted", "edited")
 """Feedback whose message becomes a learned phrasing; a rejected suggestion teaches nothing."""
 
 
-def taught_phrasings(store: FeedbackStore) -> list[tuple[str, str]]:
+def taught_phrasings(store: FeedbackBackend) -> list[tuple[str, str]]:
     """(article id, redacted message) of the suggestions agents accepted or edited, with the article they taught."""
     snapshot = store.snapshot()
     messages = {s.id: s.message for s in snapshot.suggestions}
@@ -28,11 +28,11 @@ def taught_phrasings(store: FeedbackStore) -> list[tuple[str, str]]:
 
 
 class VectorCache:
-    """Phrasing vectors kept in the feedback store's SQLite file: little-endian float32 blobs keyed by the
+    """Phrasing vectors kept in the feedback store: little-endian float32 blobs keyed by the
     encoder (model id and fingerprint, so new weights under the same name re-encode) and the sha256 of
     the text it encoded."""
 
-    def __init__(self, store: FeedbackStore) -> None:
+    def __init__(self, store: FeedbackBackend) -> None:
         self.store = store
 
     def encode(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:

@@ -193,9 +193,12 @@ def read_manifest(index_dir: Path) -> Manifest | None:
         raise IndexCorruptError(f"{path} does not validate ({exc.error_count()} errors); {hint}") from None
 
 
-def check_encoders(manifest: Manifest, encoders: Mapping[str, Encoder], index_dir: Path) -> None:
-    """Refuse an index whose vectors came from other models than `encoders`."""
-    hint = REBUILD_HINT.format(index_dir=index_dir)
+def check_encoders(
+    manifest: Manifest, encoders: Mapping[str, Encoder], index_dir: Path | str, hint: str | None = None
+) -> None:
+    """Refuse an index whose vectors came from other models than `encoders`. `index_dir`: where the index is,
+    for the message; `hint`: how to rebuild it (default: into that folder)."""
+    hint = hint or REBUILD_HINT.format(index_dir=index_dir)
     if set(manifest.encoders) != set(encoders):
         raise IndexMismatchError(
             f"{index_dir} was built with encoders {sorted(manifest.encoders)}, "

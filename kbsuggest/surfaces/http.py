@@ -57,7 +57,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio.to_thread
 import h11
@@ -82,6 +82,9 @@ from kbsuggest.registry import Registry
 from kbsuggest.reply.models import EscalateReason, Suggestion
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
+
+if TYPE_CHECKING:  # the postgres extra: imported by whoever makes a Replica
+    from kbsuggest.replica import Replica
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -202,7 +205,7 @@ def _health(kb: KnowledgeBase) -> Health:
 
 
 def create_app(
-    index_dir: Path | str | None = None,
+    index_dir: Path | str | Replica | None = None,
     *,
     registry: Registry | None = None,
     api_key: str | None = None,
@@ -212,8 +215,9 @@ def create_app(
     body_timeout: float = BODY_READ_TIMEOUT,
     settings: Settings | None = None,
 ) -> FastAPI:
-    """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used),
-    and for the knowledge bases of `registry` at `/v1/kbs/{name}/` (loaded on first use); one of them at least.
+    """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used), or
+    for a `kbsuggest.replica.Replica` (a knowledge base in PostgreSQL, kept current by itself), and for the
+    knowledge bases of `registry` at `/v1/kbs/{name}/` (loaded on first use); one of them at least.
 
     `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
     `kb_keys`: knowledge base name -> a key that opens that one's `/v1/kbs/{name}/` routes (and no other).
@@ -223,7 +227,7 @@ def create_app(
     if index_dir is None and registry is None:
         raise InputError("nothing to serve. Fix: pass an index folder, a registry of knowledge bases, or both")
     _check_keys(api_key, kb_keys or {}, registry)
-    holder = _Holder(Path(index_dir), settings) if index_dir is not None else None
+    holder = _Holder(Path(index_dir), settings) if isinstance(index_dir, str | Path) else index_dir
 
     app = FastAPIOffline(
         title="kbsuggest",
@@ -276,7 +280,12 @@ Errors = dict[int | str, dict[str, Any]]
 
 
 def _single_routes(
-    app: FastAPI, holder: _Holder, metrics: _Metrics, keyed: list[Any], keyed_post: Errors, health_errors: Errors
+    app: FastAPI,
+    holder: _Holder | Replica,
+    metrics: _Metrics,
+    keyed: list[Any],
+    keyed_post: Errors,
+    health_errors: Errors,
 ) -> None:
     """The routes of the one index: /v1/search, /v1/suggest, /v1/feedback, /v1/reload, /healthz."""
 
@@ -391,7 +400,7 @@ def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, **
 
 
 def serve(
-    index_dir: Path | str | None = None,
+    index_dir: Path | str | Replica | None = None,
     *,
     registry: Registry | None = None,
     kb_keys: Mapping[str, str] | None = None,

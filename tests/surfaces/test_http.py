@@ -439,11 +439,12 @@ def test_any_host_is_answered_when_allowed_hosts_is_none(index_dir: Path) -> Non
 
 
 @contextmanager
-def cli_server(index_dir: Path, open_files: int) -> Iterator[str]:
-    """`kbsuggest serve` in a subprocess started with a soft open-files limit of `open_files`; yield its URL."""
-    command = f'ulimit -Sn {open_files} && exec "$0" -m kbsuggest.cli serve --index "$1" --port 0'
+def cli_server(*args: str | Path, open_files: int = 1024) -> Iterator[str]:
+    """`kbsuggest serve ARGS --port 0` in a subprocess started with a soft open-files limit of `open_files`; yield
+    its URL."""
+    command = f'ulimit -Sn {open_files} && exec "$0" -m kbsuggest.cli serve "$@" --port 0'
     server = subprocess.Popen(
-        ["sh", "-c", command, sys.executable, str(index_dir)],
+        ["sh", "-c", command, sys.executable, *map(str, args)],
         env=HASHING_ENV,
         stdout=subprocess.DEVNULL,  # the access log
         stderr=subprocess.PIPE,
@@ -477,7 +478,7 @@ def test_500_connections_that_never_finish_their_headers_lock_nobody_out(index_d
     if soft < 1024:  # this process holds the 500 client sockets
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
     # 256 open files: serve must raise its own limit to hold 500 connections at once.
-    with cli_server(index_dir, open_files=256) as url, ExitStack() as stack:
+    with cli_server("--index", index_dir, open_files=256) as url, ExitStack() as stack:
         host, port = url.removeprefix("http://").split(":")
         slow = [stack.enter_context(socket.create_connection((host, int(port)), timeout=5)) for _ in range(500)]
         for client in slow:

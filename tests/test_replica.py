@@ -1,0 +1,112 @@
+"""Replicas of a knowledge base in a real PostgreSQL + pgvector switch to each published version by themselves
+(LISTEN/NOTIFY), keep answering requests begun on the version before, and learn feedback any replica recorded."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kbsuggest import KnowledgeBase
+from kbsuggest.database import Database
+from kbsuggest.replica import Replica
+from tests.conftest import HASHING, MARKERS, run_cli, write_articles, write_versioned_kb
+from tests.retrieval.test_examples import ARTICLES, PARAPHRASE, TAUGHT
+from tests.surfaces.test_http import cli_server
+
+WAIT = 60.0
+"""Seconds a test waits for a replica to switch before failing (it switches within ~1 s)."""
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    return Database(database_url)
+
+
+@pytest.fixture
+def replicas(db: Database) -> Iterator[list[Replica]]:
+    """Two replicas of knowledge base 'shop', each with its own listening connection, as two processes have."""
+    made: list[Replica] = []
+    yield made
+    for replica in made:
+        replica.close()
+
+
+def markers(kb: KnowledgeBase, message: str = "refunds timing") -> set[str]:
+    """The versions (`MARKERS`) the answers' texts name: one for an answer from a complete version."""
+    return {m for a in kb.search(message, k=5) for m in MARKERS if f"version {m}" in a.text}
+
+
+def test_replicas_switch_to_each_published_version_and_requests_keep_theirs(
+    db: Database, replicas: list[Replica], tmp_path: Path
+) -> None:
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "alpha", "alpha"), db, "shop", settings=HASHING)
+    replicas += [Replica(db, "shop", settings=HASHING) for _ in range(2)]
+    in_flight = replicas[0].kb  # what a request that began now holds
+    assert markers(in_flight) == {"alpha"}
+    for number, marker in enumerate(("bravo", "charlie", "delta"), start=2):
+        KnowledgeBase.publish(write_versioned_kb(tmp_path / marker, marker), db, "shop", settings=HASHING)
+        for replica in replicas:
+            kb = replica.wait_for(lambda kb, n=number: kb.version == n, WAIT)
+            assert markers(kb) == {marker}
+    assert markers(in_flight) == {"alpha"}  # its version's rows are deleted by now; it answers from memory
+
+
+def test_feedback_recorded_through_one_replica_teaches_the_other(
+    db: Database, replicas: list[Replica], tmp_path: Path
+) -> None:
+    KnowledgeBase.publish(write_articles(tmp_path / "articles", ARTICLES), db, "shop", settings=HASHING)
+    replicas += [Replica(db, "shop", settings=HASHING) for _ in range(2)]
+    first, second = replicas
+    before = second.kb
+    assert before.search(PARAPHRASE, k=1)[0].article_id != "sizing"
+    first.kb.record_feedback(first.kb.suggest(TAUGHT).id, "accepted", article_id="sizing")
+    learned = second.wait_for(lambda kb: kb is not before, WAIT)
+    assert learned.version == before.version  # the same version, relearned
+    assert learned.search(PARAPHRASE, k=1)[0].article_id == "sizing"
+
+
+def test_a_replica_of_another_knowledge_base_is_not_switched(
+    db: Database, replicas: list[Replica], tmp_path: Path
+) -> None:
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "alpha", "alpha"), db, "shop", settings=HASHING)
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "golf", "golf"), db, "other", settings=HASHING)
+    replicas += [Replica(db, "shop", settings=HASHING), Replica(db, "other", settings=HASHING)]
+    shop, other = replicas
+    kept = other.kb
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "bravo", "bravo"), db, "shop", settings=HASHING)
+    shop.wait_for(lambda kb: kb.version == 2, WAIT)
+    assert other.reload() is kept
+    assert markers(other.kb) == {"golf"}
+
+
+def test_kbsuggest_serve_database_switches_to_each_version_kbsuggest_build_publishes(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBSUGGEST_MODEL", "hashing")
+    monkeypatch.setenv("KBSUGGEST_DATABASE_URL", database_url)  # as a deployment passes it: not in `ps`
+
+    def publish(marker: str) -> int:
+        built = run_cli("build", write_versioned_kb(tmp_path / marker, marker), "--kb", "shop", "--json")
+        assert built.returncode == 0, built.stderr
+        version: int = json.loads(built.stdout)["version"]
+        return version
+
+    def answered() -> set[str]:
+        response = httpx.post(f"{url}/v1/search", json={"message": "refunds timing", "k": 5}, timeout=30)
+        assert response.status_code == 200
+        return {m for a in response.json()["answers"] for m in MARKERS if f"version {m}" in a["text"]}
+
+    assert publish("alpha") == 1
+    with cli_server("--kb", "shop", "--database", database_url) as url:
+        assert answered() == {"alpha"}
+        assert publish("bravo") == 2
+        deadline = time.monotonic() + WAIT
+        seen = answered()
+        while seen != {"bravo"}:  # another process switches: ask until it has (within ~1 s)
+            assert seen == {"alpha"} and time.monotonic() < deadline  # never a mix of versions
+            seen = answered()
