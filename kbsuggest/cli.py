@@ -577,7 +577,10 @@ def _many(command: argparse.ArgumentParser) -> None:
 def _registry(args: argparse.Namespace) -> Registry | None:
     """The knowledge bases of --kb and --kbs (None when neither is given); one of them or --index is needed."""
     if args.index is None and not args.kb and args.kbs is None:
-        raise InputError("nothing to serve. Fix: pass --index INDEX_DIR, --kb NAME=INDEX_DIR or --kbs FOLDER")
+        raise InputError(
+            "nothing to serve. Fix: pass --index INDEX_DIR, --kb NAME=INDEX_DIR, --kbs FOLDER "
+            "or --database URL --kb NAME"
+        )
     if not args.kb and args.kbs is None:
         return None
     from kbsuggest.registry import Registry, index_folders
