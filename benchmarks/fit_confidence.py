@@ -10,7 +10,9 @@ reject); never fitted on the shared real sets (tweets / JD chats), on which the 
 
 Features: confidence.CONFIDENCE_FEATURES of each message (pooled-cosine signals). Targets: P(in scope), and
 P(first answer right) where out-of-scope messages count as wrong. Logistic regression with a small L2
-penalty, fitted by Newton's method on standardised features.
+penalty, fitted by Newton's method on standardised features. A suggestion reports confidence 0 for a message
+escalated as no_answer, so the answer model is fitted either on all messages or on those the in-scope model and its
+threshold keep, whichever has the lower 5-fold held-out ECE (5 bins, as bench_quality.py) on the fitting messages.
 
 Escalation threshold (confidence.ESCALATE_BELOW): the P(in scope) below which a fraction q of the fitting
 messages' answerable ones fall, q the largest of QUANTILES whose held-out figures (5-fold, 10 shufflings; model and
@@ -45,7 +47,11 @@ MAX_WRONGLY_ESCALATED = 0.08
 move on unseen messages."""
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+Model = tuple[np.ndarray, np.ndarray, np.ndarray, float]
+"""A fitted logistic regression: feature means, scales, coefficients, intercept."""
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Model:
     mean, scale = x.mean(0), x.std(0) + 1e-9
     z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
     w = np.zeros(z.shape[1])
@@ -57,7 +63,7 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, np.
     return mean, scale, w[1:], float(w[0])
 
 
-def predict(model: tuple[np.ndarray, np.ndarray, np.ndarray, float], x: np.ndarray) -> np.ndarray:
+def predict(model: Model, x: np.ndarray) -> np.ndarray:
     mean, scale, coef, intercept = model
     result: np.ndarray = 1 / (1 + np.exp(-(intercept + ((x - mean) / scale) @ coef)))
     return result
@@ -99,8 +105,44 @@ def reliability(p: np.ndarray, y: np.ndarray) -> None:
             print(
                 f"| {low:.1f}-{low + 0.2:.1f} | {members.sum()} | {p[members].mean():.2f} | {y[members].mean():.2f} |"
             )
-    bins = [(p >= low) & (p < low + 0.1) for low in np.arange(0, 1.0, 0.1)]
-    print(f"expected calibration error: {sum(abs(p[b].sum() - y[b].sum()) for b in bins) / len(p):.3f}")
+    print(f"expected calibration error (5 bins): {ece(p, y):.3f}")
+
+
+def ece(p: np.ndarray, y: np.ndarray) -> float:
+    """Expected calibration error over 5 equal-width bins, as benchmarks/bench_quality.py measures it."""
+    bins = np.minimum((p * 5).astype(int), 4)
+    return float(sum(abs(p[bins == b].sum() - y[bins == b].sum()) for b in range(5)) / len(p))
+
+
+def fit_both(
+    x: np.ndarray, in_scope: np.ndarray, right: np.ndarray, quantile: float, kept_only: bool
+) -> tuple[Model, float, Model]:
+    """The in-scope model, its escalation threshold at `quantile`, and the answer model: fitted on all messages, or
+    with `kept_only` on those the threshold keeps (a suggestion reports confidence 0 for the others)."""
+    in_model = fit(x, in_scope)
+    below = threshold(predict(in_model, x), in_scope, quantile)
+    kept = predict(in_model, x) >= below if kept_only else np.ones(len(x), dtype=bool)
+    return in_model, below, fit(x[kept], right[kept])
+
+
+def apply(models: tuple[Model, float, Model], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(in scope), and `confidence` as a suggestion reports it (0 when escalated as no_answer)."""
+    in_model, below, answer_model = models
+    p_in = predict(in_model, x)
+    return p_in, np.where(p_in < below, 0.0, predict(answer_model, x))
+
+
+def cross_validated(
+    x: np.ndarray, in_scope: np.ndarray, right: np.ndarray, quantile: float, kept_only: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """5-fold held-out P(in scope) and confidence of the fitting messages."""
+    folds = np.random.default_rng(0).permutation(len(x)) % 5
+    p_in, confidence = np.zeros(len(x)), np.zeros(len(x))
+    for fold in range(5):
+        train = folds != fold
+        models = fit_both(x[train], in_scope[train], right[train], quantile, kept_only)
+        p_in[~train], confidence[~train] = apply(models, x[~train])
+    return p_in, confidence
 
 
 def features(kb: KnowledgeBase, queries: list[LabelledQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,29 +174,36 @@ def main() -> None:
             kb = KnowledgeBase.build(args.shared / folder / "articles", tmp, encoders=encoders)
             x, in_scope, right = features(kb, [q for name in fitted_on for q in read_queries(path(name))])
             x_out, in_out, right_out = features(kb, read_queries(path(held_out)))
-        folds = np.random.default_rng(0).permutation(len(x)) % 5
-        for target_name, y in (("in scope", in_scope), ("first answer right", right)):
-            held = np.zeros(len(y))
-            for fold in range(5):
-                train = folds != fold
-                held[~train] = predict(fit(x[train], y[train]), x[~train])
-            print(f"\n## {language}: P({target_name}), 5-fold held-out on {', '.join(fitted_on)}")
-            reliability(held, y)
-            model = fit(x, y)
+        print(f"\n## {language}: escalation threshold")
+        quantile = escalation_rule(x, in_scope)
+        cv = {kept_only: cross_validated(x, in_scope, right, quantile, kept_only) for kept_only in (False, True)}
+        for kept_only, (_, confidence) in cv.items():
+            print(
+                f"answer model fitted on {'kept' if kept_only else 'all'} messages: 5-fold held-out ECE "
+                f"{ece(confidence, right):.3f}"
+            )
+        kept_only = min(cv, key=lambda k: ece(cv[k][1], right))
+        held_in, held_confidence = cv[kept_only]
+        in_model, below, answer_model = fit_both(x, in_scope, right, quantile, kept_only)
+        print(f"chosen quantile {quantile:.2f}: ESCALATE_BELOW[{language!r}] = {below:.3f}")
+        print(f"answer model fitted on {'the kept' if kept_only else 'all'} messages (lower held-out ECE)")
+        for name, model in (("IN_SCOPE_MODELS", in_model), ("ANSWER_MODELS", answer_model)):
             mean, scale, coef, intercept = model
             print(
-                f"LogisticModel(mean={tuple(round(float(v), 4) for v in mean)}, "
+                f"{name}[{language!r}] = LogisticModel(mean={tuple(round(float(v), 4) for v in mean)}, "
                 f"scale={tuple(round(float(v), 4) for v in scale)}, "
                 f"coef={tuple(round(float(v), 4) for v in coef)}, intercept={intercept:.4f})"
             )
-            print(f"\n{language}: P({target_name}) on {held_out}, never fitted on")
-            reliability(predict(model, x_out), in_out if target_name == "in scope" else right_out)
-        print(f"\n## {language}: escalation threshold")
-        quantile = escalation_rule(x, in_scope)
-        model = fit(x, in_scope)
-        below = threshold(predict(model, x), in_scope, quantile)
-        print(f"chosen quantile {quantile:.2f}: ESCALATE_BELOW[{language!r}] = {below:.3f}")
-        escalated = predict(model, x_out) < below
+        out_in, out_confidence = apply((in_model, below, answer_model), x_out)
+        for where, (p_in, confidence, is_in, is_right) in (
+            (f"5-fold held-out on {', '.join(fitted_on)}", (held_in, held_confidence, in_scope, right)),
+            (f"{held_out}, never fitted on", (out_in, out_confidence, in_out, right_out)),
+        ):
+            print(f"\n## {language}: P(in scope), {where}")
+            reliability(p_in, is_in)
+            print(f"\n## {language}: confidence (P(first answer right), 0 when escalated), {where}")
+            reliability(confidence, is_right)
+        escalated = out_in < below
         print(
             f"on {held_out}: out of scope escalated {escalated[in_out == 0].mean():.3f}, "
             f"answerable escalated {escalated[in_out == 1].mean():.3f}"

@@ -247,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--failures", type=int, default=20, metavar="N", help="failing messages to list (default 20)")
     for metric, what in (
         ("accuracy", "accuracy@1"),
+        ("section-accuracy", "section accuracy@1 (lines naming article#anchor)"),
         ("recall", "recall@k"),
         ("mrr", "mean reciprocal rank"),
         ("escalation-recall", "the share of out-of-scope messages escalated"),
@@ -459,11 +460,16 @@ def _eval(args: argparse.Namespace) -> int:
     failures = [r for r in report.results if r.rank != 1 if r.expected or not r.escalated_no_answer]
     limits = {
         "accuracy@1": (args.min_accuracy, report.accuracy_at_1),
+        "section_accuracy@1": (args.min_section_accuracy, report.section_accuracy_at_1),
         "recall@k": (args.min_recall, report.recall_at_k),
         "mrr": (args.min_mrr, report.mrr),
         "escalation_recall": (args.min_escalation_recall, report.escalation_recall),
     }
-    below = [f"{name} {value:.3f} < {floor}" for name, (floor, value) in limits.items() if floor and value < floor]
+    below = [
+        f"{name} {value:.3f} < {floor}" if value is not None else f"{name} not measured (no line names article#anchor)"
+        for name, (floor, value) in limits.items()
+        if floor and (value is None or value < floor)
+    ]
     if drafts is not None:
         if args.min_must_recall is not None and drafts.must_recall < args.min_must_recall:
             below.append(f"must_recall {drafts.must_recall:.3f} < {args.min_must_recall}")
@@ -483,6 +489,8 @@ def _eval(args: argparse.Namespace) -> int:
             f"recall@{report.k} {report.recall_at_k:.3f}, MRR {report.mrr:.3f}, nDCG@10 {report.ndcg_at_10:.3f}, "
             f"escalation precision {report.escalation_precision:.3f} recall {report.escalation_recall:.3f}"
         )
+        if report.section_accuracy_at_1 is not None:
+            _show(f"  section accuracy@1 {report.section_accuracy_at_1:.3f} (lines naming article#anchor)")
         for kind, figures in report.per_kind.items():
             _show(
                 f"  {kind}: {figures.lines} lines, accuracy@1 {figures.accuracy_at_1:.3f}, "

@@ -1,9 +1,12 @@
 """Answer quality on labelled messages: accuracy@1, recall@k, MRR, nDCG@10 and escalation figures.
 
 Query files are JSON lines `{"query": "...", "expected": ["article-id" or "article-id#anchor", ...]}`;
-`"expected": []` marks a message no article answers, which should be escalated. Conversation lines add the earlier
-turns, the kind and whether a person should take over: `{"history": [{"role": ..., "text": ...}], "query": ...,
-"expected": [...], "escalate": bool, "kind": "follow_up"}` (benchmarks/data/README.md); they are scored per kind."""
+`"expected": []` marks a message no article answers, which should be escalated. Accuracy@1, recall@k, MRR and
+nDCG are article-level (an anchor counts for its article); section accuracy@1 is scored over the lines whose
+expected entries name sections (`article-id#anchor` as `Answer.section_id` has it; a split section's parts count).
+Conversation lines add the earlier turns, the kind and whether a person should take over: `{"history": [{"role": ...,
+"text": ...}], "query": ..., "expected": [...], "escalate": bool, "kind": "follow_up"}` (benchmarks/data/README.md);
+they are scored per kind."""
 
 from __future__ import annotations
 
@@ -50,7 +53,12 @@ class QueryResult(BaseModel):
     query: str
     expected: tuple[str, ...]
     got: tuple[str, ...] = Field(description="Section ids returned, best first.")
-    rank: int | None = Field(description="1-based rank of the first expected hit; None when missed or out of scope.")
+    rank: int | None = Field(
+        description="1-based rank of the first answer from an expected article; None when missed or out of scope."
+    )
+    section_hit: bool | None = Field(
+        default=None, description="Whether the first answer is an expected section; None when no section is named."
+    )
     escalated_no_answer: bool
     escalated: bool = Field(description="Handed to a person for any reason.")
     kind: str | None = Field(default=None, description="A conversation line's kind (follow_up, ...).")
@@ -66,6 +74,10 @@ class EvalReport(BaseModel):
     in_scope: int
     k: int
     accuracy_at_1: float = Field(alias="accuracy@1")
+    section_accuracy_at_1: float | None = Field(
+        alias="section_accuracy@1",
+        description="Share of the lines naming expected sections whose first answer is one; None when no line does.",
+    )
     recall_at_k: float = Field(alias="recall@k")
     mrr: float
     ndcg_at_10: float = Field(alias="ndcg@10")
@@ -96,9 +108,13 @@ def _read_lines(path: Path | str, model: type[Line], fix: str) -> list[Line]:
     return out
 
 
-def _hit(section_id: str, expected: tuple[str, ...]) -> bool:
-    article = section_id.split("#", 1)[0]
-    return any(e in (section_id, article) or section_id.startswith(e + "~") for e in expected)
+def _article(entry: str) -> str:
+    return entry.split("#", 1)[0]
+
+
+def _section_hit(section_id: str, expected: tuple[str, ...]) -> bool:
+    """`section_id` is a named section (or one of its parts), or belongs to an expected article named without one."""
+    return any(e in (section_id, _article(section_id)) or section_id.startswith(e + "~") for e in expected)
 
 
 def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k: int) -> EvalReport:
@@ -106,13 +122,16 @@ def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k
     results = []
     for q, s in zip(queries, suggestions, strict=True):
         got = tuple(a.section_id for a in s.answers)
-        rank = next((i + 1 for i, sid in enumerate(got) if _hit(sid, q.expected)), None) if q.expected else None
+        articles = {_article(e) for e in q.expected}
+        rank = next((i + 1 for i, sid in enumerate(got) if _article(sid) in articles), None)
+        named = any("#" in e for e in q.expected)
         results.append(
             QueryResult(
                 query=q.query,
                 expected=q.expected,
                 got=got,
                 rank=rank,
+                section_hit=bool(got) and _section_hit(got[0], q.expected) if named else None,
                 escalated_no_answer=s.escalate_reason == "no_answer",
                 escalated=s.escalate,
                 kind=q.kind,
@@ -136,12 +155,14 @@ def score(queries: Sequence[LabelledQuery], suggestions: Sequence[Suggestion], k
     n = max(1, len(scoped))
     flagged = [r for r in results if r.escalated_no_answer]
     out_of_scope = [r for r in results if not r.expected]
+    sectioned = [r.section_hit for r in scoped if r.section_hit is not None]
     return EvalReport.model_validate(
         {
             "queries": len(results),
             "in_scope": len(scoped),
             "k": k,
             "accuracy@1": sum(r.rank == 1 for r in scoped) / n,
+            "section_accuracy@1": sum(sectioned) / len(sectioned) if sectioned else None,
             "recall@k": sum(r.rank is not None and r.rank <= k for r in scoped) / n,
             "mrr": sum(1 / r.rank for r in scoped if r.rank) / n,
             "ndcg@10": sum(1 / math.log2(r.rank + 1) for r in scoped if r.rank and r.rank <= DEPTH) / n,

@@ -93,8 +93,13 @@ def test_eval_prints_metrics_and_fails_under_a_threshold(
     report = json.loads(capsys.readouterr().out)
     assert set(report) >= {"accuracy@1", "recall@k", "mrr", "ndcg@10", "escalation_precision", "escalation_recall"}
     assert report["in_scope"] == 2 and 0.0 <= report["accuracy@1"] <= 1.0
+    assert report["section_accuracy@1"] == 1.0  # the one line naming a section
     assert main(["eval", str(queries), "--index", str(tmp_path / "ix"), "--min-accuracy", "1.01"]) == 1
     assert "below threshold: accuracy@1" in capsys.readouterr().err
+    assert main(["eval", str(queries), "--index", str(tmp_path / "ix"), "--min-section-accuracy", "1.01"]) == 1
+    captured = capsys.readouterr()
+    assert "section accuracy@1 1.000" in captured.out
+    assert "below threshold: section_accuracy@1 1.000 < 1.01" in captured.err
 
 
 def test_eval_scores_drafts_on_the_demo_draft_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

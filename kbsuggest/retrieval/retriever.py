@@ -47,6 +47,14 @@ REPEAT = re.compile(
 )
 """A section whose heading is about a repeat ("A second exchange on the same order", "第二次换货") answers only
 a message that speaks of one: "能换大一号吗" is a first exchange."""
+OPENING_BONUS = 0.2
+"""Within an answered article, added to its opening section's fused score (z-units): the opening states the article's
+main rule ("Free size exchange"), later sections its cases and exceptions ("A second exchange on the same order"),
+which restate the customer's words and so draw them on word overlap alone. Together with the body view for signals
+without token vectors (`_retrieve`), section accuracy@1 on the demo store's labelled sets
+(benchmarks/bench_quality.py): dev set 0.743 -> 0.757, draft labels en 0.665 -> 0.671, zh 0.642 -> 0.727. Set on
+those three sets (0.1: 0.748, 0.671, 0.699); the dev set's section labels were written for this measurement.
+A message about a repeat gives the bonus to the repeat sections too (`REPEAT`)."""
 MEASURE_BONUS = 0.5
 """Within an answered article, each clothing size or number of the message that a section states (inside a
 range too: 175 in "170–178") adds this to the section's fused score (z-units), so "does the M fit someone
@@ -99,6 +107,8 @@ class Retriever:
         self.weights = weights.among(encoders)  # a knowledge base without some encoder still fuses the rest
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
         self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
+        self._opening = np.zeros(len(self.sections))
+        self._opening[self._order[self._starts]] = 1.0  # each article's first section
         self._repeat = np.array([bool(REPEAT.search(" ".join(s.heading_path[1:]))) for s in self.sections], dtype=bool)
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
@@ -152,10 +162,14 @@ class Retriever:
         query_tokens = frozenset(tokens) | asked
         pooled = {fusion.LEXICAL: self.lexical.scores(tokens)}
         ranked = dict(pooled)
+        bodies = {}
         for name, q in query.items():
-            pooled[name] = np.max([self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS], 0)
+            views = {v: self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS}
+            pooled[name] = np.max(list(views.values()), 0)
             ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
             ranked[name + fusion.POOLED] = pooled[name]
+            if q.tokens is None:
+                bodies[name] = views["body"]
         pooled_articles = {name: self._per_article(scores, allowed) for name, scores in pooled.items()}
         ranked_articles = {  # pooled scores are aggregated once, whatever signal names them
             name: pooled_articles[fusion.encoder_of(name)]
@@ -177,8 +191,13 @@ class Retriever:
         features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
-        section_fused = self._section_fused(ranked, ranked_articles, language)
-        if not REPEAT.search(text):
+        # Inside an answered article, a signal without token vectors picks a section by its body view: USE's
+        # vector of a heading alone draws questions to question-shaped headings ("发票信息有误怎么办").
+        section_fused = self._section_fused({**ranked, **bodies}, ranked_articles, language)
+        section_fused = section_fused + OPENING_BONUS * self._opening
+        if REPEAT.search(text):  # a message about a repeat is the case its section opens with
+            section_fused = section_fused + OPENING_BONUS * self._repeat
+        else:
             section_fused = np.where(self._repeat, section_fused - np.inf, section_fused)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
         answers = []
