@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -65,12 +66,25 @@ Kind = Literal["follow_up", "clarification_answer", "topic_shift", "standalone",
 
 
 class Turn(BaseModel):
-    """One earlier turn of the conversation."""
+    """One earlier turn of the conversation. What the rules read of it is read once, when first asked, and kept
+    with the turn: the conversation's plan, the draft's slots and the already-sent check share it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Literal["customer", "agent"]
     text: str
+
+    @cached_property
+    def analysis(self) -> MessageAnalysis:
+        return analyse(self.text)
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        return _words(self.text)
+
+    @cached_property
+    def topic_words(self) -> frozenset[str]:
+        return _topic_words(self.text)
 
 
 class ConversationUse(BaseModel):
@@ -231,12 +245,12 @@ def _ordinal(message: str, count: int) -> tuple[int, str] | None:
     return None
 
 
-def _words(text: str) -> set[str]:
+def _words(text: str) -> frozenset[str]:
     """Content words, with Chinese character pairs added so '登不上' meets '登录不上'."""
     words = set(tokenize(text))
     for run in re.findall(r"[\u4e00-\u9fff]+", text):
         words.update(run[i : i + 2] for i in range(len(run) - 1))
-    return words
+    return frozenset(words)
 
 
 def picked_option(message: str, options: Sequence[str]) -> tuple[int, str] | None:
@@ -312,11 +326,12 @@ def plan(
     if not shift:
         unresolved = [m[0] for m in _UNRESOLVED.finditer(message)]
         unresolved += [w for w in _SHOUT.findall(message) if w not in _ACRONYMS]
-        if any(_same_question(message, history[i].text) for i in customer):
+        words = _words(message)
+        if any(_same_question(words, history[i].words) for i in customer):
             unresolved.append("same question again")
         if not any(t.role == "agent" for t in history):
             unresolved = []  # nothing was answered yet
-        if analysis.angry and any(analyse(history[i].text).sentiment == "negative" for i in customer):
+        if analysis.angry and any(history[i].analysis.sentiment == "negative" for i in customer):
             unresolved.append("anger rising")
         if unresolved:
             return Plan(contextual, "unresolved", topic, tuple(unresolved))
@@ -325,18 +340,18 @@ def plan(
             ellipsis.append("short")
         if ellipsis:
             return Plan(contextual, "follow_up", topic, tuple(ellipsis))
-    earlier = set().union(*(_topic_words(history[i].text) for i in customer))
+    earlier = frozenset().union(*(history[i].topic_words for i in customer))
     same_topic = bool(_topic_words(message) & earlier)
     return Plan(message, None, topic, shift, contextual=None if shift else contextual, same_topic=same_topic)
 
 
-def _topic_words(text: str) -> set[str]:
+def _topic_words(text: str) -> frozenset[str]:
     """Content words, without single Chinese characters."""
-    return {w for w in tokenize(text) if not (len(w) == 1 and _CJK.match(w))}
+    return frozenset(w for w in tokenize(text) if not (len(w) == 1 and _CJK.match(w)))
 
 
-def _same_question(message: str, earlier: str) -> bool:
-    words, before = _words(message), _words(earlier)
+def _same_question(words: Set[str], before: Set[str]) -> bool:
+    """Whether a message of `words` asks again what an earlier turn of `before` asked."""
     if words and words == before:
         return True
     return len(words) >= 2 and len(words & before) / len(words | before) >= REPEAT
@@ -406,7 +421,7 @@ def history_slots(history: Sequence[Turn]) -> dict[str, str]:
             value = next(g for g in name.groups() if g)
             if value.split()[0] not in _NOT_NAMES:
                 slots["customer_name"] = value
-        orders = analyse(turn.text).order_ids
+        orders = turn.analysis.order_ids
         if orders:
             slots["order_id"] = orders[-1]
     return slots
@@ -414,10 +429,10 @@ def history_slots(history: Sequence[Turn]) -> dict[str, str]:
 
 def already_sent(snippet: str, history: Sequence[Turn]) -> bool:
     """Whether an agent turn already said most of `snippet`."""
-    said = [t.text for t in history if t.role == "agent"]
+    said = [t.words for t in history if t.role == "agent"]
     if not said:
         return False
     words = _words(snippet)
     if not words:
         return False
-    return any(len(words & _words(text)) / len(words) >= ALREADY_SENT for text in said)
+    return any(len(words & earlier) / len(words) >= ALREADY_SENT for earlier in said)

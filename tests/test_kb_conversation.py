@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kbsuggest import KnowledgeBase
+from kbsuggest import KnowledgeBase, conversation
+from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.cli import main
-from kbsuggest.conversation import MAX_TURNS
+from kbsuggest.conversation import MAX_TURNS, history_turns
 from kbsuggest.errors import InputError
 from kbsuggest.kb import FEEDBACK_FILE
 from tests.conftest import HASHING
@@ -51,6 +52,30 @@ def test_that_did_not_help_escalates_as_unresolved_with_the_topic_s_answers(kb: 
     s = kb.suggest("that didn't help, it's been 3 weeks", history=SHIPPING_TALK)
     assert (s.escalate, s.escalate_reason) == (True, "unresolved")
     assert s.answers[0].article_id == "shipping"
+
+
+def test_each_history_turn_is_analysed_once_per_suggestion(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules (anger rising: the earlier turn's sentiment) and the draft (its order number) read one analysis
+    of each customer turn; the suggestion is the same when the turns come already analysed."""
+    analysed: list[str] = []
+
+    def counted(text: str) -> MessageAnalysis:
+        analysed.append(text)
+        return analyse(text)
+
+    monkeypatch.setattr(conversation, "analyse", counted)
+    history = [
+        {"role": "customer", "text": "my parcel is late, order A1077405"},
+        {"role": "agent", "text": "Standard is $5.95, free over $49."},
+    ]
+    message = "this is ridiculous, useless service"
+    s = kb.suggest(message, history=history)
+    assert analysed == [history[0]["text"]]
+    assert s.conversation is not None and s.conversation.kind == "unresolved"
+    assert "A1077405" in s.drafts[0].text  # the order number given earlier, in the hand-over draft
+    turns = history_turns(history)
+    fresh, reused = kb.suggest(message, history=turns), kb.suggest(message, history=turns)
+    assert fresh.model_dump(exclude={"id"}) == reused.model_dump(exclude={"id"}) == s.model_dump(exclude={"id"})
 
 
 def test_the_many_forms_take_one_history_per_message(kb: KnowledgeBase) -> None:
