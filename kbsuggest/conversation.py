@@ -191,7 +191,7 @@ _EN_INTRO = re.compile(
 )
 _ZH_INTRO = re.compile(r"^(?:亲[，,～~]?\s*)?(?:请问)?(?:您|你)?(?:是想咨询|是想要|是想|是要|想要|是)?")
 _OR_EN = re.compile(r",?\s+or\s+", re.IGNORECASE)
-_TRIM = " \t,，.。!！?？:：;；~～、()（）\"'“”"
+_TRIM = " \t\r\n,，.。!！?？:：;；~～、()（）\"'“”"
 
 
 def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str]) -> tuple[str, ...]:

@@ -84,6 +84,10 @@ def test_a_history_is_a_bounded_list_of_customer_and_agent_turns() -> None:
             "Sure, what should change? 1) the items or a size 2) the delivery address 3) cancel it",
             ("the items or a size", "the delivery address", "cancel it"),
         ),
+        (
+            "亲，请问是哪一类呢？\n1. 登录/密码\n2. 注销账户\n3. 个人信息查询或删除",
+            ("登录/密码", "注销账户", "个人信息查询或删除"),
+        ),
         ("Standard shipping takes 3-5 business days.", ()),
         ("Anything else I can help with?", ()),
     ],
