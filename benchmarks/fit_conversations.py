@@ -3,6 +3,7 @@ per-kind figures of the current and the fitted thresholds, measured in the same 
 on the files held out. Rerun it whenever the confidence models change (benchmarks/fit_confidence.py).
 
     .venv/bin/python benchmarks/fit_conversations.py [--shared ../shared/eval] [--index-dir DIR] [--no-build]
+        [--compare MARGIN,FLOOR,NEW_QUESTION_FLOOR ...]
 
 Each conversation line is planned as `KnowledgeBase.suggest` plans it (conversation.in_language, plan), and its
 query and contextual query are retrieved once. The thresholds only choose between those two retrievals and
@@ -135,7 +136,11 @@ def described(t: Thresholds) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     add_index_options(parser)
+    parser.add_argument(
+        "--compare", nargs="*", default=[], help="more thresholds to show, e.g. 0.25,0.45,0.45 (the values before)"
+    )
     args = parser.parse_args()
+    compared = {f"compared: {c}": Thresholds(*map(float, c.split(","))) for c in args.compare}
     with tempfile.TemporaryDirectory() as tmp:
         sets = conversation_sets(args.shared, args.index_dir or Path(tmp), not args.no_build)
         lines = [line for name, kb, path in sets for line in retrieved(name, kb, path)]
@@ -143,11 +148,12 @@ def main() -> None:
     help_center = [x for x in lines if x.file.startswith("help center")]
     demo = [x for x in lines if x.file.startswith("demo store")]
     candidates = {
+        **compared,
         "current": THRESHOLDS,
         "fitted on the help center": fit(help_center),
         "fitted on the demo store": fit(demo),
     }
-    print("| thresholds | " + " | ".join(candidates) + " |\n|---|---|---|---|")
+    print("| thresholds | " + " | ".join(candidates) + " |\n|---|" + "---|" * len(candidates))
     print("| margin, floor, new question | " + " | ".join(described(t) for t in candidates.values()) + " |")
     for label, group in (("help center", help_center), ("demo store", demo)):
         print(f"| score on the {label} | " + " | ".join(f"{score(group, t):.3f}" for t in candidates.values()) + " |")
