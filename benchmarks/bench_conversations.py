@@ -4,9 +4,10 @@ language, on the conversation dev sets (benchmarks/data/conversations_*.jsonl).
     .venv/bin/python benchmarks/bench_conversations.py [--shared ../shared/eval] [--index-dir DIR]
 
 Baselines: the latest message alone (no history), and the whole history pasted in front of the message as one
-query. The rules' thresholds (kbsuggest/conversation.py) were set on the help-center files; the demo-store files
-were written separately and check them (their failures were read while writing the cue lists, so they are not
-a clean held-out set). `Filters(today=2026-12-01)`: some labels are dated promotions.
+query. The rules' probability thresholds (kbsuggest/conversation.py) are fitted on the help-center files and
+checked on the demo-store files by benchmarks/fit_conversations.py (the demo files' failures were read while
+writing the cue lists, so they are not a clean held-out set). `Filters(today=2026-12-01)`: some labels are dated
+promotions.
 accuracy@1 is over the lines with expected articles; "esc" counts any escalation reason; the last column counts
 the labelled slot values (customer name, order number) that appear in the drafts (the phrases use the order number
 only when handing off, so not every value has a place in its draft).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -94,28 +95,37 @@ def evaluate(name: str, kb: KnowledgeBase, path: Path) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def add_index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--index-dir", type=Path, default=None, help="keep (and reuse) the built indexes here")
     parser.add_argument("--no-build", action="store_true", help="load the indexes in --index-dir as they are")
-    args = parser.parse_args()
+
+
+def conversation_sets(shared: Path, root: Path, build: bool) -> Iterator[tuple[str, KnowledgeBase, Path]]:
+    """Each conversation file with its name and knowledge base, built in `root` (unless `build` is False)."""
     sets = [
-        ("help center, English (rules set here)", args.shared / "helpcenter" / "articles", "hc_en", "helpcenter_en"),
-        ("help center, Chinese (rules set here)", args.shared / "helpcenter-zh" / "articles", "hc_zh", "helpcenter_zh"),
-        ("demo store, English (check set)", ROOT / "articles", "demo", "demo_en"),
-        ("demo store, Chinese (check set)", ROOT / "articles", "demo", "demo_zh"),
+        ("help center, English", shared / "helpcenter" / "articles", "hc_en", "helpcenter_en"),
+        ("help center, Chinese", shared / "helpcenter-zh" / "articles", "hc_zh", "helpcenter_zh"),
+        ("demo store, English", ROOT / "articles", "demo", "demo_en"),
+        ("demo store, Chinese", ROOT / "articles", "demo", "demo_zh"),
     ]
+    encoders = Settings().encoders()
+    built: dict[str, KnowledgeBase] = {}
+    for name, articles, index, data in sets:
+        if index not in built:
+            if build:
+                KnowledgeBase.build(articles, root / index, encoders=encoders)
+            built[index] = KnowledgeBase.load(root / index, encoders=encoders, feedback=False)
+        yield name, built[index], DATA / f"conversations_{data}.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    add_index_options(parser)
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.index_dir or Path(tmp)
-        encoders = Settings().encoders()
-        built: dict[str, KnowledgeBase] = {}
-        for name, articles, index, data in sets:
-            if index not in built:
-                if not args.no_build:
-                    KnowledgeBase.build(articles, root / index, encoders=encoders)
-                built[index] = KnowledgeBase.load(root / index, encoders=encoders, feedback=False)
-            evaluate(name, built[index], DATA / f"conversations_{data}.jsonl")
+        for name, kb, path in conversation_sets(args.shared, args.index_dir or Path(tmp), not args.no_build):
+            evaluate(name, kb, path)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """A customer's latest message in the light of the conversation so far. Deterministic and rule-based (no LLM).
 
 `plan` reads the message and the earlier turns. When the cues decide the kind, it names the one query that
-answers; otherwise the message alone, and the message with the last customer turns (the contextual query), which
-is retrieved only when the first retrieval leaves the choice open (`needs_contextual`); `decide` compares their
-answer probabilities. In the order they are tried:
+answers; otherwise the message alone, and the message with the earlier topic (the contextual query: the last
+customer turns and the agent's last answer), which is retrieved only when the first retrieval leaves the choice
+open (`needs_contextual`); `decide` compares their answer probabilities. In the order they are tried:
 
 - `clarification_answer`: the agent's last turn offered options (kbsuggest's own clarifying question, matched by
   its template; "returns or exchanges?"; "退款还是换货？"; a numbered list) and the message picks one by position
@@ -14,13 +14,15 @@ answer probabilities. In the order they are tried:
   contextual query is clearly more confident than the message alone;
 - `topic_shift` / `standalone`: a complete question, or one that says it changes topic ("also", "另外"), answered
   as if alone; `standalone` when it shares content words with the earlier customer turns, else `topic_shift`.
-"""
+
+A message without letters ("2", "?") says nothing of its language: it takes the conversation's (`in_language`)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,7 +31,7 @@ from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.errors import InputError, printable
 from kbsuggest.privacy import redact
 from kbsuggest.retrieval.retriever import Retrieval
-from kbsuggest.text.tokenize import Language, tokenize
+from kbsuggest.text.tokenize import ORDER_PLACEHOLDER, Language, normalize_query, tokenize
 
 MAX_TURNS = 20
 """Longer histories are refused: the last few exchanges carry the topic, a whole chat log does not."""
@@ -37,17 +39,30 @@ MAX_HISTORY_CHARS = 6000
 """The characters of all turns together: with a message at its limit, still under the HTTP body limit (64 KiB)
 when every character is written as a JSON escape."""
 TOPIC_TURNS = 2
-"""The last customer turns whose text joins an elliptical message in the contextual query."""
-FOLLOW_UP_MARGIN = 0.25
-"""Without an ellipsis cue, the contextual query is used when its answer probability beats the message alone's by
-more than this..."""
-FOLLOW_UP_FLOOR = 0.45
-"""...and the message alone is answered with at least this probability (below it, the earlier topic would lend
-an unrelated question its confidence)."""
-NEW_QUESTION_FLOOR = 0.45
-"""A complete question asked in a conversation and answered with a lower probability is escalated (`no_answer`):
-out-of-scope questions asked mid-conversation (price matching, stock, jobs) mostly fall under it. Set by hand,
-like the other thresholds here, on the help-center conversations (benchmarks/bench_conversations.py)."""
+"""The last customer turns whose text, with the agent's last answer, joins a message in the contextual query."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The answer probabilities `needs_contextual` and `decide` compare. Fitted on the help-center conversations
+    and checked on the demo-store ones by benchmarks/fit_conversations.py; refit them there after the confidence
+    models change."""
+
+    follow_up_margin: float
+    """Without an ellipsis cue, the contextual query is used when its answer probability beats the message
+    alone's by more than this..."""
+    follow_up_floor: float
+    """...and the message alone is answered with at least this probability (below it, the earlier topic would
+    lend an unrelated question its confidence)."""
+    new_question_floor: float
+    """A complete question asked in a conversation and answered with a lower probability is escalated
+    (`no_answer`), as an out-of-scope question asked mid-conversation (stock, catalogues) may be."""
+
+
+THRESHOLDS = Thresholds(follow_up_margin=0.2, follow_up_floor=0.25, new_question_floor=0.0)
+"""Fitted on the help-center conversations after the confidence models' refit for real messages (issue 14). The
+new-question floor came out at 0: below 0.4 it hands over as many answerable new questions as out-of-scope ones,
+so a complete question mid-conversation is handed over exactly when it would be alone."""
 SHORT_EN = 1
 """An English message of at most this many content words ("klarna?", "can I swim with it?") cannot stand alone."""
 SHORT_ZH = 4
@@ -65,12 +80,25 @@ Kind = Literal["follow_up", "clarification_answer", "topic_shift", "standalone",
 
 
 class Turn(BaseModel):
-    """One earlier turn of the conversation."""
+    """One earlier turn of the conversation. What the rules read of it is read once, when first asked, and kept
+    with the turn: the conversation's plan, the draft's slots and the already-sent check share it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Literal["customer", "agent"]
     text: str
+
+    @cached_property
+    def analysis(self) -> MessageAnalysis:
+        return analyse(self.text)
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        return _words(self.text)
+
+    @cached_property
+    def topic_words(self) -> frozenset[str]:
+        return _topic_words(self.text)
 
 
 class ConversationUse(BaseModel):
@@ -163,7 +191,7 @@ _EN_INTRO = re.compile(
 )
 _ZH_INTRO = re.compile(r"^(?:亲[，,～~]?\s*)?(?:请问)?(?:您|你)?(?:是想咨询|是想要|是想|是要|想要|是)?")
 _OR_EN = re.compile(r",?\s+or\s+", re.IGNORECASE)
-_TRIM = " \t,，.。!！?？:：;；~～、()（）\"'“”"
+_TRIM = " \t\r\n,，.。!！?？:：;；~～、()（）\"'“”"
 
 
 def offered_options(text: str, own: Sequence[re.Pattern[str]], titles: Set[str]) -> tuple[str, ...]:
@@ -231,12 +259,12 @@ def _ordinal(message: str, count: int) -> tuple[int, str] | None:
     return None
 
 
-def _words(text: str) -> set[str]:
+def _words(text: str) -> frozenset[str]:
     """Content words, with Chinese character pairs added so '登不上' meets '登录不上'."""
     words = set(tokenize(text))
     for run in re.findall(r"[\u4e00-\u9fff]+", text):
         words.update(run[i : i + 2] for i in range(len(run) - 1))
-    return words
+    return frozenset(words)
 
 
 def picked_option(message: str, options: Sequence[str]) -> tuple[int, str] | None:
@@ -283,6 +311,16 @@ _ACRONYMS = frozenset({"ASAP", "HTTP", "USPS", "UPS", "DHL", "GPS", "FAQ", "IPX6
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def in_language(message: str, analysis: MessageAnalysis, history: Sequence[Turn]) -> MessageAnalysis:
+    """`analysis` of a message without letters ("2", "?", "👍", an order number) in the language of the last
+    customer turn, so that its conversation's query is retrieved and answered in that language; any other
+    analysis as it is."""
+    customer = [t for t in history if t.role == "customer"]
+    if not customer or any(c.isalpha() for c in normalize_query(message).replace(ORDER_PLACEHOLDER, "")):
+        return analysis
+    return analysis.model_copy(update={"language": customer[-1].analysis.language})
+
+
 def _content_size(message: str, language: Language) -> int:
     return len(_CJK.findall(message)) if language == "zh" else len(tokenize(message))
 
@@ -298,25 +336,28 @@ def plan(
     an option picked, then (unless the message says it changes topic) unresolved, then elliptical."""
     language = analysis.language
     customer = [i for i, t in enumerate(history) if t.role == "customer"]
-    topic = tuple(customer[-TOPIC_TURNS:])
-    contextual = " ".join([*(history[i].text for i in topic), message])
+    answered = [i for i, t in enumerate(history) if t.role == "agent"][-1:]
+    topic = tuple(sorted({*customer[-TOPIC_TURNS:], *answered}))
+    # The message first: an encoder that truncates a long query cuts the history, never the message.
+    contextual = " ".join([message, *(history[i].text for i in topic)])
     size = _content_size(message, language)
     if history and history[-1].role == "agent":
         options = offered_options(history[-1].text, own_questions, titles)
         picked = picked_option(message, options) if options else None
         if picked is not None and (_ordinal(message, len(options)) or _answer_sized(size, language)):
-            query = " ".join([*(history[i].text for i in topic[-1:]), options[picked[0]], message])
-            turns = tuple(sorted({*topic[-1:], len(history) - 1}))
+            query = " ".join([*(history[i].text for i in customer[-1:]), options[picked[0]], message])
+            turns = tuple(sorted({*customer[-1:], len(history) - 1}))
             return Plan(query, "clarification_answer", turns, (picked[1],), option=options[picked[0]])
     shift = tuple(m[0].strip(_TRIM) for m in _SHIFT.finditer(message))
     if not shift:
         unresolved = [m[0] for m in _UNRESOLVED.finditer(message)]
         unresolved += [w for w in _SHOUT.findall(message) if w not in _ACRONYMS]
-        if any(_same_question(message, history[i].text) for i in customer):
+        words = _words(message)
+        if any(_same_question(words, history[i].words) for i in customer):
             unresolved.append("same question again")
         if not any(t.role == "agent" for t in history):
             unresolved = []  # nothing was answered yet
-        if analysis.angry and any(analyse(history[i].text).sentiment == "negative" for i in customer):
+        if analysis.angry and any(history[i].analysis.sentiment == "negative" for i in customer):
             unresolved.append("anger rising")
         if unresolved:
             return Plan(contextual, "unresolved", topic, tuple(unresolved))
@@ -325,18 +366,18 @@ def plan(
             ellipsis.append("short")
         if ellipsis:
             return Plan(contextual, "follow_up", topic, tuple(ellipsis))
-    earlier = set().union(*(_topic_words(history[i].text) for i in customer))
+    earlier = frozenset().union(*(history[i].topic_words for i in customer))
     same_topic = bool(_topic_words(message) & earlier)
     return Plan(message, None, topic, shift, contextual=None if shift else contextual, same_topic=same_topic)
 
 
-def _topic_words(text: str) -> set[str]:
+def _topic_words(text: str) -> frozenset[str]:
     """Content words, without single Chinese characters."""
-    return {w for w in tokenize(text) if not (len(w) == 1 and _CJK.match(w))}
+    return frozenset(w for w in tokenize(text) if not (len(w) == 1 and _CJK.match(w)))
 
 
-def _same_question(message: str, earlier: str) -> bool:
-    words, before = _words(message), _words(earlier)
+def _same_question(words: Set[str], before: Set[str]) -> bool:
+    """Whether a message of `words` asks again what an earlier turn of `before` asked."""
     if words and words == before:
         return True
     return len(words) >= 2 and len(words & before) / len(words | before) >= REPEAT
@@ -346,28 +387,30 @@ def _answer_sized(size: int, language: Language) -> bool:
     return size <= (ANSWER_ZH if language == "zh" else ANSWER_EN)
 
 
-def needs_contextual(plan: Plan, first: Retrieval) -> bool:
+def needs_contextual(plan: Plan, first: Retrieval, thresholds: Thresholds = THRESHOLDS) -> bool:
     """Whether the contextual query could change the answer: only when the message alone is answered fairly but
-    not very surely (`FOLLOW_UP_FLOOR` <= probability < 1 - `FOLLOW_UP_MARGIN`)."""
+    not very surely (`follow_up_floor` <= probability < 1 - `follow_up_margin`)."""
     probability = first.answer_probability
-    return plan.contextual is not None and FOLLOW_UP_FLOOR <= probability < 1 - FOLLOW_UP_MARGIN
+    return plan.contextual is not None and thresholds.follow_up_floor <= probability < 1 - thresholds.follow_up_margin
 
 
-def decide(plan: Plan, first: Retrieval, contextual: Retrieval | None = None) -> tuple[Retrieval, ConversationUse]:
+def decide(
+    plan: Plan, first: Retrieval, contextual: Retrieval | None = None, thresholds: Thresholds = THRESHOLDS
+) -> tuple[Retrieval, ConversationUse]:
     """The retrieval that answers the message (`first`, of `plan.query`, or `contextual`, when `needs_contextual`
     asked for it), and how the history was used. Without a kind from the cues: the contextual query when it is
     clearly surer than the message alone (a follow-up without an ellipsis cue); else the message alone, not
-    answered when unsure (`NEW_QUESTION_FLOOR`)."""
+    answered when unsure (`new_question_floor`)."""
     if plan.kind is not None:
         return first, _use(plan.kind, plan.query, plan.turns, option=plan.option, cues=plan.cues)
     if (
         contextual is not None
         and plan.contextual is not None
-        and contextual.answer_probability > first.answer_probability + FOLLOW_UP_MARGIN
+        and contextual.answer_probability > first.answer_probability + thresholds.follow_up_margin
     ):
         return contextual, _use("follow_up", plan.contextual, plan.turns, cues=["surer with the earlier turns"])
     cues = list(plan.cues)
-    if first.in_scope and first.answer_probability < NEW_QUESTION_FLOOR:
+    if first.in_scope and first.answer_probability < thresholds.new_question_floor:
         first = replace(first, in_scope=False, answer_probability=0.0)
         cues.append("unsure of a new question")
     return first, _use("standalone" if plan.same_topic else "topic_shift", plan.query, (), cues=cues)
@@ -406,7 +449,7 @@ def history_slots(history: Sequence[Turn]) -> dict[str, str]:
             value = next(g for g in name.groups() if g)
             if value.split()[0] not in _NOT_NAMES:
                 slots["customer_name"] = value
-        orders = analyse(turn.text).order_ids
+        orders = turn.analysis.order_ids
         if orders:
             slots["order_id"] = orders[-1]
     return slots
@@ -414,10 +457,10 @@ def history_slots(history: Sequence[Turn]) -> dict[str, str]:
 
 def already_sent(snippet: str, history: Sequence[Turn]) -> bool:
     """Whether an agent turn already said most of `snippet`."""
-    said = [t.text for t in history if t.role == "agent"]
+    said = [t.words for t in history if t.role == "agent"]
     if not said:
         return False
     words = _words(snippet)
     if not words:
         return False
-    return any(len(words & _words(text)) / len(words) >= ALREADY_SENT for text in said)
+    return any(len(words & earlier) / len(words) >= ALREADY_SENT for earlier in said)

@@ -26,6 +26,7 @@ from kbsuggest.conversation import (
     Turn,
     decide,
     history_turns,
+    in_language,
     needs_contextual,
     plan,
     question_patterns,
@@ -455,9 +456,9 @@ class KnowledgeBase:
     def _retrieve(
         self, messages: Sequence[str], k: int, filters: Filters | None, histories: Sequence[tuple[Turn, ...]]
     ) -> list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]]:
-        """Each message analysed once (its language included), then retrieved in that language; with a history,
-        the conversation's queries too (`conversation.plan`), all in one batch, and the one that answers kept
-        (`conversation.decide`)."""
+        """Each message analysed once (its language included; a message without letters takes the conversation's,
+        `conversation.in_language`), then retrieved in that language; with a history, the conversation's queries
+        too (`conversation.plan`), all in one batch, and the one that answers kept (`conversation.decide`)."""
         for message in messages:
             _text(message, "the message")
             if not message.strip():
@@ -467,7 +468,7 @@ class KnowledgeBase:
                     f"the message has {len(message)} characters, over the limit of {MAX_MESSAGE_CHARS}. "
                     "Fix: pass the customer's question, not a whole conversation or document"
                 )
-        analyses = [analyse(m) for m in messages]
+        analyses = [in_language(m, analyse(m), h) for m, h in zip(messages, histories, strict=True)]
         plans = [
             plan(m, a, h, self._own_questions, self._titles) if h else None
             for m, a, h in zip(messages, analyses, histories, strict=True)

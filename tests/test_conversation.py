@@ -10,7 +10,8 @@ from kbsuggest.articles.templates import load_templates
 from kbsuggest.conversation import (
     MAX_HISTORY_CHARS,
     MAX_TURNS,
-    NEW_QUESTION_FLOOR,
+    THRESHOLDS,
+    Thresholds,
     Turn,
     already_sent,
     decide,
@@ -83,6 +84,10 @@ def test_a_history_is_a_bounded_list_of_customer_and_agent_turns() -> None:
             "Sure, what should change? 1) the items or a size 2) the delivery address 3) cancel it",
             ("the items or a size", "the delivery address", "cancel it"),
         ),
+        (
+            "亲，请问是哪一类呢？\n1. 登录/密码\n2. 注销账户\n3. 个人信息查询或删除",
+            ("登录/密码", "注销账户", "个人信息查询或删除"),
+        ),
         ("Standard shipping takes 3-5 business days.", ()),
         ("Anything else I can help with?", ()),
     ],
@@ -148,7 +153,7 @@ def test_an_elliptical_message_is_answered_with_the_earlier_topic(message: str) 
     contextual = retrieval("shipping", 0.9)
     chosen, kind, query = decided(message, SHIPPING_TALK, retrieval("refunds", 0.2), contextual)
     assert (chosen, kind) == (contextual, "follow_up")
-    assert query == f"how much is standard shipping {message}"
+    assert query == f"{message} how much is standard shipping Standard shipping is $5.95, free over $49."
 
 
 @pytest.mark.parametrize("message", ["那退款呢", "运费谁出", "要是已经发货了呢"])
@@ -173,20 +178,23 @@ def test_a_complete_message_is_a_follow_up_when_the_earlier_turns_make_it_much_s
     contextual = retrieval("shipping", 0.95)
     message = "can I send it to my sister in Vancouver instead?"
     chosen, kind, query = decided(message, SHIPPING_TALK, retrieval("refunds", 0.6), contextual)
-    assert (chosen, kind, query) == (contextual, "follow_up", f"how much is standard shipping {message}")
+    assert (chosen, kind) == (contextual, "follow_up")
+    assert query == f"{message} how much is standard shipping Standard shipping is $5.95, free over $49."
     steps = plan(message, analyse(message), SHIPPING_TALK, OWN)
-    assert not needs_contextual(steps, retrieval("refunds", 0.8))  # no query could beat it by the margin
-    assert not needs_contextual(steps, retrieval("refunds", 0.3))  # unsure alone: not answered, whatever the topic
+    margin, floor = THRESHOLDS.follow_up_margin, THRESHOLDS.follow_up_floor
+    assert not needs_contextual(steps, retrieval("refunds", 1 - margin))  # no query could beat it by the margin
+    assert not needs_contextual(steps, retrieval("refunds", floor - 0.01))  # unsure alone: not answered
 
 
-def test_an_unsure_new_question_mid_conversation_is_not_answered() -> None:
-    chosen, kind, _ = decided(
-        "do you price match other shops?",
-        SHIPPING_TALK,
-        retrieval("refunds", NEW_QUESTION_FLOOR - 0.1),
-        retrieval("shipping", 0.9),
-    )
-    assert kind == "topic_shift" and not chosen.in_scope and chosen.answers[0].article_id == "refunds"
+def test_an_unsure_new_question_mid_conversation_is_not_answered_under_a_new_question_floor() -> None:
+    message = "do you price match other shops?"
+    steps = plan(message, analyse(message), SHIPPING_TALK, OWN)
+    floor = Thresholds(follow_up_margin=0.2, follow_up_floor=0.5, new_question_floor=0.4)
+    chosen, use = decide(steps, retrieval("refunds", 0.3), None, floor)
+    assert use.kind == "topic_shift" and not chosen.in_scope and chosen.answers[0].article_id == "refunds"
+    assert "unsure of a new question" in use.cues
+    chosen, use = decide(steps, retrieval("refunds", 0.3))  # the fitted floor: answered as it would be alone
+    assert chosen.in_scope == (THRESHOLDS.new_question_floor <= 0.3)
 
 
 def test_an_answer_to_a_clarifying_question_selects_the_option() -> None:

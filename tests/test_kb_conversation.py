@@ -8,12 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from kbsuggest import KnowledgeBase
+from kbsuggest import KnowledgeBase, conversation
+from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.cli import main
-from kbsuggest.conversation import MAX_TURNS
+from kbsuggest.conversation import MAX_TURNS, history_turns
 from kbsuggest.errors import InputError
 from kbsuggest.kb import FEEDBACK_FILE
-from tests.conftest import HASHING
+from tests.conftest import HASHING, write_articles
+
+SHIPPING_ZH = """---
+id: shipping-zh
+locale: zh-CN
+type: policy
+---
+# 配送方式与运费
+
+标准快递满99元包邮，不满收10元运费，发货后2–4天送达。顺丰加急运费20元，次日送达。
+"""
 
 SHIPPING_TALK = [
     {"role": "customer", "text": "how much is standard shipping"},
@@ -31,10 +42,38 @@ def test_a_follow_up_is_answered_with_the_earlier_topic(kb: KnowledgeBase) -> No
     assert alone.conversation is None
     s = kb.suggest("and express?", history=SHIPPING_TALK)
     assert s.conversation is not None
-    assert (s.conversation.kind, s.conversation.turns) == ("follow_up", (0,))
-    assert s.conversation.query == "how much is standard shipping and express?"
+    assert (s.conversation.kind, s.conversation.turns) == ("follow_up", (0, 1))
+    assert s.conversation.query == "and express? how much is standard shipping Standard is $5.95, free over $49."
     assert s.answers[0].article_id == "shipping"
     assert kb.search("and express?", history=SHIPPING_TALK)[0].article_id == "shipping"
+
+
+def test_a_follow_up_takes_its_topic_from_the_agent_s_last_answer_too(articles_dir: Path, tmp_path: Path) -> None:
+    """A terse customer turn ("能腿吗": a typo for 能退吗) leaves the topic to the agent's answer: "邮费呢" after
+    it asks about the return's postage, not about shipping costs (the customer turns alone: shipping-zh)."""
+    articles = write_articles(articles_dir, {"zh/shipping-zh.md": SHIPPING_ZH})
+    kb = KnowledgeBase.build(articles, tmp_path / "ix", settings=HASHING)
+    history = [
+        {"role": "customer", "text": "衣服不喜欢了 能腿吗"},
+        {"role": "agent", "text": "可以的亲，签收后30天内，未使用且吊牌完好就能申请退货。"},
+    ]
+    s = kb.suggest("邮费呢", history=history)
+    assert s.answers[0].article_id == "returns-zh"
+    assert s.conversation is not None
+    assert (s.conversation.kind, s.conversation.turns) == ("follow_up", (0, 1))
+    assert s.conversation.query == "邮费呢 衣服不喜欢了 能腿吗 可以的亲，签收后30天内，未使用且吊牌完好就能申请退货。"
+
+
+def test_an_answer_without_letters_is_answered_in_the_conversation_s_language(kb: KnowledgeBase) -> None:
+    history = [
+        {"role": "customer", "text": "退货的事"},
+        {"role": "agent", "text": "亲，请问是哪一类呢？\n1. 退货期限\n2. 退款到账时间"},
+    ]
+    s = kb.suggest("2", history=history)
+    assert s.conversation is not None and s.conversation.option == "退款到账时间"
+    assert s.analysis.language == "zh"  # "2" alone says nothing of its language (read as English before)
+    assert s.answers[0].article_id == "returns-zh" and s.answers[0].heading_path[-1] == "退款到账时间"
+    assert kb.suggest("2").analysis.language == "en"  # without a conversation, as before
 
 
 def test_an_answer_to_kbsuggest_s_own_clarifying_question_picks_the_option(kb: KnowledgeBase) -> None:
@@ -51,6 +90,30 @@ def test_that_did_not_help_escalates_as_unresolved_with_the_topic_s_answers(kb: 
     s = kb.suggest("that didn't help, it's been 3 weeks", history=SHIPPING_TALK)
     assert (s.escalate, s.escalate_reason) == (True, "unresolved")
     assert s.answers[0].article_id == "shipping"
+
+
+def test_each_history_turn_is_analysed_once_per_suggestion(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules (anger rising: the earlier turn's sentiment) and the draft (its order number) read one analysis
+    of each customer turn; the suggestion is the same when the turns come already analysed."""
+    analysed: list[str] = []
+
+    def counted(text: str) -> MessageAnalysis:
+        analysed.append(text)
+        return analyse(text)
+
+    monkeypatch.setattr(conversation, "analyse", counted)
+    history = [
+        {"role": "customer", "text": "my parcel is late, order A1077405"},
+        {"role": "agent", "text": "Standard is $5.95, free over $49."},
+    ]
+    message = "this is ridiculous, useless service"
+    s = kb.suggest(message, history=history)
+    assert analysed == [history[0]["text"]]
+    assert s.conversation is not None and s.conversation.kind == "unresolved"
+    assert "A1077405" in s.drafts[0].text  # the order number given earlier, in the hand-over draft
+    turns = history_turns(history)
+    fresh, reused = kb.suggest(message, history=turns), kb.suggest(message, history=turns)
+    assert fresh.model_dump(exclude={"id"}) == reused.model_dump(exclude={"id"}) == s.model_dump(exclude={"id"})
 
 
 def test_the_many_forms_take_one_history_per_message(kb: KnowledgeBase) -> None:
