@@ -111,7 +111,7 @@ class Replica:
 class Follower:
     """The thread that keeps every `Replica` of `database` in this process current (see the module's docstring).
     It runs while it has replicas to follow (`_follow` starts it with the first one) and ends after the last
-    one is closed; it refreshes the replicas that changed one after the other."""
+    one is closed; it refreshes the replicas that changed one after the other, in the order of their names."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -120,7 +120,8 @@ class Follower:
 
     def refresh(self, replicas: list[Replica]) -> None:
         """Read the current version and the latest verdict of every knowledge base of `replicas` in one query,
-        and refresh those that changed (`KbSuggestError` when that query fails; a refresh failing is logged)."""
+        and refresh those that changed (`KbSuggestError` when that query fails; a refresh failing is logged, and
+        that replica keeps serving what it had)."""
         names = sorted({r.name for r in replicas})
         with self.database.connection(read=True) as conn:
             rows = conn.execute(
@@ -132,19 +133,15 @@ class Follower:
         for replica in replicas:
             try:
                 replica.refresh(*state[replica.name])
-            except KbSuggestError as exc:
-                log.warning(
-                    "knowledge base %r: refresh failed, the loaded version keeps serving: %s",
-                    replica.name,
-                    exc,
-                )
+            except Exception:  # whatever it was, the other replicas are still followed
+                log.exception("knowledge base %r: refresh failed, the loaded version keeps serving", replica.name)
 
     def _following(self) -> list[Replica]:
         """The replicas to follow; none: this follower is done (a replica made from now on starts another)."""
         with _LOCK:
             if not self.replicas:
                 del _FOLLOWERS[self.database]
-            return list(self.replicas)
+            return sorted(self.replicas, key=lambda r: r.name)
 
     def _run(self) -> None:
         conn: psycopg.Connection | None = None

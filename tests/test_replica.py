@@ -168,3 +168,21 @@ def test_two_processes_registries_follow_every_knowledge_base_with_one_thread_an
             registry.close()
         first_db.close()
         second_db.close()
+
+
+def test_a_replica_that_cannot_refresh_keeps_serving_and_the_others_still_switch(
+    db: Database, replicas: list[Replica], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "golf", "golf"), db, "a-gone", settings=HASHING)
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "alpha", "alpha"), db, "shop", settings=HASHING)
+    replicas += [Replica(db, "a-gone", settings=HASHING), Replica(db, "shop", settings=HASHING)]
+    gone, shop = replicas
+    kept = gone.kb
+    with db.connection() as conn:  # an operator removes it: its replica's next refresh fails
+        conn.execute("DELETE FROM kb_current WHERE kb = 'a-gone'")
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "bravo", "bravo"), db, "shop", settings=HASHING)
+    assert markers(shop.wait_for(lambda kb: kb.version == 2, WAIT)) == {"bravo"}  # refreshed after a-gone
+    assert (
+        "knowledge base 'a-gone': refresh failed" in caplog.text and "holds no knowledge base 'a-gone'" in caplog.text
+    )
+    assert gone.kb is kept and markers(kept) == {"golf"}
