@@ -200,7 +200,7 @@ def create_app(
     settings: Settings | None = None,
 ) -> FastAPI:
     """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used), or
-    for a `kbsuggest.replica.Replica` (a knowledge base in PostgreSQL, kept current by itself), and for the
+    for a `kbsuggest.replica.Replica` (a knowledge base in PostgreSQL, kept current), and for the
     knowledge bases of `registry` at `/v1/kbs/{name}/` (loaded on first use); one of them at least.
 
     `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
