@@ -141,7 +141,7 @@ class Published:
 
 class Registry:
     """Knowledge bases by name, from `source` (a `Source`, or a mapping name -> index folder), loaded on first use
-    and kept while their estimated memory (`KnowledgeBase.memory_bytes` when loaded, models aside) is within
+    and kept while their estimated memory (`KnowledgeBase.memory_bytes` of what each serves, models aside) is within
     `budget_bytes` (default: `settings.memory_budget_mb`); past it the least recently used are unloaded (and
     closed: a database's stops being followed), to be loaded again when next asked for. At least the most
     recently used one stays loaded, whatever its size. Thread-safe: each knowledge base is loaded once however
@@ -159,7 +159,8 @@ class Registry:
         self.settings = settings or Settings.from_env()
         self.budget_bytes = budget_bytes if budget_bytes is not None else self.settings.memory_budget_mb << 20
         self._feedback = feedback
-        self._loaded: OrderedDict[str, tuple[Served, int]] = OrderedDict()  # least recently used first
+        # name -> (what serves it, the knowledge base last measured, its size); least recently used first
+        self._loaded: OrderedDict[str, tuple[Served, KnowledgeBase, int]] = OrderedDict()
         self._lock = threading.Lock()  # guards _loaded and _loading
         self._loading: dict[str, threading.Lock] = {}
 
@@ -229,12 +230,12 @@ class Registry:
     def memory_bytes(self) -> int:
         """The estimated memory of the knowledge bases loaded now."""
         with self._lock:
-            return sum(size for _, size in self._loaded.values())
+            return self._total()
 
     def close(self) -> None:
         """Unload every knowledge base (a database's stop being followed)."""
         with self._lock:
-            unloaded = [served for served, _ in self._loaded.values()]
+            unloaded = [served for served, _, _ in self._loaded.values()]
             self._loaded.clear()
         for served in unloaded:
             served.close()
@@ -251,17 +252,30 @@ class Registry:
             self._loaded.move_to_end(name)
             return entry[0]
 
+    def _total(self) -> int:
+        """The loaded ones' estimated memory, measuring again those whose knowledge base changed since they were
+        last measured (a replica that switched to another version); called holding `_lock`."""
+        total = 0
+        for name, (served, measured, size) in list(self._loaded.items()):
+            if served.kb is not measured:
+                measured = served.kb
+                size = measured.memory_bytes()
+                self._loaded[name] = (served, measured, size)
+            total += size
+        return total
+
     def _keep(self, name: str, served: Served) -> None:
         """Hold `served` as `name`, most recently used, then unload the least recently used while over the budget.
         A request still answering from an unloaded one finishes with it; its memory is freed after."""
-        size = served.kb.memory_bytes()
+        kb = served.kb
+        size = kb.memory_bytes()
         unloaded = []
         with self._lock:
-            self._loaded[name] = (served, size)
+            self._loaded[name] = (served, kb, size)
             self._loaded.move_to_end(name)
-            total = sum(s for _, s in self._loaded.values())
+            total = self._total()
             while total > self.budget_bytes and len(self._loaded) > 1:
-                dropped, (gone, freed) = self._loaded.popitem(last=False)
+                dropped, (gone, _, freed) = self._loaded.popitem(last=False)
                 total -= freed
                 unloaded.append(gone)
                 log.info("unloaded knowledge base %s (%d bytes) to stay within the memory budget", dropped, freed)

@@ -200,6 +200,26 @@ def test_a_database_knowledge_base_unloaded_past_the_budget_is_no_longer_followe
     assert not follower.thread.is_alive() and following(db) is None
 
 
+def test_the_budget_measures_the_version_a_database_knowledge_base_switched_to(db: Database, tmp_path: Path) -> None:
+    for name, marker in (("shop", "alpha"), ("other", "golf"), ("third", "echo")):
+        publish(db, name, marker, tmp_path)
+    registry = Registry.from_database(db, settings=HASHING)
+    try:
+        small = registry.get("shop")
+        registry.budget_bytes = 3 * small.memory_bytes()  # room for the three small ones
+        registry.get("other")
+        big = tmp_path / "big"
+        KnowledgeBase.publish(write_versioned_kb(big, "bravo", articles=24), db, "shop", settings=HASHING)
+        follower = following(db)
+        assert follower is not None
+        shop = next(r for r in follower.replicas if r.name == "shop").wait_for(lambda kb: kb.version == 2, 60)
+        assert registry.memory_bytes() == shop.memory_bytes() + registry.get("other").memory_bytes()
+        registry.get("third")
+        assert registry.loaded() == ["other", "third"]  # the switched shop, now large, was unloaded
+    finally:
+        registry.close()
+
+
 def test_kbsuggest_serve_database_serves_every_knowledge_base_with_its_own_key(
     database_url: str, db: Database, tmp_path: Path
 ) -> None:
