@@ -193,9 +193,9 @@ class Registry:
         """`UnknownKnowledgeBaseError` (naming those served) when `name` is not served."""
         if name not in self:
             names = self.names
-            shown = ", ".join(names[:NAMES_SHOWN]) or "none: publish one first"
             more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
-            raise UnknownKnowledgeBaseError(f"no knowledge base named {name!r}. Fix: use one of {shown}{more}")
+            fix = f"use one of {', '.join(names[:NAMES_SHOWN])}{more}" if names else "publish it (none is served yet)"
+            raise UnknownKnowledgeBaseError(f"no knowledge base named {name!r}. Fix: {fix}")
 
     def get(self, name: str) -> KnowledgeBase:
         """The knowledge base `name`, loaded now if it is not (`KbSuggestError` if it cannot be used)."""

@@ -165,10 +165,12 @@ def publish(db: Database, name: str, marker: str, root: Path) -> None:
 
 
 def test_a_database_registry_serves_what_is_published_even_after_it_started(db: Database, tmp_path: Path) -> None:
-    publish(db, "shop", "alpha", tmp_path)
     registry = Registry.from_database(db, settings=HASHING)
     only = Registry.from_database(db, ["shop"], settings=HASHING)
     try:
+        with pytest.raises(UnknownKnowledgeBaseError, match=r"named 'shop'\. Fix: publish it \(none is served yet\)$"):
+            registry.get("shop")
+        publish(db, "shop", "alpha", tmp_path)
         assert registry.names == ("shop",) and registry.loaded() == []
         assert markers(registry, "shop") == {"alpha"}
         with pytest.raises(UnknownKnowledgeBaseError, match=r"no knowledge base named 'later'\. Fix: use one of shop$"):
