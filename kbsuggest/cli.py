@@ -288,10 +288,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "kbsuggest mcp --index /absolute/path/to/.kbsuggest-index",
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest mcp --index .kbsuggest-index --http --port 8001",
+            "kbsuggest mcp --database postgresql://kb@db/kb --http   # every knowledge base in the database",
         ),
     )
     mcp.add_argument("--index", type=Path, metavar="INDEX_DIR", help=index_help)
     _many(mcp)
+    _database(mcp, "serve the knowledge bases published in this PostgreSQL database (those of --kb NAME, if given)")
+    _read_database(mcp)
     mcp.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio")
     _listening(mcp, "with --http: ")
     mcp.add_argument(
@@ -306,13 +309,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the knowledge base over HTTP: /v1/search, /v1/suggest, /v1/feedback, /v1/reload, /healthz, "
         "/metrics; OpenAPI at /openapi.json. With --kb or --kbs, many knowledge bases at /v1/kbs/NAME/search "
         "(suggest, feedback, reload), loaded on first use, least recently used unloaded past "
-        "$KBSUGGEST_MEMORY_BUDGET_MB (default 1024).",
+        "$KBSUGGEST_MEMORY_BUDGET_MB (default 1024). With --database, every knowledge base published in it "
+        "(or those of --kb NAME, repeated), looked up when first asked for; a single --kb NAME is served at the "
+        "single-index routes instead.",
         epilog=_examples(
             "kbsuggest serve --index .kbsuggest-index",
             "KBSUGGEST_API_KEY=$(openssl rand -hex 32) kbsuggest serve --index .kbsuggest-index --host 0.0.0.0",
             "kbsuggest serve --kbs /srv/indexes --kb-keys /etc/kbsuggest/keys.json",
             "kbsuggest serve --kb acme=/srv/acme-index --kb globex=/srv/globex-index",
-            "KBSUGGEST_DATABASE_URL=postgresql://kb@db/kb kbsuggest serve --kb shop-en --host 0.0.0.0   # a replica",
+            "KBSUGGEST_DATABASE_URL=postgresql://kb@db/kb kbsuggest serve --host 0.0.0.0   # a replica of them all",
+            "KBSUGGEST_DATABASE_URL=postgresql://kb@db/kb kbsuggest serve --kb shop-en   # /v1/search: shop-en",
         ),
     )
     serve.add_argument("--index", type=Path, metavar="INDEX_DIR", help=index_help)
@@ -324,14 +330,8 @@ def _parser() -> argparse.ArgumentParser:
         help='keys of single knowledge bases, a JSON object {"NAME": "KEY", ...}: each opens its /v1/kbs/NAME/ '
         "routes only (default: $KBSUGGEST_KB_KEYS_FILE)",
     )
-    _database(serve, "serve knowledge base --kb NAME from this PostgreSQL database, following each version published")
-    serve.add_argument(
-        "--read-database",
-        default=os.environ.get("KBSUGGEST_READ_DATABASE_URL"),
-        metavar="URL",
-        help="a read replica of --database to load versions from (default: $KBSUGGEST_READ_DATABASE_URL, else "
-        "--database itself); writes and LISTEN go to --database",
-    )
+    _database(serve, "serve the knowledge bases published in this PostgreSQL database, following their versions")
+    _read_database(serve)
     _listening(serve, "")
     serve.set_defaults(run=_serve)
 
@@ -538,7 +538,7 @@ def _mcp(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.mcp_server import serve_http, serve_stdio
 
     options = {"feedback": args.feedback, "compact": not args.full_results}
-    registry = _registry(args)
+    registry = _registry(args, _published(args))
     if registry is not None and args.index is not None:
         raise InputError("--index with --kb or --kbs. Fix: serve one index, or name it too with --kb NAME=INDEX_DIR")
     source = registry if registry is not None else args.index
@@ -554,16 +554,15 @@ def _serve(args: argparse.Namespace) -> int:
     from kbsuggest.surfaces.http import serve
 
     api_key = _api_key(args)
-    if args.database is not None and args.index is None:
+    kb_keys = _kb_keys(args.kb_keys or os.environ.get("KBSUGGEST_KB_KEYS_FILE"))
+    published = _published(args)
+    if published is not None and len(published) == 1:
         from kbsuggest.replica import Replica
 
-        if len(args.kb) != 1 or "=" in args.kb[0] or args.kbs is not None:
-            raise InputError("--database serves one knowledge base. Fix: name it with --kb NAME (no =INDEX_DIR)")
-        database = _database_at(args.database, args.read_database)
-        serve(Replica(database, args.kb[0]), host=args.host, port=args.port, api_key=api_key)
+        index = Replica(_database_at(args.database, args.read_database), published[0])
+        serve(index, kb_keys=kb_keys, host=args.host, port=args.port, api_key=api_key)
         return 0
-    registry = _registry(args)
-    kb_keys = _kb_keys(args.kb_keys or os.environ.get("KBSUGGEST_KB_KEYS_FILE"))
+    registry = _registry(args, published)
     serve(args.index, registry=registry, kb_keys=kb_keys, host=args.host, port=args.port, api_key=api_key)
     return 0
 
@@ -575,24 +574,41 @@ def _many(command: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=INDEX_DIR",
-        help="serve the index in INDEX_DIR as knowledge base NAME (repeat for more)",
+        help="serve the index in INDEX_DIR as knowledge base NAME (repeat for more); with --database, NAME: serve "
+        "that knowledge base of the database (repeat for more)",
     )
     command.add_argument(
         "--kbs", type=Path, metavar="FOLDER", help="serve every index folder in FOLDER, named by its folder name"
     )
 
 
-def _registry(args: argparse.Namespace) -> Registry | None:
-    """The knowledge bases of --kb and --kbs (None when neither is given); one of them or --index is needed."""
+def _published(args: argparse.Namespace) -> list[str] | None:
+    """With --database (and no --index): the names of --kb, all of them ([] for every knowledge base published);
+    else None. `InputError` for --kbs or a --kb NAME=INDEX_DIR with --database."""
+    if args.database is None or args.index is not None:
+        return None
+    if args.kbs is not None or any("=" in item for item in args.kb):
+        raise InputError(
+            "--database serves the knowledge bases published in it. Fix: name them with --kb NAME (no =INDEX_DIR, "
+            "no --kbs), or leave --kb out to serve them all"
+        )
+    names: list[str] = args.kb
+    return names
+
+
+def _registry(args: argparse.Namespace, published: list[str] | None) -> Registry | None:
+    """The knowledge bases of --database (those `published` names, or all), else of --kb and --kbs (None when
+    neither is given); one of them or --index is needed."""
+    from kbsuggest.registry import Registry, index_folders
+
+    if published is not None:
+        return Registry.from_database(_database_at(args.database, args.read_database), published or None)
     if args.index is None and not args.kb and args.kbs is None:
         raise InputError(
-            "nothing to serve. Fix: pass --index INDEX_DIR, --kb NAME=INDEX_DIR, --kbs FOLDER "
-            "or --database URL --kb NAME"
+            "nothing to serve. Fix: pass --index INDEX_DIR, --kb NAME=INDEX_DIR, --kbs FOLDER or --database URL"
         )
     if not args.kb and args.kbs is None:
         return None
-    from kbsuggest.registry import Registry, index_folders
-
     named = index_folders(args.kbs) if args.kbs is not None else {}
     for item in args.kb:
         name, sep, folder = item.partition("=")
@@ -622,6 +638,16 @@ def _database(command: argparse.ArgumentParser, what: str) -> None:
         default=os.environ.get("KBSUGGEST_DATABASE_URL"),
         metavar="URL",
         help=f"{what} (default: $KBSUGGEST_DATABASE_URL; needs the postgres extra)",
+    )
+
+
+def _read_database(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--read-database",
+        default=os.environ.get("KBSUGGEST_READ_DATABASE_URL"),
+        metavar="URL",
+        help="a read replica of --database to load versions from (default: $KBSUGGEST_READ_DATABASE_URL, else "
+        "--database itself); writes and LISTEN go to --database",
     )
 
 

@@ -63,7 +63,12 @@ def test_database_options_that_cannot_be_used_are_clear_errors(
     assert main(["build", str(articles_dir), "--database", "postgresql://127.0.0.1:1/kb"]) == 2
     assert "--kb NAME is required with --database" in capsys.readouterr().err
     assert main(["serve"]) == 2
-    assert "nothing to serve. Fix: pass --index INDEX_DIR" in capsys.readouterr().err
+    assert "nothing to serve. Fix: pass --index INDEX_DIR, --kb NAME=INDEX_DIR, --kbs FOLDER or --database URL" in (
+        capsys.readouterr().err
+    )
+    for wrong in (["--kb", f"shop={tmp_path}"], ["--kbs", str(tmp_path)]):
+        assert main(["serve", "--database", "postgresql://127.0.0.1:1/kb", *wrong]) == 2
+        assert "Fix: name them with --kb NAME (no =INDEX_DIR, no --kbs)" in capsys.readouterr().err
     assert not (tmp_path / "ix").exists()
 
 

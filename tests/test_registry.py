@@ -1,20 +1,27 @@
-"""Many knowledge bases in one process: lazy loading, shared encoders, the memory budget, unknown names."""
+"""Many knowledge bases in one process: lazy loading, shared encoders, the memory budget, unknown names; from index
+folders and from a PostgreSQL database."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
+from kbsuggest.database import Database
 from kbsuggest.errors import InputError, UnknownKnowledgeBaseError
 from kbsuggest.index.bm25 import BM25
 from kbsuggest.kb import TEXT_OVERHEAD
 from kbsuggest.registry import Registry
+from kbsuggest.replica import following
+from kbsuggest.surfaces.http import create_app
 from tests.conftest import HASHING, MARKERS, write_versioned_kb
+from tests.surfaces.test_http import cli_server
 
 QUESTION = "how long does the refunds request take?"
 
@@ -141,3 +148,109 @@ def test_the_memory_estimate_counts_each_array_once(indexes: Path) -> None:
     lexical = BM25.load(indexes / "alpha" / manifest.lexical_file.name).nbytes
     text = sum(len(s.text) for s in kb.sections)
     assert kb.memory_bytes() == vectors + tokens + lexical + TEXT_OVERHEAD * text
+
+
+# Knowledge bases published in PostgreSQL (the `database_url` fixture: a real server with pgvector)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.close()
+
+
+def publish(db: Database, name: str, marker: str, root: Path) -> None:
+    KnowledgeBase.publish(write_versioned_kb(root / f"{name}-{marker}", marker, articles=6), db, name, settings=HASHING)
+
+
+def test_a_database_registry_serves_what_is_published_even_after_it_started(db: Database, tmp_path: Path) -> None:
+    registry = Registry.from_database(db, settings=HASHING)
+    only = Registry.from_database(db, ["shop"], settings=HASHING)
+    try:
+        with pytest.raises(UnknownKnowledgeBaseError, match=r"named 'shop'\. Fix: publish it \(none is served yet\)$"):
+            registry.get("shop")
+        publish(db, "shop", "alpha", tmp_path)
+        assert registry.names == ("shop",) and registry.loaded() == []
+        assert markers(registry, "shop") == {"alpha"}
+        with pytest.raises(UnknownKnowledgeBaseError, match=r"no knowledge base named 'later'\. Fix: use one of shop$"):
+            registry.get("later")
+        publish(db, "later", "bravo", tmp_path)
+        assert registry.names == ("later", "shop")
+        assert markers(registry, "later") == {"bravo"}  # no restart, no reload
+        assert registry.loaded() == ["shop", "later"]
+        with pytest.raises(UnknownKnowledgeBaseError, match=r"Fix: use one of shop$"):
+            only.get("later")  # published, but not among those served
+        assert markers(only, "shop") == {"alpha"}
+    finally:
+        registry.close()
+        only.close()
+
+
+def test_a_database_knowledge_base_unloaded_past_the_budget_is_no_longer_followed(db: Database, tmp_path: Path) -> None:
+    for name, marker in (("shop", "alpha"), ("other", "golf")):
+        publish(db, name, marker, tmp_path)
+    registry = Registry.from_database(db, settings=HASHING, budget_bytes=1)  # room for one
+    shop = registry.get("shop")
+    follower = following(db)
+    assert follower is not None and {r.name for r in follower.replicas} == {"shop"}
+    registry.get("other")
+    assert registry.loaded() == ["other"] and {r.name for r in follower.replicas} == {"other"}
+    assert markers(registry, "shop") == {"alpha"} and registry.get("shop") is not shop  # loaded again
+    registry.close()
+    follower.thread.join(30)  # it ends once it follows nothing
+    assert not follower.thread.is_alive() and following(db) is None
+
+
+def test_the_budget_measures_the_version_a_database_knowledge_base_switched_to(db: Database, tmp_path: Path) -> None:
+    for name, marker in (("shop", "alpha"), ("other", "golf"), ("third", "echo")):
+        publish(db, name, marker, tmp_path)
+    registry = Registry.from_database(db, settings=HASHING)
+    try:
+        small = registry.get("shop")
+        registry.budget_bytes = 3 * small.memory_bytes()  # room for the three small ones
+        registry.get("other")
+        big = tmp_path / "big"
+        KnowledgeBase.publish(write_versioned_kb(big, "bravo", articles=24), db, "shop", settings=HASHING)
+        follower = following(db)
+        assert follower is not None
+        shop = next(r for r in follower.replicas if r.name == "shop").wait_for(lambda kb: kb.version == 2, 60)
+        assert registry.memory_bytes() == shop.memory_bytes() + registry.get("other").memory_bytes()
+        registry.get("third")
+        assert registry.loaded() == ["other", "third"]  # the switched shop, now large, was unloaded
+    finally:
+        registry.close()
+
+
+def test_kbsuggest_serve_database_serves_every_knowledge_base_with_its_own_key(
+    database_url: str, db: Database, tmp_path: Path
+) -> None:
+    publish(db, "shop", "alpha", tmp_path)
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"shop": "key-of-shop"}', encoding="utf-8")
+    service = {"X-API-Key": "service-key"}
+
+    def search(url: str, name: str, headers: dict[str, str]) -> httpx.Response:
+        body = {"message": QUESTION, "k": 1}
+        return httpx.post(f"{url}/v1/kbs/{name}/search", json=body, headers=headers, timeout=30)
+
+    with cli_server("--database", database_url, "--kb-keys", keys, "--api-key", "service-key") as url:
+        shop = search(url, "shop", {"X-API-Key": "key-of-shop"})
+        assert shop.status_code == 200 and "version alpha" in shop.json()["answers"][0]["text"]
+        assert search(url, "shop", {}).status_code == 401
+        assert search(url, "shop", service).status_code == 200
+        publish(db, "later", "bravo", tmp_path)
+        later = search(url, "later", service)
+        assert later.status_code == 200 and "version bravo" in later.json()["answers"][0]["text"]
+        assert search(url, "later", {"X-API-Key": "key-of-shop"}).status_code == 401  # shop's key opens shop only
+        unknown = search(url, "zulu", service)
+        assert unknown.status_code == 404 and "use one of later, shop" in unknown.json()["error"]["message"]
+        health = httpx.get(f"{url}/healthz", timeout=30).json()
+        assert health["knowledge_bases"] == 2 and health["loaded"] == 2
+
+
+def test_keys_for_knowledge_bases_not_published_are_refused(db: Database, tmp_path: Path) -> None:
+    publish(db, "shop", "alpha", tmp_path)
+    registry = Registry.from_database(db, settings=HASHING)
+    with pytest.raises(InputError, match=r"keys are given for 'shpo', which are not served"):
+        create_app(registry=registry, kb_keys={"shpo": "k"})

@@ -1,9 +1,11 @@
 """Replicas of a knowledge base in a real PostgreSQL + pgvector switch to each published version by themselves
-(LISTEN/NOTIFY), keep answering requests begun on the version before, and learn feedback any replica recorded."""
+(LISTEN/NOTIFY), keep answering requests begun on the version before, and learn feedback any replica recorded;
+a process follows all its knowledge bases of a database with one thread and one LISTEN connection."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +14,9 @@ import httpx
 import pytest
 
 from kbsuggest import KnowledgeBase
-from kbsuggest.database import Database
-from kbsuggest.replica import Replica
+from kbsuggest.database import CHANNEL, Database
+from kbsuggest.registry import Registry
+from kbsuggest.replica import Replica, following
 from tests.conftest import HASHING, MARKERS, run_cli, write_articles, write_versioned_kb
 from tests.retrieval.test_examples import ARTICLES, PARAPHRASE, TAUGHT
 from tests.surfaces.test_http import cli_server
@@ -29,7 +32,7 @@ def db(database_url: str) -> Database:
 
 @pytest.fixture
 def replicas(db: Database) -> Iterator[list[Replica]]:
-    """Two replicas of knowledge base 'shop', each with its own listening connection, as two processes have."""
+    """Replicas of knowledge base 'shop' (on one `Database`: the process's one follower keeps them all current)."""
     made: list[Replica] = []
     yield made
     for replica in made:
@@ -110,3 +113,76 @@ def test_kbsuggest_serve_database_switches_to_each_version_kbsuggest_build_publi
         while seen != {"bravo"}:  # another process switches: ask until it has (within ~1 s)
             assert seen == {"alpha"} and time.monotonic() < deadline  # never a mix of versions
             seen = answered()
+
+
+def test_two_processes_registries_follow_every_knowledge_base_with_one_thread_and_one_listen_each(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two registries, each on a `Database` of its own, stand for two replica processes."""
+    first_db, second_db = Database(database_url), Database(database_url)
+    names = [f"kb{i}" for i in range(5)]
+    for name in names:
+        KnowledgeBase.publish(
+            write_versioned_kb(tmp_path / name, "alpha", articles=4), first_db, name, settings=HASHING
+        )
+    KnowledgeBase.publish(write_articles(tmp_path / "taught", ARTICLES), first_db, "taught", settings=HASHING)
+    registries = [Registry.from_database(db, settings=HASHING) for db in (first_db, second_db)]
+    try:
+        for registry in registries:
+            for name in [*names, "taught"]:
+                registry.get(name)
+        followers = [following(db) for db in (first_db, second_db)]
+        assert followers[0] is not None and followers[1] is not None and followers[0] is not followers[1]
+        assert all({r.name for r in f.replicas} == {*names, "taught"} for f in followers if f)
+        threads = [t for t in threading.enumerate() if t.name == f"kbsuggest-follower-{first_db.address}"]
+        assert sorted(map(id, threads)) == sorted(id(f.thread) for f in followers if f)
+        with first_db.connection() as conn:
+            listening = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+                (f"LISTEN {CHANNEL}",),
+            ).fetchone()
+        assert listening == (2,)  # one LISTEN connection per process, however many knowledge bases
+
+        def replica(registry_index: int, name: str) -> Replica:
+            follower = followers[registry_index]
+            assert follower is not None
+            return next(r for r in follower.replicas if r.name == name)
+
+        KnowledgeBase.publish(
+            write_versioned_kb(tmp_path / "kb3-b", "bravo", articles=4), first_db, "kb3", settings=HASHING
+        )
+        for i in (0, 1):
+            assert markers(replica(i, "kb3").wait_for(lambda kb: kb.version == 2, WAIT)) == {"bravo"}
+            assert registries[i].get("kb3").version == 2
+        assert all(registries[i].get("kb1").version == 1 for i in (0, 1))  # the others are not switched
+
+        before = registries[1].get("taught")
+        assert before.search(PARAPHRASE, k=1)[0].article_id != "sizing"
+        teacher = registries[0].get("taught")
+        teacher.record_feedback(teacher.suggest(TAUGHT).id, "accepted", article_id="sizing")
+        learned = replica(1, "taught").wait_for(lambda kb: kb is not before, WAIT)
+        assert learned.version == before.version and learned.search(PARAPHRASE, k=1)[0].article_id == "sizing"
+        assert registries[1].get("taught") is learned
+    finally:
+        for registry in registries:
+            registry.close()
+        first_db.close()
+        second_db.close()
+
+
+def test_a_replica_that_cannot_refresh_keeps_serving_and_the_others_still_switch(
+    db: Database, replicas: list[Replica], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "golf", "golf"), db, "a-gone", settings=HASHING)
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "alpha", "alpha"), db, "shop", settings=HASHING)
+    replicas += [Replica(db, "a-gone", settings=HASHING), Replica(db, "shop", settings=HASHING)]
+    gone, shop = replicas
+    kept = gone.kb
+    with db.connection() as conn:  # an operator removes it: its replica's next refresh fails
+        conn.execute("DELETE FROM kb_current WHERE kb = 'a-gone'")
+    KnowledgeBase.publish(write_versioned_kb(tmp_path / "bravo", "bravo"), db, "shop", settings=HASHING)
+    assert markers(shop.wait_for(lambda kb: kb.version == 2, WAIT)) == {"bravo"}  # refreshed after a-gone
+    assert (
+        "knowledge base 'a-gone': refresh failed" in caplog.text and "holds no knowledge base 'a-gone'" in caplog.text
+    )
+    assert gone.kb is kept and markers(kept) == {"golf"}

@@ -369,7 +369,7 @@ def test_with_several_knowledge_bases_every_tool_takes_kb(fleet: Registry) -> No
 
 
 def test_a_registry_of_one_knowledge_base_takes_no_kb(fleet: Registry) -> None:
-    one = Registry({"en": fleet.index_dir("en")}, settings=Settings(model="hashing"))
+    one = Registry({"en": fleet.source.paths["en"]}, settings=Settings(model="hashing"))
     found = call_tool(one, "search_knowledge_base", {"message": "refund", "k": 1})
     assert found["result"]["answers"][0]["article_id"] == "refunds"
     assert call_tool(one, "search_knowledge_base", {"kb": "en", "message": "refund"})["error"]["type"] == (

@@ -176,6 +176,11 @@ class Database:
             raise DatabaseError(f"cannot listen on the database {_shown(self.url)} ({_said(exc)})") from exc
         return conn
 
+    @property
+    def address(self) -> str:
+        """Host, port and database name of the primary, for messages (never the password)."""
+        return _shown(self.url)
+
     def close(self) -> None:
         self.pool.close()
         self.read_pool.close()

@@ -139,6 +139,12 @@ def current_version(db: Database, kb: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def published(db: Database) -> list[str]:
+    """The names of the knowledge bases with a current version on the read URL, sorted."""
+    with db.connection(read=True) as conn:
+        return [row[0] for row in conn.execute("SELECT kb FROM kb_current ORDER BY kb")]
+
+
 def read_current(db: Database, kb: str) -> Version:
     """`kb`'s current version, read from the read URL in one read-only snapshot (a publish committing meanwhile
     is not seen)."""

@@ -52,7 +52,6 @@ import ipaddress
 import json
 import logging
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping, Sequence
 from datetime import datetime
@@ -78,7 +77,7 @@ from kbsuggest.config import Settings
 from kbsuggest.errors import InputError, KbSuggestError, UnknownKnowledgeBaseError
 from kbsuggest.feedback.store import Feedback
 from kbsuggest.kb import KnowledgeBase
-from kbsuggest.registry import Registry
+from kbsuggest.registry import Folder, Registry
 from kbsuggest.reply.models import EscalateReason, Suggestion
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.tools import FeedbackArgs, SearchArgs, SuggestArgs, describe_validation_errors, error
@@ -180,21 +179,6 @@ class FleetHealth(BaseModel):
     kbsuggest_version: str
 
 
-class _Holder:
-    """The current `KnowledgeBase`. Readers take `.kb` once per request; `reload` replaces it in one assignment."""
-
-    def __init__(self, index_dir: Path, settings: Settings | None) -> None:
-        self.index_dir = index_dir
-        self.settings = settings
-        self.kb = KnowledgeBase.load(index_dir, settings=settings)
-        self._reload_lock = threading.Lock()
-
-    def reload(self) -> KnowledgeBase:
-        with self._reload_lock:
-            self.kb = KnowledgeBase.load(self.index_dir, settings=self.settings)
-            return self.kb
-
-
 def _health(kb: KnowledgeBase) -> Health:
     return Health(
         articles=len(kb.articles),
@@ -216,7 +200,7 @@ def create_app(
     settings: Settings | None = None,
 ) -> FastAPI:
     """The service for the index in `index_dir`, loaded now (raising `KbSuggestError` if it cannot be used), or
-    for a `kbsuggest.replica.Replica` (a knowledge base in PostgreSQL, kept current by itself), and for the
+    for a `kbsuggest.replica.Replica` (a knowledge base in PostgreSQL, kept current), and for the
     knowledge bases of `registry` at `/v1/kbs/{name}/` (loaded on first use); one of them at least.
 
     `api_key`: when set, `/v1` routes need it in `X-API-Key`; an empty or blank key raises `InputError`.
@@ -227,7 +211,7 @@ def create_app(
     if index_dir is None and registry is None:
         raise InputError("nothing to serve. Fix: pass an index folder, a registry of knowledge bases, or both")
     _check_keys(api_key, kb_keys or {}, registry)
-    holder = _Holder(Path(index_dir), settings) if isinstance(index_dir, str | Path) else index_dir
+    holder = Folder(Path(index_dir), settings) if isinstance(index_dir, str | Path) else index_dir
 
     app = FastAPIOffline(
         title="kbsuggest",
@@ -281,7 +265,7 @@ Errors = dict[int | str, dict[str, Any]]
 
 def _single_routes(
     app: FastAPI,
-    holder: _Holder | Replica,
+    holder: Folder | Replica,
     metrics: _Metrics,
     keyed: list[Any],
     keyed_post: Errors,
@@ -332,8 +316,7 @@ def _registry_routes(app: FastAPI, registry: Registry, metrics: _Metrics, keyed:
     """/v1/kbs/{name}/search, suggest, feedback and reload: the single-index routes, per knowledge base."""
 
     async def loaded(name: str) -> KnowledgeBase:
-        registry.index_dir(name)  # an unknown name is refused before any work
-        return await anyio.to_thread.run_sync(registry.get, name)
+        return await anyio.to_thread.run_sync(registry.get, name)  # an unknown name is refused before any work
 
     @app.post("/v1/kbs/{name}/search", dependencies=keyed, responses=errors)
     async def kb_search(name: str, args: SearchArgs) -> SearchResponse:
@@ -362,8 +345,8 @@ def _registry_routes(app: FastAPI, registry: Registry, metrics: _Metrics, keyed:
 
     @app.post("/v1/kbs/{name}/reload", dependencies=keyed, responses=errors)
     async def kb_reload(name: str, args: ReloadArgs | None = None) -> Health:
-        """Load knowledge base `name` from disk again; on failure what was served keeps serving."""
-        registry.index_dir(name)
+        """Load knowledge base `name` again; on failure what was served keeps serving."""
+        await anyio.to_thread.run_sync(registry.check, name)  # an unknown name is not a failed reload
         try:
             kb = await anyio.to_thread.run_sync(registry.reload, name)
         except Exception as exc:
@@ -379,7 +362,7 @@ def _check_keys(api_key: str | None, kb_keys: Mapping[str, str], registry: Regis
     for name, key in (("the API key", api_key), *((f"the key of knowledge base {n!r}", k) for n, k in kb_keys.items())):
         if key is not None and not key.strip():
             raise InputError(f"{name} is empty, which would let everyone in. Fix: pass a long random key, or None")
-    unknown = sorted(set(kb_keys) - set(registry.names if registry is not None else ()))
+    unknown = sorted(name for name in kb_keys if registry is None or name not in registry)
     if unknown:
         raise InputError(f"keys are given for {', '.join(map(repr, unknown))}, which are not served. Fix: remove them")
 

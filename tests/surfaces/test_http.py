@@ -766,10 +766,10 @@ def test_cli_serves_many_knowledge_bases_with_a_keys_file(
     monkeypatch.setattr(http, "serve", lambda index, **kwargs: served.update(index=index, **kwargs))
     keys = tmp_path / "keys.json"
     keys.write_text('{"shop-a": "key-of-a"}', encoding="utf-8")
-    root = fleet.index_dir("shop-a").parent
+    root = fleet.source.paths["shop-a"].parent
     assert main(["serve", "--kbs", str(root), "--kb", f"extra={root / 'shop-b'}", "--kb-keys", str(keys)]) == 0
     assert served["index"] is None and served["kb_keys"] == {"shop-a": "key-of-a"}
     assert served["registry"].names == ("extra", "shop-a", "shop-b")
-    assert served["registry"].index_dir("extra") == root / "shop-b"
+    assert served["registry"].source.paths["extra"] == root / "shop-b"
     assert main(["serve", "--kb", "no-equals-sign"]) == 2
     assert main(["serve"]) == 2

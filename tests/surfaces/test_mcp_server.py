@@ -308,3 +308,38 @@ def test_a_real_client_names_the_knowledge_base_when_several_are_served(articles
         "message": "no knowledge base named 'nope'. Fix: use one of gifts, shop",
     }
     assert results["none"].is_error and "kb: Field required" in _payload(results["none"])["error"]["message"]
+
+
+def test_a_real_client_asks_every_knowledge_base_published_in_a_database(
+    articles_dir: Path, tmp_path: Path, database_url: str
+) -> None:
+    from kbsuggest.database import Database
+
+    hashing = Settings(model="hashing")
+    other = tmp_path / "other-articles"
+    other.mkdir()
+    (other / "gifts.md").write_text("---\nid: gift-cards\n---\n# Gift cards\n\nGift cards never expire.\n")
+    database = Database(database_url)
+    KnowledgeBase.publish(articles_dir, database, "shop", settings=hashing)
+    KnowledgeBase.publish(other, database, "gifts", settings=hashing)
+    database.close()
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "kbsuggest.cli", "mcp", "--database", database_url],
+        env={"KBSUGGEST_MODEL": "hashing", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+    )
+    results: dict[str, Any] = {}
+
+    async def session() -> None:
+        with anyio.fail_after(30), (tmp_path / "server-stderr.txt").open("w") as errlog:
+            async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as client:
+                results["init"] = await client.initialize()
+                for kb in ("shop", "gifts"):
+                    results[kb] = await client.call_tool(
+                        "search_knowledge_base", {"kb": kb, "message": "refund", "k": 1}
+                    )
+
+    anyio.run(session)
+    assert "gifts, shop" in results["init"].instructions
+    assert _payload(results["shop"])["result"]["answers"][0]["article_id"] == "refunds"
+    assert _payload(results["gifts"])["result"]["answers"][0]["article_id"] == "gift-cards"
