@@ -12,6 +12,7 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from kbsuggest.reply.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
@@ -53,12 +54,24 @@ _STAGE_CONDITIONS: tuple[tuple[re.Pattern[str], tuple[int, int]], ...] = tuple(
     )
 )
 """Conditions on where the order is (`situation.STATES` positions, first and last); most specific first."""
+_SPANS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), unit)
+    for pattern, unit in (
+        (r"\ba (day) or two\b|(一)两天", "days"),
+        (r"\b\d+\s*(?:[-–—]|to|or)\s*(\d+)\s*(?:(business|working) )?days?\b", ""),
+        (r"\d+\s*[-–—~到至]\s*(\d+)\s*(个工作日|天)", ""),
+    )
+)
+"""A span of time a sentence states without a condition ("Tracking can pause for a day or two", "3–5 business
+days"): its upper end, in days or business days ("" for a span whose unit group says which)."""
 _OTHERWISE = re.compile(r",\s*otherwise\s+|，\s*否则")
 """Inside a table cell, between what applies when its condition holds and what applies when it does not."""
 _LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
 """A tier keyed by an upper limit ("under $50"): the strictest met is the smallest limit, not the largest."""
 _OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders placed|如果|若|超过)", re.IGNORECASE)
 _CLAUSE = re.compile(r"(?<=[，；;])")
+_PART = re.compile(r"(?<=[；;])\s*")
+_LEAD = re.compile(r"^[^:：]*[:：]\s*")
 _ROW = re.compile(r"^[^:;\n]+: [^;\n]+(?:; [^:;\n]+: [^;\n]+)+$")
 _RANGE = re.compile(r"^(\d+(?:\.\d+)?)\s*[-–—~]\s*(\d+(?:\.\d+)?)$")
 _UNIT = re.compile(r"\s*\((cm|kg|mm|in)\)$|\s+(cm|kg|mm|in)$", re.IGNORECASE)
@@ -71,6 +84,17 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {  # measure -> words naming its table 
     "hip": ("hip", "臀围"),
     "height": ("height", "身高"),
 }
+
+
+class Verdict(NamedTuple):
+    """Whether the customer meets a condition, its limit, and what it counts ("days", "hour", "amount",
+    "stage"); `beyond` when the customer is at or past a limit on elapsed time ("hasn't updated for 3 business
+    days" to a customer waiting 6)."""
+
+    holds: bool
+    limit: float
+    quantity: str
+    beyond: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +113,7 @@ class Picked:
     fit: Fit | None = None
 
 
-def decide(unit: str, situation: Situation) -> tuple[bool, float] | None:
+def decide(unit: str, situation: Situation) -> Verdict | None:
     """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
     number of days, an hour, an amount, or the order stage); None when it states none the situation decides."""
     if situation.stages is not None:
@@ -97,9 +121,9 @@ def decide(unit: str, situation: Situation) -> tuple[bool, float] | None:
             if pattern.search(unit):
                 first, last = situation.stages
                 if low <= first and last <= high:
-                    return True, float(low)
+                    return Verdict(True, float(low), "stage")
                 if last < low or first > high:
-                    return False, float(low)
+                    return Verdict(False, float(low), "stage")
     for pattern, quantity, op in _CONDITIONS:
         match = pattern.search(unit)
         if match is None:
@@ -116,7 +140,7 @@ def decide(unit: str, situation: Situation) -> tuple[bool, float] | None:
         if known is None:
             continue
         holds = {"lt": known < limit, "le": known <= limit, "gt": known > limit, "ge": known >= limit}[op]
-        return holds, limit
+        return Verdict(holds, limit, quantity, quantity == "days" and holds and known >= limit)
     return None
 
 
@@ -124,7 +148,7 @@ def condition_holds(unit: str, situation: Situation) -> bool | None:
     """Whether the customer's situation meets the condition `unit` states; None when it states none the
     situation can decide."""
     verdict = decide(unit, situation)
-    return verdict[0] if verdict is not None else None
+    return verdict.holds if verdict is not None else None
 
 
 def cells(row: str) -> list[tuple[str, str]] | None:
@@ -272,8 +296,8 @@ def tier_row(rows: list[str], situation: Situation) -> tuple[str, list[str]] | N
     """In a table whose rows are keyed by a condition ("满¥300" / "满¥600", "over $100"), the row the
     customer's situation meets with the strictest limit, and the rows it fails; None when no row is decided."""
     decided = [(row, decide((cells(row) or [("", "")])[0][1], situation)) for row in rows]
-    met = [(row, verdict[1]) for row, verdict in decided if verdict is not None and verdict[0]]
-    failed = [row for row, verdict in decided if verdict is not None and not verdict[0]]
+    met = [(row, verdict.limit) for row, verdict in decided if verdict is not None and verdict.holds]
+    failed = [row for row, verdict in decided if verdict is not None and not verdict.holds]
     if not met:
         return None
     upward = not _LOWER.search((cells(met[0][0]) or [("", "")])[0][1])
@@ -300,15 +324,84 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
         joiner = "" if language == "zh" else " "
         prose = joiner.join(u for u in units if u not in rows)
         chosen = {*keep, *best_sentences(prose, message_tokens, max(1, limit - len(keep)))} if prose else set(keep)
-    elif tier is not None:
-        chosen = (chosen | {tier[0]}) - set(tier[1])
+    elif tier is not None:  # and no sentence stating a tier the amount fails ("例如…满¥600减¥100" to ¥450)
+        failed = {u for u in units if u not in rows and condition_holds(u, situation) is False}
+        chosen = (chosen | {tier[0]}) - set(tier[1]) - failed
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
-    picked = [u for u in units if u in chosen]
-    return Picked(
-        tuple(render_row(u, language, situation) if u in rows else _holding_clauses(u, situation) for u in picked),
-        fit,
-    )
+    out = [render_row(u, language, situation) if u in rows else _holding_clauses(u, situation) for u in units]
+    kept = [u in chosen for u in units]
+    start = 0
+    for run in semicolon_runs(units):  # a shared sentence cut to the part about what the message names
+        start = units.index(run[0], start)
+        end = start + len(run)
+        cut = _named_parts("".join(out[start:end]) if all(kept[start:end]) else "", message_tokens, language)
+        if cut:
+            out[start:end], kept[start:end] = [cut] + [""] * (len(run) - 1), [True] + [False] * (len(run) - 1)
+        start = end
+    return Picked(tuple(u for u, keep in zip(out, kept, strict=True) if keep), fit)
+
+
+def semicolon_runs(units: list[str]) -> list[list[str]]:
+    """Runs of units that are one sentence cut at its semicolons ("…选大一码；", "…选小一码；", "…选大半码。"), and
+    single units holding a semicolon ("On the TrailPulse ...; on the Lumen 400 ...")."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for unit in units:
+        current.append(unit)
+        if not unit.rstrip().endswith((";", "；")):
+            if len(current) > 1 or _PART.search(unit.rstrip()[:-1]):
+                runs.append(current)
+            current = []
+    return runs
+
+
+def shared_parts(unit: str) -> tuple[str, list[str]] | None:
+    """A sentence whose parts, split at semicolons, say the same thing of different items ("On the TrailPulse it
+    is ...; on the Lumen 400 it is ...", "手表的序列号…；头灯的序列号…"): its lead-in up to a colon ("" without one),
+    and each part as a sentence of its own; None for a sentence of one part, or of parts that are not parallel
+    (neither opening with the same word nor sharing a word)."""
+    lead = _LEAD.match(unit)
+    if lead is not None and _PART.search(lead.group(0)):
+        lead = None  # a colon after the first semicolon belongs to a part
+    head = lead.group(0) if lead is not None else ""
+    parts = [p for p in _PART.split(unit[len(head) :]) if p.strip()]
+    if len(parts) < 2:
+        return None
+    words = [set(tokenize(p)) for p in parts]
+    openings = {p.split()[0].casefold() for p in parts}
+    if len(openings) > 1 and not set.intersection(*words):
+        return None
+    return head.strip(), [_sentence(p) for p in parts]
+
+
+def _sentence(part: str) -> str:
+    """A part of a sentence as a sentence of its own: capitalised, ending in a full stop."""
+    part = part.strip()
+    if part[-1] in ";；":
+        part = part[:-1] + ("。" if part[-1] == "；" else ".")
+    return part[:1].upper() + part[1:]
+
+
+def _subject(part: str) -> str | None:
+    return next((t for t in tokenize(part) if len(t) > 1), None)
+
+
+def _named_parts(unit: str, message_tokens: Set[str], language: str) -> str | None:
+    """A shared sentence (`shared_parts`) cut to the parts whose subject (first word) the message names ("where's
+    the serial on the trailpulse"), when it names some but not all; None otherwise."""
+    split = shared_parts(unit) if unit else None
+    if split is None:
+        return None
+    head, parts = split
+    subjects = [_subject(p) for p in parts]
+    if None in subjects or len(set(subjects)) < len(subjects):
+        return None
+    named = [p for p, subject in zip(parts, subjects, strict=True) if subject in message_tokens]
+    if not named or len(named) == len(parts):
+        return None
+    joiner = "" if language == "zh" else " "
+    return joiner.join([head, *named] if head else named)
 
 
 def clauses(unit: str) -> list[str]:
@@ -326,13 +419,31 @@ def _holding_clauses(unit: str, situation: Situation) -> str:
     return "".join(c for c, v in zip(parts, verdicts, strict=True) if v is not False)
 
 
+def _waited_past(unit: str, situation: Situation) -> bool:
+    """True when `unit` states a span of time ("can pause for a day or two", "一两天") the customer has already
+    waited past: in a section with a branch for those past a limit, the span is the other branch."""
+    uppers = []
+    for pattern, unit_name in _SPANS:
+        for match in pattern.finditer(unit):
+            value = next(g for g in match.groups() if g is not None)
+            business = not unit_name and (match.group(2) or "").startswith(("business", "working", "个工作日"))
+            uppers.append((2.0 if unit_name else float(value), business))
+    if not uppers:
+        return False
+    waited = [situation.business_days if business else situation.days for _, business in uppers]
+    return all(w is not None and w > upper for w, (upper, _) in zip(waited, uppers, strict=True))
+
+
 def _branches(text: str, units: list[str], chosen: set[str], situation: Situation) -> set[str]:
     """`chosen` with the branches the situation meets added and the branches it fails removed; a branch is a
     sentence stating a condition and the unconditional sentences after it in its paragraph. When the section
     states no branch the customer meets, only a sentence that opens with its condition ("If your tracking
     hasn't updated for 3 business days, ...") is a branch ("we reply within 2 business days" is a promise), and
     not when it opens the section: the rest would not make sense alone."""
-    verdicts = [None if cells(u) else condition_holds(u, situation) for u in units]
+    decided = [None if cells(u) else decide(u, situation) for u in units]
+    verdicts = [None if v is None else v.holds for v in decided]
+    if any(v is not None and v.beyond for v in decided):
+        chosen = {u for u in chosen if not _waited_past(u, situation)}
     if True not in verdicts:
         if verdicts and verdicts[0] is not None:
             return chosen

@@ -1,5 +1,6 @@
 """Where each paragraph of a draft comes from: a template phrase of its tone (slots filled with anything), or
-sentences, their clauses and rendered table rows (`pick.renderings`) of the sections it cites, in any order."""
+sentences, their clauses, the parts of shared sentences (`pick.shared_parts`) and rendered table rows
+(`pick.renderings`) of the sections it cites, in any order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from functools import cache
 from kbsuggest.articles.templates import Templates, ToneSet
 from kbsuggest.reply.compose import phrase_pattern
 from kbsuggest.reply.models import Draft
-from kbsuggest.reply.pick import clauses, renderings
+from kbsuggest.reply.pick import clauses, renderings, semicolon_runs, shared_parts
 from kbsuggest.retrieval.snippet import sentences
 
 
@@ -20,10 +21,15 @@ def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) ->
     phrases = _phrases(templates.tones[draft.tone])
     units: set[str] = set()
     for cited in draft.citations:
-        for unit in sentences(sections.get(cited, "")):
+        cited_units = sentences(sections.get(cited, ""))
+        for unit in cited_units:
             units.add(unit)
             units.update(clauses(unit))
             units.update(renderings(unit, draft.language))
+        for run in semicolon_runs(cited_units):
+            shared = shared_parts("".join(run))
+            if shared is not None:
+                units.update(u for u in (shared[0], *shared[1]) if u)
     ordered = sorted(units, key=len, reverse=True)
     joiner = "" if draft.language == "zh" else " "
     return [

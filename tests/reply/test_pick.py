@@ -298,3 +298,74 @@ def test_a_promise_within_days_is_no_branch() -> None:
     )
     quoted = on_today(request, "10月8号下单的登山鞋现在降价了，能退差价吗", "zh")
     assert "2个工作日内退还差价" in quoted and "14天内" in quoted
+
+
+SERIAL = (
+    "Every Lumen 400 Headlamp and TrailPulse GPS Watch has a unique serial number. On the TrailPulse it is printed "
+    "on the back of the case and shown under Settings > About; on the Lumen 400 it is inside the battery "
+    "compartment cover. Serial numbers start with KTP (watch) or KLH (headlamp) followed by eight digits."
+)
+BETWEEN_ZH = (
+    "亲，尺码介于两个之间时，可以按穿法来选：冲锋衣里面要穿羽绒服或厚抓绒的，选大一码；美利奴打底衣要贴身穿，选小一码；"
+    "登山鞋配厚袜子穿的，选大半码。收到后还是不合适也不用担心，每个订单都可以免费换一次尺码。"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (SERIAL, "where's the serial on the trailpulse?", "On the TrailPulse it is printed", "battery", "en"),
+        (
+            SERIAL,
+            "where is the serial number on my lumen 400",
+            "On the Lumen 400 it is inside",
+            "back of the case",
+            "en",
+        ),
+        (
+            BETWEEN_ZH,
+            "美利奴打底衣 M和L之间纠结 选哪个啊",
+            "可以按穿法来选：美利奴打底衣要贴身穿，选小一码。",
+            "选大一码",
+            "zh",
+        ),
+    ],
+)
+def test_a_shared_sentence_keeps_only_the_part_about_the_item_named(
+    text: str, message: str, said: str, not_said: str, language: str
+) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+
+
+def test_a_shared_sentence_stays_whole_when_no_part_or_every_part_is_named() -> None:
+    assert "battery" in on_today(SERIAL, "where do i find the serial number?")
+    assert "battery" in on_today(SERIAL, "serial on the trailpulse and on the lumen 400?")
+    edit = "While the status is Processing, choose Edit shipping address; the change is saved immediately."
+    assert "saved immediately" in on_today(edit, "can i edit the address while its processing")
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "language"),
+    [
+        (TRACKING, "tracking has been stuck since last Wednesday", "en"),
+        (
+            "亲，包裹在中转站之间运输时，物流信息暂停一两天是正常的，大促和恶劣天气期间更常见。"
+            "如果物流信息超过3个工作日没有更新，请联系在线客服并提供订单号，我们会联系快递公司核实，必要时发起查件。",
+            "物流从上周三到现在一直没更新",
+            "zh",
+        ),
+    ],
+)
+def test_a_span_the_customer_has_waited_past_is_the_other_branch(text: str, message: str, language: str) -> None:
+    quoted = on_today(text, message, language)
+    assert (
+        ("open a trace" in quoted or "发起查件" in quoted) and "a day or two" not in quoted and "一两天" not in quoted
+    )
+
+
+def test_a_sentence_stating_a_tier_the_amount_fails_is_left_out() -> None:
+    text = TIERS_ZH + "例如买一件¥1,299的Ridge冲锋衣，满¥600减¥100，实付¥1,199。满减自动生效，不需要领券。"
+    quoted = on_today(text, "双十二买了¥450的东西，能减多少", "zh")
+    assert "减¥40" in quoted and "减¥100" not in quoted
+    assert "减¥100" in on_today(text, "实付700元能减多少钱", "zh")

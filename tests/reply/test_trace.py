@@ -68,3 +68,14 @@ def test_a_sentence_cut_to_the_clause_that_holds_is_traceable() -> None:
     )
     assert "14:00以后付款的订单第二天发货" in draft.text and "当天发货" not in draft.text
     assert untraced(draft, TEMPLATES["zh"], {"shipping-zh#发货时间": text}) == []
+
+
+def test_a_part_of_a_shared_sentence_is_traceable() -> None:
+    text = "Serials: on the TrailPulse it is on the back; on the Lumen 400 it is inside the battery cover."
+    answer = ANSWER.model_copy(update={"text": text, "snippet": text})
+    message = "where's the serial on the trailpulse?"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["en"], tone="friendly", context={}
+    )
+    assert "Serials: On the TrailPulse it is on the back." in draft.text and "Lumen" not in draft.text
+    assert untraced(draft, TEMPLATES["en"], {answer.section_id: text}) == []
