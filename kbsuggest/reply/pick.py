@@ -359,8 +359,10 @@ def semicolon_runs(units: list[str]) -> list[list[str]]:
 def shared_parts(unit: str) -> tuple[str, list[str]] | None:
     """A sentence whose parts, split at semicolons, say the same thing of different items ("On the TrailPulse it
     is ...; on the Lumen 400 it is ...", "手表的序列号…；头灯的序列号…"): its lead-in up to a colon ("" without one),
-    and each part as a sentence of its own; None for a sentence of one part, or of parts that are not parallel
-    (neither opening with the same word nor sharing a word)."""
+    and each part as a sentence of its own; None for a list, a sentence of one part, or parts that are not
+    parallel (opening with the same word, or each with its own subject: "it isn't offered ..." continues)."""
+    if "\n" in unit:
+        return None
     lead = _LEAD.match(unit)
     if lead is not None and _PART.search(lead.group(0)):
         lead = None  # a colon after the first semicolon belongs to a part
@@ -368,9 +370,8 @@ def shared_parts(unit: str) -> tuple[str, list[str]] | None:
     parts = [p for p in _PART.split(unit[len(head) :]) if p.strip()]
     if len(parts) < 2:
         return None
-    words = [set(tokenize(p)) for p in parts]
     openings = {p.split()[0].casefold() for p in parts}
-    if len(openings) > 1 and not set.intersection(*words):
+    if len(openings) > 1 and not all(p.casefold().startswith(_subject(p) or "\0") for p in parts):
         return None
     return head.strip(), [_sentence(p) for p in parts]
 

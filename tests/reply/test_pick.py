@@ -369,3 +369,15 @@ def test_a_sentence_stating_a_tier_the_amount_fails_is_left_out() -> None:
     quoted = on_today(text, "双十二买了¥450的东西，能减多少", "zh")
     assert "减¥40" in quoted and "减¥100" not in quoted
     assert "减¥100" in on_today(text, "实付700元能减多少钱", "zh")
+
+
+def test_a_continuing_part_and_a_list_are_no_shared_sentence() -> None:
+    wrap = (
+        "Gift wrapping is available within the US; it isn't offered for items in their own box, which get a ribbon "
+        "only."
+    )
+    assert "ribbon only" in on_today(wrap, "can you gift wrap my order")
+    causes = (
+        "Check these causes:\n\n1. The code has expired; see the date in Account.\n2. Your cart is under the minimum."
+    )
+    assert "minimum" in on_today(causes, "my code doesn't work")
