@@ -64,6 +64,10 @@ _SPANS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 """A span of time a sentence states without a condition ("Tracking can pause for a day or two", "3–5 business
 days"): its upper end, in days or business days ("" for a span whose unit group says which)."""
+_CHANGE_OF_MIND = re.compile(r"change-of-mind|无理由退货", re.IGNORECASE)
+"""The kind of return that a fault is not: its fee is the other branch for a customer reporting one."""
+FAULTS = ("damaged", "wrong_item")
+"""Events (`situation.EVENTS`) that make a return a fault, not a change of mind."""
 _OTHERWISE = re.compile(r",\s*otherwise\s+|，\s*否则")
 """Inside a table cell, between what applies when its condition holds and what applies when it does not."""
 _LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
@@ -329,6 +333,8 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
         chosen = (chosen | {tier[0]}) - set(tier[1]) - failed
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
+    if situation.event in FAULTS:  # "if the thing arrived damaged": not the change-of-mind fee
+        chosen = {u for u in chosen if not _CHANGE_OF_MIND.search(u)} or chosen
     out = [render_row(u, language, situation) if u in rows else _holding_clauses(u, situation) for u in units]
     kept = [u in chosen for u in units]
     start = 0

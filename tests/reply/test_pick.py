@@ -381,3 +381,33 @@ def test_a_continuing_part_and_a_list_are_no_shared_sentence() -> None:
         "Check these causes:\n\n1. The code has expired; see the date in Account.\n2. Your cart is under the minimum."
     )
     assert "minimum" in on_today(causes, "my code doesn't work")
+
+
+RETURN_SHIPPING = (
+    "For change-of-mind returns, such as an item you no longer want, a $6.95 return label fee is deducted from your "
+    "refund. Return shipping is free when:\n\n- the item arrived damaged or defective, or we sent the wrong item;\n"
+    "- you're making your free size exchange."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "said", "not_said", "language"),
+    [
+        (RETURN_SHIPPING, "who pays return shipping if the thing arrived damaged?", "is free when", "$6.95", "en"),
+        (
+            "退货运费说明：无理由退货扣除上门取件运费¥12。质量问题退货免运费。",
+            "收到的衣服破损了，退货要运费吗",
+            "免运费",
+            "¥12",
+            "zh",
+        ),
+    ],
+)
+def test_a_fault_is_not_a_change_of_mind_return(
+    text: str, message: str, said: str, not_said: str, language: str
+) -> None:
+    quoted = on_today(text, message, language)
+    assert said in quoted and not_said not in quoted
+    assert not_said in on_today(
+        text, message.replace("arrived damaged", "is too big").replace("破损了", "不喜欢"), language
+    )
