@@ -54,16 +54,16 @@ _STAGE_CONDITIONS: tuple[tuple[re.Pattern[str], tuple[int, int]], ...] = tuple(
     )
 )
 """Conditions on where the order is (`situation.STATES` positions, first and last); most specific first."""
-_SPANS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), unit)
-    for pattern, unit in (
-        (r"\ba (day) or two\b|(一)两天", "days"),
-        (r"\b\d+\s*(?:[-–—]|to|or)\s*(\d+)\s*(?:(business|working) )?days?\b", ""),
-        (r"\d+\s*[-–—~到至]\s*(\d+)\s*(个工作日|天)", ""),
+_SPANS: tuple[tuple[re.Pattern[str], float | None], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), upper)
+    for pattern, upper in (
+        (r"\ba day or two\b|一两天", 2.0),
+        (r"\b\d+\s*(?:[-–—]|to|or)\s*(\d+)\s*((?:business |working )?)days?\b", None),
+        (r"\d+\s*[-–—~到至]\s*(\d+)\s*(个工作日|天)", None),
     )
 )
 """A span of time a sentence states without a condition ("Tracking can pause for a day or two", "3–5 business
-days"): its upper end, in days or business days ("" for a span whose unit group says which)."""
+days"): its upper end in calendar days, or None when the match gives it (group 1) and its unit (group 2)."""
 _CHANGE_OF_MIND = re.compile(r"change-of-mind|无理由退货", re.IGNORECASE)
 """The kind of return that a fault is not: its fee is the other branch for a customer reporting one."""
 FAULTS = ("damaged", "wrong_item")
@@ -91,13 +91,11 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {  # measure -> words naming its table 
 
 
 class Verdict(NamedTuple):
-    """Whether the customer meets a condition, its limit, and what it counts ("days", "hour", "amount",
-    "stage"); `beyond` when the customer is at or past a limit on elapsed time ("hasn't updated for 3 business
-    days" to a customer waiting 6)."""
+    """Whether the customer meets a condition, and its limit; `beyond` when the condition is on being past a
+    limit of elapsed time and the customer is ("hasn't updated for 3 business days" to a customer waiting 6)."""
 
     holds: bool
     limit: float
-    quantity: str
     beyond: bool = False
 
 
@@ -119,15 +117,16 @@ class Picked:
 
 def decide(unit: str, situation: Situation) -> Verdict | None:
     """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
-    number of days, an hour, an amount, or the order stage); None when it states none the situation decides."""
+    number of days, an hour, an amount, or the order stage): a `Verdict`; None when it states none the
+    situation decides."""
     if situation.stages is not None:
         for pattern, (low, high) in _STAGE_CONDITIONS:
             if pattern.search(unit):
                 first, last = situation.stages
                 if low <= first and last <= high:
-                    return Verdict(True, float(low), "stage")
+                    return Verdict(True, float(low))
                 if last < low or first > high:
-                    return Verdict(False, float(low), "stage")
+                    return Verdict(False, float(low))
     for pattern, quantity, op in _CONDITIONS:
         match = pattern.search(unit)
         if match is None:
@@ -144,7 +143,7 @@ def decide(unit: str, situation: Situation) -> Verdict | None:
         if known is None:
             continue
         holds = {"lt": known < limit, "le": known <= limit, "gt": known > limit, "ge": known >= limit}[op]
-        return Verdict(holds, limit, quantity, quantity == "days" and holds and known >= limit)
+        return Verdict(holds, limit, quantity == "days" and op in ("gt", "ge") and holds)
     return None
 
 
@@ -429,16 +428,13 @@ def _holding_clauses(unit: str, situation: Situation) -> str:
 def _waited_past(unit: str, situation: Situation) -> bool:
     """True when `unit` states a span of time ("can pause for a day or two", "一两天") the customer has already
     waited past: in a section with a branch for those past a limit, the span is the other branch."""
-    uppers = []
-    for pattern, unit_name in _SPANS:
+    waited = []  # (the span's upper end, how long the customer has waited in its unit)
+    for pattern, upper in _SPANS:
         for match in pattern.finditer(unit):
-            value = next(g for g in match.groups() if g is not None)
-            business = not unit_name and (match.group(2) or "").startswith(("business", "working", "个工作日"))
-            uppers.append((2.0 if unit_name else float(value), business))
-    if not uppers:
-        return False
-    waited = [situation.business_days if business else situation.days for _, business in uppers]
-    return all(w is not None and w > upper for w, (upper, _) in zip(waited, uppers, strict=True))
+            business = upper is None and match.group(2).strip() in ("business", "working", "个工作日")
+            known = situation.business_days if business else situation.days
+            waited.append((upper if upper is not None else float(match.group(1)), known))
+    return bool(waited) and all(known is not None and known > upper for upper, known in waited)
 
 
 def _branches(text: str, units: list[str], chosen: set[str], situation: Situation) -> set[str]:

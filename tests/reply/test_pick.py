@@ -411,3 +411,11 @@ def test_a_fault_is_not_a_change_of_mind_return(
     assert not_said in on_today(
         text, message.replace("arrived damaged", "is too big").replace("破损了", "不喜欢"), language
     )
+
+
+def test_a_span_still_to_come_stays() -> None:
+    text = (
+        "You can return items within 30 days of delivery. Once the parcel reaches us, your bank takes 5–7 "
+        "business days to show the refund.\n\nAfter 30 days, returns are not accepted."
+    )
+    assert "5–7 business days" in on_today(text, "it arrived 10 days ago, can i return it and when is the refund")
