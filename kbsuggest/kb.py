@@ -148,7 +148,13 @@ class KnowledgeBase:
         articles = [a.model_copy(update={"path": Path(a.path).relative_to(articles_dir).as_posix()}) for a in loaded]
         templates = load_templates(articles_dir)
         data, summary = build_index(
-            articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
+            articles,
+            templates,
+            Path(index_dir),
+            encoders,
+            progress=progress,
+            quantized=settings.quantized_build,
+            model_store=settings.model_store,
         )
         if settings.model_store is not None:
             share_models(Path(index_dir), data.manifest, settings.model_store)
