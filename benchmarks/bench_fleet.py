@@ -10,9 +10,9 @@ three targets of issue 18 in one run.
 
 How the knowledge bases are made: DISTINCT knowledge bases of ~100 sections (10 articles of 10 sections,
 `synthetic.write_kb` with seeds 0..DISTINCT-1: distinct text, so distinct vectors) are built with the real
-models, the first from scratch (it exports the ONNX model once), each next one incrementally from a
-hard-linked copy of the first's index folder (so the export is reused and only its own sections are
-encoded); every build links its ONNX files into one model store (`Settings.model_store`). Building 1,000
+models, each from scratch in a new folder with one model store (`Settings.model_store`): the first exports
+the ONNX model into the store, each next one links that export instead of exporting again; the build times
+of the first (cold store) and of the others (warm store) are printed. Building 1,000
 distinct ones would take hours on 2 shared cores, so the TOTAL index folders are replicas: folder i is a
 hard-linked copy of distinct knowledge base i % DISTINCT (its own folder, manifest and feedback database;
 the data files share inodes with the original, as the model files of every index share the store's). Each
@@ -60,12 +60,14 @@ def build(root: Path, distinct: int, total: int, store: Path) -> Path:
     built = root / "built"
     for i in range(distinct):
         articles = write_kb(root / "articles" / f"d{i}", sections=100, per_article=10, seed=i)
-        target = built / f"d{i}"
-        if i:
-            _link_copy(built / "d0", target)
         started = time.perf_counter()
-        KnowledgeBase.build(articles, target, settings=settings)
-        print(f"built distinct knowledge base {i + 1}/{distinct} in {time.perf_counter() - started:.1f} s", flush=True)
+        KnowledgeBase.build(articles, built / f"d{i}", settings=settings)
+        state = "warm" if i else "cold"
+        print(
+            f"built distinct knowledge base {i + 1}/{distinct} in a new folder, {state} model store: "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     kbs = root / "kbs"
     for i in range(total):
         _link_copy(built / f"d{i % distinct}", kbs / f"kb-{i:04}")

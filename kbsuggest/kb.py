@@ -7,6 +7,7 @@ import numbers
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -82,7 +83,10 @@ class KnowledgeBase:
         example_weights: examples.ExampleWeights = examples.DEFAULT_EXAMPLE_WEIGHTS,
         feedback: FeedbackBackend | None = None,
         version: int | None = None,
+        learned: Learned | None = None,
     ) -> None:
+        """`learned`: what this knowledge base learned from `feedback` so far (`relearned` passes it on), for a
+        store that numbers its verdicts (`teaching.IncrementalFeedback`): only verdicts after it are read."""
         self._data = data
         self._settings, self._weights, self._example_weights = settings, weights, example_weights
         self.version = version
@@ -93,10 +97,17 @@ class KnowledgeBase:
         self._feedback_warned = False
         phrasings = examples.front_matter_examples(a.meta for a in data.manifest.articles)
         embedded = None
-        if feedback is not None:
+        self._learned: Learned | None = None
+        if isinstance(feedback, teaching.IncrementalFeedback):
             try:
-                learned = [examples.Example(a, m) for a, m in teaching.taught_phrasings(feedback)]
-                embedded = examples.embed_examples(phrasings + learned, self.encoders, teaching.VectorCache(feedback))
+                self._learned = _learn(learned or Learned.of(phrasings), feedback, self.encoders)
+                embedded = self._learned.vectors
+            except FeedbackError as exc:
+                self._feedback_failed(exc)
+        elif feedback is not None:
+            try:
+                taught = [examples.Example(a, m) for a, m in teaching.taught_phrasings(feedback)]
+                embedded = examples.embed_examples(phrasings + taught, self.encoders, teaching.VectorCache(feedback))
             except FeedbackError as exc:
                 self._feedback_failed(exc)
         if embedded is None:
@@ -148,7 +159,13 @@ class KnowledgeBase:
         articles = [a.model_copy(update={"path": Path(a.path).relative_to(articles_dir).as_posix()}) for a in loaded]
         templates = load_templates(articles_dir)
         data, summary = build_index(
-            articles, templates, Path(index_dir), encoders, progress=progress, quantized=settings.quantized_build
+            articles,
+            templates,
+            Path(index_dir),
+            encoders,
+            progress=progress,
+            quantized=settings.quantized_build,
+            model_store=settings.model_store,
         )
         if settings.model_store is not None:
             share_models(Path(index_dir), data.manifest, settings.model_store)
@@ -253,7 +270,8 @@ class KnowledgeBase:
 
     def relearned(self) -> KnowledgeBase:
         """This knowledge base again, learning the feedback recorded since it was made; its data and models are
-        reused (`kbsuggest.replica` calls it when another replica recorded feedback)."""
+        reused, and so is what it learned when its store numbers its verdicts: only the newer ones are read
+        (`kbsuggest.replica` calls it when another replica recorded feedback)."""
         return KnowledgeBase(
             self._data,
             self.encoders,
@@ -262,6 +280,7 @@ class KnowledgeBase:
             example_weights=self._example_weights,
             feedback=self.feedback,
             version=self.version,
+            learned=self._learned,
         )
 
     @property
@@ -534,6 +553,38 @@ class KnowledgeBase:
         return await anyio.to_thread.run_sync(
             self.record_feedback, suggestion_id, outcome, final_text, article_id, agent
         )
+
+
+@dataclass(frozen=True)
+class Learned:
+    """The example phrasings a knowledge base learned from: the distinct ones in order (front matter first,
+    then the verdicts' messages), their vectors (`examples.embed_examples` of them), and the number of the last
+    verdict read (`teaching.IncrementalFeedback`)."""
+
+    seen: dict[examples.Example, None]
+    vectors: examples.ExampleVectors
+    mark: int
+
+    @classmethod
+    def of(cls, phrasings: Sequence[examples.Example]) -> Learned:
+        return cls(dict.fromkeys(phrasings), examples.ExampleVectors({}, {}), -1)
+
+
+def _learn(learned: Learned, feedback: teaching.IncrementalFeedback, encoders: Mapping[str, Encoder]) -> Learned:
+    """`learned` and the verdicts after its mark: exactly `embed_examples` of all of them, as the new phrasings
+    come after the known ones and only the first of equal phrasings is kept. Mark -1: nothing embedded yet."""
+    mark, verdicts = feedback.verdicts_after(max(learned.mark, 0))
+    fresh = [e for e in (examples.Example(a, m) for a, m in teaching.taught(verdicts)) if e not in learned.seen]
+    seen = learned.seen | dict.fromkeys(fresh)
+    if learned.mark < 0:  # the first read: front matter and every verdict
+        fresh = list(seen)
+    added = examples.embed_examples(fresh, encoders, teaching.VectorCache(feedback)) if fresh else None
+    if added is None:
+        return Learned(seen, learned.vectors, mark)
+    old, names = learned.vectors, list(dict.fromkeys([*learned.vectors.vectors, *added.vectors]))
+    vectors = {n: np.vstack([v.vectors[n] for v in (old, added) if n in v.vectors]) for n in names}
+    owners = {n: sum((v.article_ids[n] for v in (old, added) if n in v.article_ids), ()) for n in names}
+    return Learned(seen, examples.ExampleVectors(vectors, owners), mark)
 
 
 def _logged(s: Suggestion) -> LoggedSuggestion:

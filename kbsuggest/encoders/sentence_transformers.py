@@ -6,6 +6,7 @@ until a text is encoded."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
@@ -65,6 +66,17 @@ class SentenceTransformerEncoder:
         if not weights:
             raise ModelError(f"no {' or '.join(_WEIGHT_FILES)} in {self._local_dir}. Fix: point to a model folder")
         return sha256_file(weights[0])
+
+    @cached_property
+    def files_sha256(self) -> str | None:
+        """sha256 over the model folder's files (their paths and sha256s; the weights by `fingerprint`, so the
+        bundled ones are not read again): what its ONNX export is made from. None for a hub model not on disk."""
+        if self._local_dir is None:
+            return None
+        digest = hashlib.sha256(self.fingerprint.encode())
+        for path in sorted(p for p in self._local_dir.rglob("*") if p.is_file() and p.name not in _WEIGHT_FILES):
+            digest.update(f"\n{path.relative_to(self._local_dir).as_posix()}\t{sha256_file(path)}".encode())
+        return digest.hexdigest()
 
     @cached_property
     def model(self) -> SentenceTransformer:

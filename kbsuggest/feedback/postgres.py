@@ -1,12 +1,13 @@
 """Suggestions and agents' feedback in PostgreSQL, keyed by knowledge base: the `FeedbackBackend` of knowledge
 bases read from a database. Every replica writes and reads the same rows, so feedback recorded through any of them
-teaches all of them: a verdict notifies them on commit (`kbsuggest.replica` reloads its phrasings).
+teaches all of them: a verdict notifies them on commit (`kbsuggest.replica` learns the verdicts after the last
+it learned from: `verdicts_after`).
 
 Messages and edited replies are stored only after `kbsuggest.privacy.redact`, as in the SQLite store."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import psycopg
@@ -55,6 +56,8 @@ class PostgresFeedbackStore:
         if outcome not in OUTCOMES:
             raise InputError(f"outcome {redact(repr(outcome))} is not one of {', '.join(OUTCOMES)}")
         with self.database.connection() as conn, conn.transaction():
+            # One verdict of a knowledge base at a time, until commit: its ids become visible in increasing order.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('kbsuggest.feedback'), hashtext(%s))", (self.kb,))
             row = conn.execute(
                 "SELECT article_id FROM suggestions WHERE kb = %s AND id = %s", (self.kb, suggestion_id)
             ).fetchone()
@@ -93,10 +96,35 @@ class PostgresFeedbackStore:
             row = conn.execute("SELECT coalesce(max(id), 0) FROM feedback WHERE kb = %s", (self.kb,)).fetchone()
         return int(row[0]) if row else 0
 
-    def vectors(self, encoder: str) -> dict[str, bytes]:
-        """Cached phrasing vectors of `encoder` (model id and fingerprint), by text hash."""
+    def verdicts_after(self, mark: int) -> tuple[int, list[tuple[Feedback, str]]]:
+        """The verdicts with ids after `mark`, in order, each with its suggestion's message, and the last id
+        (`mark` when there is none). Exact because `record` commits a knowledge base's verdicts one at a time:
+        once an id is visible, every smaller one of the same knowledge base is."""
         with self.database.connection() as conn:
-            rows = conn.execute("SELECT text_hash, vector FROM example_vectors WHERE encoder = %s", (encoder,))
+            rows = conn.execute(
+                "SELECT f.id, f.suggestion_id, f.outcome, f.article_id, f.final_text, f.agent, f.created_at, s.message"
+                " FROM feedback f JOIN suggestions s ON s.kb = f.kb AND s.id = f.suggestion_id"
+                " WHERE f.kb = %s AND f.id > %s ORDER BY f.id",
+                (self.kb, mark),
+            ).fetchall()
+        verdicts = [
+            (
+                Feedback(
+                    suggestion_id=r[1], outcome=r[2], article_id=r[3], final_text=r[4], agent=r[5], created_at=r[6]
+                ),
+                r[7],
+            )
+            for r in rows
+        ]
+        return (int(rows[-1][0]) if rows else mark), verdicts
+
+    def vectors(self, encoder: str, hashes: Sequence[str]) -> dict[str, bytes]:
+        """The cached phrasing vectors of `encoder` (model id and fingerprint) among the texts with `hashes`."""
+        with self.database.connection() as conn:
+            rows = conn.execute(
+                "SELECT text_hash, vector FROM example_vectors WHERE encoder = %s AND text_hash = ANY(%s)",
+                (encoder, list(hashes)),
+            )
             return {h: bytes(v) for h, v in rows.fetchall()}
 
     def store_vectors(self, encoder: str, vectors: Mapping[str, bytes]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,7 +135,7 @@ class FeedbackBackend(Protocol):
         agent: str | None = None,
     ) -> Feedback: ...
 
-    def vectors(self, encoder: str) -> dict[str, bytes]: ...
+    def vectors(self, encoder: str, hashes: Sequence[str]) -> dict[str, bytes]: ...
 
     def store_vectors(self, encoder: str, vectors: Mapping[str, bytes]) -> None: ...
 
@@ -236,11 +236,19 @@ class FeedbackStore:
             )
         return feedback
 
-    def vectors(self, encoder: str) -> dict[str, bytes]:
-        """Cached phrasing vectors of `encoder` (model id and fingerprint), by text hash."""
+    def vectors(self, encoder: str, hashes: Sequence[str]) -> dict[str, bytes]:
+        """The cached phrasing vectors of `encoder` (model id and fingerprint) among the texts with `hashes`."""
+        found: dict[str, bytes] = {}
         with self._connect() as db:
-            rows = db.execute("SELECT text_hash, vector FROM example_vectors WHERE encoder = ?", (encoder,))
-            return dict(rows.fetchall())
+            for start in range(0, len(hashes), 500):  # within SQLite's limit on parameters
+                chunk = hashes[start : start + 500]
+                rows = db.execute(
+                    "SELECT text_hash, vector FROM example_vectors WHERE encoder = ?"
+                    f" AND text_hash IN ({', '.join('?' * len(chunk))})",
+                    (encoder, *chunk),
+                )
+                found.update(rows.fetchall())
+        return found
 
     def store_vectors(self, encoder: str, vectors: Mapping[str, bytes]) -> None:
         with self._connect() as db:

@@ -70,9 +70,11 @@ def build_index(
     *,
     progress: bool = False,
     quantized: bool = True,
+    model_store: Path | None = None,
 ) -> tuple[IndexData, BuildSummary]:
     """Build or update the index in `index_dir` from already validated `articles` and reply `templates`;
-    documents encoded with the int8 exports where `quantized` (`kbsuggest.index.onnx_export`).
+    documents encoded with the int8 exports where `quantized` (`kbsuggest.index.onnx_export`); a new index
+    takes the exports `model_store` holds for its models (`kbsuggest.index.model_store`).
 
     Encodes what the previous index has not (`_vectors`), asks each component to write its own files, then
     commits the manifest that names them (`storage.commit_manifest`)."""
@@ -85,7 +87,14 @@ def build_index(
         view_hashes = _hash_views(texts)
         old_view_hashes = _hash_views(view_texts(old.sections)) if old else {}
         exports = {
-            name: onnx_for(encoder, old.manifest.encoders[name] if old else None, index_dir, name, quantized=quantized)
+            name: onnx_for(
+                encoder,
+                old.manifest.encoders[name] if old else None,
+                index_dir,
+                name,
+                quantized=quantized,
+                store=model_store,
+            )
             for name, encoder in encoders.items()
         }
         documents = document_encoders(encoders, exports, index_dir)

@@ -14,21 +14,30 @@ stored."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import warnings
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kbsuggest._version import __version__
 from kbsuggest.encoders import Encoder, SentenceTransformerEncoder
 from kbsuggest.encoders.onnx import OnnxEncoder, shared_onnx_encoder
 from kbsuggest.errors import REBUILD_HINT, IndexCorruptError, IndexWriteError
 from kbsuggest.index.manifest import EncoderRecord, FileRecord, Manifest, OnnxRecord
+from kbsuggest.index.model_store import remember_export, stored_export
 from kbsuggest.index.storage import write_file, write_json
 
 log = logging.getLogger(__name__)
+OPSET = 17
+EXPORTERS = ("torch", "transformers", "sentence-transformers", "tokenizers", "onnx", "onnxruntime")
+"""The packages whose versions decide an export's bytes (the exporter, the model code it traces, the tokenizer
+file it writes, the int8 quantiser): part of its key in a model store (`export_key`)."""
 EXPORT_MIN_COSINE = 0.9999
 QUANTIZED_MIN_COSINE = 0.95
 """Measured over the shared dev sets' articles: min 0.968, mean 0.992."""
@@ -174,29 +183,61 @@ def _export(transformer: Any, path: Path) -> None:
             input_names=["input_ids", "attention_mask"],
             output_names=["last_hidden_state"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
-            opset_version=17,
+            opset_version=OPSET,
             dynamo=False,
         )
 
 
 def onnx_for(
-    encoder: Encoder, previous: EncoderRecord | None, index_dir: Path, stem: str, *, quantized: bool
+    encoder: Encoder,
+    previous: EncoderRecord | None,
+    index_dir: Path,
+    stem: str,
+    *,
+    quantized: bool,
+    store: Path | None = None,
 ) -> OnnxRecord | None:
-    """The build's export for `encoder`: the previous index's (same model, so its files are kept), else a new
-    one for a sentence-transformers model; with its int8 model when `quantized` (made now if it has none)."""
+    """The build's export for `encoder`: the previous index's (same model, so its files are kept), else the one
+    `store` (a model store) holds for the same model and exporter (`export_key`), else a new one for a
+    sentence-transformers model (then kept in `store`); with its int8 model when `quantized` (made now if it
+    has none)."""
+    key, made = None, False
     if previous is not None and previous.onnx is not None:
         record: OnnxRecord | None = previous.onnx
     elif isinstance(encoder, SentenceTransformerEncoder):
-        record = export_onnx(encoder, index_dir, stem)
+        key = export_key(encoder) if store is not None else None
+        record = stored_export(store, key, index_dir) if store is not None and key is not None else None
+        made = record is None
+        if made:
+            record = export_onnx(encoder, index_dir, stem)
     else:
         return None
     if record is None:
         return None
-    if not quantized:
-        return record.model_copy(update={"documents": None})
-    if record.documents is None and isinstance(encoder, SentenceTransformerEncoder):
-        return record.model_copy(update={"documents": _quantize(encoder, record, index_dir, stem)})
-    return record
+    if quantized and record.documents is None and isinstance(encoder, SentenceTransformerEncoder):
+        record = record.model_copy(update={"documents": _quantize(encoder, record, index_dir, stem)})
+        made = True
+    if store is not None and key is not None and made:  # not the previous index's: an older exporter's, maybe
+        remember_export(store, key, record, index_dir)
+    return record if quantized else record.model_copy(update={"documents": None})
+
+
+def export_key(encoder: SentenceTransformerEncoder) -> str | None:
+    """What an export of `encoder` is made from, hashed: its model's files, the opset, kbsuggest's and the
+    `EXPORTERS`' versions. None for a model not on disk (nothing to hash: its exports are not kept)."""
+    files = encoder.files_sha256
+    if files is None:
+        return None
+    made_by = {"model": files, "opset": OPSET, "kbsuggest": __version__}
+    made_by |= {name: _version(name) for name in EXPORTERS}
+    return hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def with_fast_queries(encoders: Mapping[str, Encoder], manifest: Manifest, index_dir: Path) -> dict[str, Encoder]:

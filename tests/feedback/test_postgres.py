@@ -40,5 +40,6 @@ def test_phrasing_vectors_are_cached_by_encoder_and_text_hash(database_url: str)
     store = PostgresFeedbackStore(Database(database_url), "shop")
     store.store_vectors("model@1", {"h1": b"\x00\x01", "h2": b"\x02"})
     store.store_vectors("model@1", {"h1": b"\x00\x01"})  # again: no error, unchanged
-    assert store.vectors("model@1") == {"h1": b"\x00\x01", "h2": b"\x02"}
-    assert store.vectors("model@2") == {}
+    assert store.vectors("model@1", ["h1", "h2", "h3"]) == {"h1": b"\x00\x01", "h2": b"\x02"}
+    assert store.vectors("model@1", ["h2"]) == {"h2": b"\x02"}  # only the texts asked for are read
+    assert store.vectors("model@2", ["h1"]) == {}

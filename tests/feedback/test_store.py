@@ -231,3 +231,11 @@ def test_a_later_migration_adds_a_column_without_breaking_existing_files(
         assert db.execute("SELECT COUNT(*) FROM _migrations WHERE name = 'm999_channel'").fetchone() == (1,)
     monkeypatch.setattr("kbsuggest.feedback.store.MIGRATIONS", MIGRATIONS)
     assert len(FeedbackStore(path).snapshot().suggestions) == 2  # an older kbsuggest still reads the newer file
+
+
+def test_phrasing_vectors_are_read_only_for_the_texts_asked_for(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.store_vectors("model@1", {f"h{i}": bytes([i % 256]) for i in range(1200)})
+    asked = [f"h{i}" for i in range(0, 1300, 2)]  # more than one statement's parameters, some not cached
+    assert store.vectors("model@1", asked) == {h: bytes([int(h[1:]) % 256]) for h in asked if int(h[1:]) < 1200}
+    assert store.vectors("model@2", asked) == {}

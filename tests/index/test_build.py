@@ -12,11 +12,11 @@ import pytest
 from kbsuggest import KnowledgeBase
 from kbsuggest.articles import Article, load
 from kbsuggest.config import Settings
-from kbsuggest.encoders import HashingEncoder
+from kbsuggest.encoders import HashingEncoder, SentenceTransformerEncoder
 from kbsuggest.errors import ArticlesInvalid, IndexCorruptError, IndexMismatchError, IndexWriteError
 from kbsuggest.index import VectorStore, storage
 from kbsuggest.index.manifest import FORMAT_VERSION, EncoderRecord, FileRecord, OnnxRecord
-from kbsuggest.index.onnx_export import onnx_for
+from kbsuggest.index.onnx_export import export_key, onnx_for
 from kbsuggest.index.tokens import MAX_SEGMENTS, TokenStore, compact, quantize, wasteful
 from tests.conftest import (
     HASHING,
@@ -382,3 +382,17 @@ def test_building_into_a_read_only_folder_is_a_clear_error(articles_dir: Path, t
         assert cli.stderr.startswith(f"error: cannot write the index in {index} (")
         assert "Read-only file system" in cli.stderr and "Fix: make the folder writable" in cli.stderr
         assert KnowledgeBase.load(ro, settings=HASHING, feedback=False).sections
+
+
+def test_a_model_stores_export_key_names_every_file_of_the_model(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "tokenizer.json").write_text("{}")
+    key = export_key(SentenceTransformerEncoder(str(model)))
+    assert key is not None and key == export_key(SentenceTransformerEncoder(str(model)))
+    (model / "tokenizer.json").write_text('{"lowercase": false}')  # same weights, another tokenizer
+    assert export_key(SentenceTransformerEncoder(str(model))) not in (key, None)
+    (model / "model.safetensors").write_bytes(b"other weights")
+    assert export_key(SentenceTransformerEncoder(str(model))) not in (key, None)
+    assert export_key(SentenceTransformerEncoder("someone/not-on-disk")) is None  # nothing to hash: not kept

@@ -230,3 +230,27 @@ def test_a_model_file_changed_after_a_load_is_refused_at_the_next(index_dir: Pat
         f.write(bytes([byte[0] ^ 1]))
     with pytest.raises(IndexCorruptError, match=rf"{name} does not match its checksum"):
         KnowledgeBase.load(copy, feedback=False)
+
+
+def test_a_new_folder_takes_the_model_stores_export_instead_of_exporting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exports: list[Path] = []
+    export = onnx_export._export
+
+    def counted(transformer: object, path: Path) -> None:
+        exports.append(path)
+        export(transformer, path)
+
+    monkeypatch.setattr(onnx_export, "_export", counted)
+    settings = Settings(model_store=tmp_path / "store")
+    first = KnowledgeBase.build(ROOT / "articles", tmp_path / "first", settings=settings)
+    assert len(exports) == 1
+    second = KnowledgeBase.build(ROOT / "articles", tmp_path / "second", settings=settings)
+    assert len(exports) == 1  # the second folder's build exported nothing
+    assert second.manifest.encoders == first.manifest.encoders
+    for file in model_store.model_files(second.manifest):
+        kept = tmp_path / "store" / f"{file.sha256}{Path(file.name).suffix}"
+        assert os.path.samefile(tmp_path / "second" / file.name, kept)
+    for message in _dev_messages()[:40]:
+        assert second.search(message) == first.search(message)
