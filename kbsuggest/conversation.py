@@ -2,8 +2,9 @@
 
 `plan` reads the message and the earlier turns. When the cues decide the kind, it names the one query that
 answers; otherwise the message alone, and the message with the earlier topic (the contextual query: the last
-customer turns and the agent's last answer), which is retrieved only when the first retrieval leaves the choice
-open (`needs_contextual`); `decide` compares their answer probabilities. In the order they are tried:
+customer turns and the agent's last answer), which is scored only when the first retrieval leaves the choice
+open (`needs_contextual`) and ranked into answers only when its answer probability wins (`contextual_wins`);
+`decide` compares their answer probabilities. In the order they are tried:
 
 - `clarification_answer`: the agent's last turn offered options (kbsuggest's own clarifying question, matched by
   its template; "returns or exchanges?"; "退款还是换货？"; a numbered list) and the message picks one by position
@@ -394,6 +395,12 @@ def needs_contextual(plan: Plan, first: Retrieval, thresholds: Thresholds = THRE
     return plan.contextual is not None and thresholds.follow_up_floor <= probability < 1 - thresholds.follow_up_margin
 
 
+def contextual_wins(first: Retrieval, probability: float, thresholds: Thresholds = THRESHOLDS) -> bool:
+    """Whether a contextual query answered with `probability` is clearly surer than the message alone (`first`):
+    only then does `decide` use it, so a contextual query that does not win need not be ranked into answers."""
+    return probability > first.answer_probability + thresholds.follow_up_margin
+
+
 def decide(
     plan: Plan, first: Retrieval, contextual: Retrieval | None = None, thresholds: Thresholds = THRESHOLDS
 ) -> tuple[Retrieval, ConversationUse]:
@@ -406,7 +413,7 @@ def decide(
     if (
         contextual is not None
         and plan.contextual is not None
-        and contextual.answer_probability > first.answer_probability + thresholds.follow_up_margin
+        and contextual_wins(first, contextual.answer_probability, thresholds)
     ):
         return contextual, _use("follow_up", plan.contextual, plan.turns, cues=["surer with the earlier turns"])
     cues = list(plan.cues)
