@@ -25,6 +25,7 @@ from kbsuggest.config import Settings
 from kbsuggest.conversation import (
     ConversationUse,
     Turn,
+    contextual_wins,
     decide,
     history_turns,
     in_language,
@@ -477,7 +478,8 @@ class KnowledgeBase:
     ) -> list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]]:
         """Each message analysed once (its language included; a message without letters takes the conversation's,
         `conversation.in_language`), then retrieved in that language; with a history, the conversation's queries
-        too (`conversation.plan`), all in one batch, and the one that answers kept (`conversation.decide`)."""
+        too (`conversation.plan`): the first queries in one batch, the contextual queries still open in a second, and
+        the one that answers kept (`conversation.decide`)."""
         for message in messages:
             _text(message, "the message")
             if not message.strip():
@@ -496,16 +498,19 @@ class KnowledgeBase:
         first = self._retriever.retrieve_many(
             [p.query if p else m for m, p in zip(messages, plans, strict=True)], languages, k, filters
         )
-        # The contextual queries of the messages whose first retrieval leaves the choice open, in a second batch.
+        # The contextual queries of the messages whose first retrieval leaves the choice open, scored in a second
+        # batch; only those surer than the message alone are ranked into answers (the others' would be discarded).
         pending = {
             i: p.contextual
             for i, (p, r) in enumerate(zip(plans, first, strict=True))
             if p and p.contextual and needs_contextual(p, r)
         }
-        second: dict[int, Retrieval] = {}
-        if pending:
-            found = self._retriever.retrieve_many(list(pending.values()), [languages[i] for i in pending], k, filters)
-            second = dict(zip(pending, found, strict=True))
+        scored = self._retriever.score_many(list(pending.values()), [languages[i] for i in pending], filters)
+        second = {
+            i: self._retriever.rank(s, k)
+            for i, s in zip(pending, scored, strict=True)
+            if contextual_wins(first[i], s.answer_probability)
+        }
         out: list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]] = []
         for i, (analysis, p, history) in enumerate(zip(analyses, plans, histories, strict=True)):
             retrieval, use = decide(p, first[i], second.get(i)) if p else (first[i], None)

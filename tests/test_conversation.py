@@ -11,6 +11,7 @@ from kbsuggest.conversation import (
     MAX_HISTORY_CHARS,
     MAX_TURNS,
     THRESHOLDS,
+    TURN_CACHE_SIZE,
     Thresholds,
     Turn,
     already_sent,
@@ -38,6 +39,24 @@ def customer(text: str) -> Turn:
 
 def agent(text: str) -> Turn:
     return Turn(role="agent", text=text)
+
+
+def test_the_next_message_of_a_conversation_reuses_its_turns_analysis() -> None:
+    """The earlier turns come again with every message of a conversation: each is analysed once (issue 15's
+    latency), from dicts or `Turn`s alike, among the last `TURN_CACHE_SIZE` turns seen."""
+    history = [
+        {"role": "customer", "text": "衣服不喜欢了 能腿吗 我是黄磊"},
+        {"role": "agent", "text": "可以的亲，30天内可退。"},
+    ]
+    first = history_turns(history)
+    assert history_slots(first) == {"customer_name": "黄磊"} and first[1].words  # read: analysis and words kept
+    again = history_turns([customer(history[0]["text"]), history[1], customer("那邮费呢")])
+    assert again[0] is first[0] and again[1] is first[1]
+    assert {"analysis", "words"} <= set(again[0].__dict__) | set(again[1].__dict__)
+    assert history_turns([agent(history[0]["text"])])[0] is not first[0]  # the role is part of the key
+    for i in range(TURN_CACHE_SIZE):
+        history_turns([customer(f"turn {i}")])
+    assert history_turns(history)[0] is not first[0]  # bounded: the least recently used went
 
 
 def test_a_history_is_a_bounded_list_of_customer_and_agent_turns() -> None:

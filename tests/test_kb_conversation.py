@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,12 @@ from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.cli import main
 from kbsuggest.conversation import MAX_TURNS, history_turns
 from kbsuggest.errors import InputError
+from kbsuggest.evaluation import read_queries
 from kbsuggest.kb import FEEDBACK_FILE
+from kbsuggest.privacy import redact
+from kbsuggest.reply.questions import split_questions
+from kbsuggest.retrieval.models import Filters
+from kbsuggest.text.tokenize import normalize_query
 from tests.conftest import HASHING, write_articles
 
 SHIPPING_ZH = """---
@@ -172,3 +178,49 @@ def test_eval_reads_conversation_lines_and_reports_per_kind(
     }
     assert main(["eval", str(queries), "--index", str(tmp_path / "ix")]) == 0
     assert "follow_up: 1 lines, accuracy@1 1.000" in capsys.readouterr().out
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The demo store's articles (the conversation dev sets' `demo` files are labelled on them)."""
+    return KnowledgeBase.build(REPO / "articles", tmp_path_factory.mktemp("demo") / "ix", settings=HASHING)
+
+
+@pytest.mark.parametrize("name", ["demo_en", "demo_zh"])
+def test_history_answers_as_retrieving_the_contextual_query_in_full_did(
+    demo_kb: KnowledgeBase, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a contextual query surer than the message alone is ranked into answers now (issue 15's latency); every
+    answer of the conversation dev set is the one of the earlier way: both queries retrieved in full, then
+    `decide`. And the contextual queries that lose are scored but never ranked."""
+    queries = read_queries(REPO / "benchmarks" / "data" / f"conversations_{name}.jsonl")
+    today = Filters(today=date(2026, 12, 1))
+    retriever = demo_kb._retriever
+    expected, losers = [], []
+    for q in queries:
+        analysis = conversation.in_language(q.query, analyse(q.query), q.history)
+        p = conversation.plan(q.query, analysis, q.history, demo_kb._own_questions, demo_kb._titles)
+        (first,) = retriever.retrieve_many([p.query], [analysis.language], 3, today)
+        contextual = None
+        if p.contextual and conversation.needs_contextual(p, first):
+            (contextual,) = retriever.retrieve_many([p.contextual], [analysis.language], 3, today)
+            if not conversation.contextual_wins(first, contextual.answer_probability):
+                losers.append(q)
+        expected.append(conversation.decide(p, first, contextual))
+    assert len(losers) >= 5  # the dev set reaches the path that changed
+    assert sum(use.query != q.query for q, (_, use) in zip(queries, expected, strict=True)) >= 20
+    got = demo_kb.suggest_many([q.query for q in queries], k=3, filters=today, histories=[q.history for q in queries])
+    for q, s, (retrieval, use) in zip(queries, got, expected, strict=True):
+        assert (s.conversation, s.answers) == (use, retrieval.answers), q.query
+    ranked: list[str] = []
+    rank = retriever.rank
+    monkeypatch.setattr(retriever, "rank", lambda scored, k: ranked.append(scored.text) or rank(scored, k))
+    for q in losers:
+        ranked.clear()
+        s = demo_kb.suggest(q.query, filters=today, history=q.history)
+        assert s.conversation is not None and s.conversation.query == redact(q.query)
+        asked = split_questions(q.query, s.analysis.language)
+        assert ranked == [normalize_query(q.query), *(normalize_query(t) for t in asked if len(asked) > 1)]

@@ -80,6 +80,24 @@ class Retrieval:
     answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One message encoded and scored by every signal (`Retriever.score_many`): enough for its answer probability,
+    not yet ranked into answers (`Retriever.rank`)."""
+
+    text: str
+    language: Language
+    query: dict[str, _Encoded]
+    allowed: np.ndarray  # the articles passing the filters
+    tokens: tuple[str, ...]
+    pooled: dict[str, np.ndarray]  # section scores per signal, pooled over the views
+    bodies: dict[str, np.ndarray]  # the body view's, of the encoders without token vectors
+    pooled_articles: dict[str, np.ndarray]
+    features: dict[str, float]
+    in_scope: bool = False  # the in-scope model does not call for escalation
+    answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
+
+
 class Retriever:
     """Read-only after construction, so one instance serves many threads."""
 
@@ -130,6 +148,13 @@ class Retriever:
         self, messages: Sequence[str], languages: Sequence[Language], k: int, filters: Filters | None = None
     ) -> list[Retrieval]:
         """Each message with the language its analysis decided (`analysis.analyse`), best answers first."""
+        return [self.rank(s, k) for s in self.score_many(messages, languages, filters)]
+
+    def score_many(
+        self, messages: Sequence[str], languages: Sequence[Language], filters: Filters | None = None
+    ) -> list[Scored]:
+        """The first half of `retrieve_many`: each message encoded (one batch per encoder) and scored by every
+        signal, with its answer probability; `rank` finishes one into its answers, or it is left unranked."""
         texts = [normalize_query(m) for m in messages]
         queries: list[dict[str, _Encoded]] = [{} for _ in texts]
         for name, encoder in self.encoders.items():
@@ -147,30 +172,56 @@ class Retriever:
                 queries[i][name] = _Encoded(pooled[row], tokens[row])
         with one_openmp_thread():
             return [
-                self._retrieve(text, language, queries[i], k, filters or Filters())
+                self._score(text, language, queries[i], filters or Filters())
                 for i, (text, language) in enumerate(zip(texts, languages, strict=True))
             ]
 
-    def _retrieve(
-        self, text: str, language: Language, query: dict[str, _Encoded], k: int, filters: Filters
-    ) -> Retrieval:
+    def _score(self, text: str, language: Language, query: dict[str, _Encoded], filters: Filters) -> Scored:
         allowed = self._allowed_articles(language, filters)
         if not allowed.any():
-            return Retrieval(text, language, (), {}, np.zeros(0))
+            return Scored(text, language, query, allowed, (), {}, {}, {}, {})
         tokens = tokenize(text)
-        asked = measures(text)  # the sizes and numbers the message states
-        query_tokens = frozenset(tokens) | asked
         pooled = {fusion.LEXICAL: self.lexical.scores(tokens)}
-        ranked = dict(pooled)
         bodies = {}
         for name, q in query.items():
             views = {v: self._dense(self.stores[name][v], q.vector) for v in SECTION_VIEWS}
             pooled[name] = np.max(list(views.values()), 0)
-            ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
-            ranked[name + fusion.POOLED] = pooled[name]
             if q.tokens is None:
                 bodies[name] = views["body"]
         pooled_articles = {name: self._per_article(scores, allowed) for name, scores in pooled.items()}
+        # The confidence models were fitted on pooled-cosine signals, so they read those.
+        pooled_fused = fusion.fuse(
+            {name: pooled_articles[fusion.encoder_of(name)] for name in self._ranked_names(query)},
+            language,
+            self.weights,
+        )
+        coverage = self.lexical.coverage(tokens)
+        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
+        in_scope = not confidence.should_escalate(features, language)
+        probability = confidence.answer_probability(features, language) if in_scope else 0.0
+        return Scored(
+            text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features,
+            in_scope=in_scope, answer_probability=probability,
+        )  # fmt: skip
+
+    @staticmethod
+    def _ranked_names(query: Mapping[str, _Encoded]) -> list[str]:
+        """The ranked signals' names, in the order they are fused: the lexical, then each encoder and its pooled."""
+        return [fusion.LEXICAL, *(n for name in query for n in (name, name + fusion.POOLED))]
+
+    def rank(self, scored: Scored, k: int) -> Retrieval:
+        """The best `k` answers of a message `score_many` scored (its MaxSim, fusion, sections and snippets)."""
+        text, language, query, allowed = scored.text, scored.language, scored.query, scored.allowed
+        pooled = scored.pooled
+        if not allowed.any():
+            return Retrieval(text, language, (), {}, np.zeros(0))
+        asked = measures(text)  # the sizes and numbers the message states
+        query_tokens = frozenset(scored.tokens) | asked
+        ranked = {fusion.LEXICAL: pooled[fusion.LEXICAL]}
+        for name, q in query.items():
+            ranked[name] = pooled[name] if q.tokens is None else self._late_interaction(name, q.tokens, pooled[name])
+            ranked[name + fusion.POOLED] = pooled[name]
+        pooled_articles = scored.pooled_articles
         ranked_articles = {  # pooled scores are aggregated once, whatever signal names them
             name: pooled_articles[fusion.encoder_of(name)]
             if scores is pooled[fusion.encoder_of(name)]
@@ -183,17 +234,11 @@ class Retriever:
         if taught is not None:
             fused = (1 - share) * fused + share * taught
         fused = fused + PRIORITY_TIE_BREAK * self._priority[allowed]
-        # The confidence models were fitted on pooled-cosine signals, so they read those.
-        pooled_fused = fusion.fuse(
-            {name: pooled_articles[fusion.encoder_of(name)] for name in ranked_articles}, language, self.weights
-        )
-        coverage = self.lexical.coverage(tokens)
-        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
         # Inside an answered article, a signal without token vectors picks a section by its body view: USE's
         # vector of a heading alone draws questions to question-shaped headings ("发票信息有误怎么办").
-        section_fused = self._section_fused({**ranked, **bodies}, ranked_articles, language)
+        section_fused = self._section_fused({**ranked, **scored.bodies}, ranked_articles, language)
         section_fused = section_fused + OPENING_BONUS * self._opening
         if REPEAT.search(text):  # a message about a repeat is the case its section opens with
             section_fused = section_fused + OPENING_BONUS * self._repeat
@@ -210,9 +255,9 @@ class Retriever:
                 scores = scores + MEASURE_BONUS * np.array(stated)
             best = int(members[np.argmax(scores)])  # a repeat-only article keeps its first
             answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
-        in_scope = bool(answers) and not confidence.should_escalate(features, language)
-        probability = confidence.answer_probability(features, language) if in_scope else 0.0
-        return Retrieval(text, language, tuple(answers), features, fused[ranking], in_scope, probability)
+        in_scope = bool(answers) and scored.in_scope
+        probability = scored.answer_probability if in_scope else 0.0
+        return Retrieval(text, language, tuple(answers), scored.features, fused[ranking], in_scope, probability)
 
     def _per_article(self, section_scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         scores: np.ndarray = fusion.aggregate_articles(section_scores, self._order, self._starts)[allowed]
