@@ -58,7 +58,7 @@ class BM25:
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every document (float32, length `n_docs`); each distinct query term counts once."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        for term in set(query_tokens):
+        for term in sorted(set(query_tokens)):  # float32 sums depend on order; set order on the hash seed
             i = self._vocab.get(term)
             if i is None:
                 continue
