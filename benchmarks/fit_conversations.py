@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bench_conversations import KINDS, TODAY, add_index_options, conversation_sets
+from bench_conversations import KINDS, TODAY, add_index_options, conversation_sets, kind_cell
 
 from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.conversation import THRESHOLDS, Plan, Thresholds, decide, in_language, needs_contextual, plan
@@ -120,12 +120,7 @@ def cells(lines: Sequence[Line], thresholds: Thresholds) -> list[str]:
         of_kind = [(x, outcome(x, thresholds)) for x in lines if x.query.kind == kind]
         hit = np.mean([o.hit for x, o in of_kind if x.query.expected]) if kind != "out_of_scope" else None
         escalated = np.mean([o.escalated for _, o in of_kind])
-        if kind == "out_of_scope":
-            out.append(f"esc {escalated:.2f}")
-        elif kind == "unresolved":
-            out.append(f"esc {escalated:.2f} (acc {hit:.2f})")
-        else:
-            out.append(f"{hit:.2f} (esc {escalated:.2f})")
+        out.append(kind_cell(kind, hit, escalated))
     return out
 
 
