@@ -15,7 +15,7 @@ from kbsuggest.analysis import MessageAnalysis
 from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
-from kbsuggest.reply.pick import Fit, pick
+from kbsuggest.reply.pick import Fit, is_item, is_lead_in, pick
 from kbsuggest.reply.promotions import Promotion
 from kbsuggest.reply.situation import Situation, read_situation
 from kbsuggest.retrieval.models import Answer
@@ -147,14 +147,23 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
 
 
 def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
-    """Sentences joined into paragraphs; a list of numbered steps stays a paragraph of its own lines."""
-    out: list[list[str]] = [[]]
-    for sentence in sentences:
+    """Sentences joined into paragraphs; a list of numbered steps, and a bulleted list with its lead-in, each a
+    paragraph of its own lines."""
+    out: list[tuple[str, list[str]]] = [("prose", [])]
+    for i, sentence in enumerate(sentences):
+        lead_in = is_lead_in(sentence) and i + 1 < len(sentences) and is_item(sentences[i + 1])
         if "\n" in sentence:
-            out += [[sentence], []]
+            out += [("steps", [sentence]), ("prose", [])]
+        elif lead_in or (is_item(sentence) and out[-1][0] != "list"):
+            out += [("list", [sentence])]
+        elif is_item(sentence):
+            out[-1][1].append(sentence)
         else:
-            out[-1].append(sentence)
-    return [("" if language == "zh" else " ").join(p) for p in out if p]
+            if out[-1][0] != "prose":
+                out.append(("prose", []))
+            out[-1][1].append(sentence)
+    prose = "" if language == "zh" else " "
+    return [(prose if kind == "prose" else "\n").join(lines) for kind, lines in out if lines]
 
 
 def acknowledgement(phrases: ToneSet, event: str | None, negative: bool) -> tuple[str, ...]:

@@ -73,6 +73,7 @@ _OTHERWISE = re.compile(r",\s*otherwise\s+|，\s*否则")
 _LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
 """A tier keyed by an upper limit ("under $50"): the strictest met is the smallest limit, not the largest."""
 _OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders placed|如果|若|超过)", re.IGNORECASE)
+_ITEM = re.compile(r"^\s*[-*•]\s")
 _CLAUSE = re.compile(r"(?<=[，；;])")
 _PART = re.compile(r"(?<=[；;])\s*")
 _LEAD = re.compile(r"^[^:：]*[:：]\s*")
@@ -330,6 +331,7 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     elif tier is not None:  # and no sentence stating a tier the amount fails ("例如…满¥600减¥100" to ¥450)
         failed = {u for u in units if u not in rows and condition_holds(u, situation) is False}
         chosen = (chosen | {tier[0]}) - set(tier[1]) - failed
+    chosen = whole_lists(units, chosen)
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
     if situation.event in FAULTS:  # "if the thing arrived damaged": not the change-of-mind fee
@@ -345,6 +347,33 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
             out[start:end], kept[start:end] = [cut] + [""] * (len(run) - 1), [True] + [False] * (len(run) - 1)
         start = end
     return Picked(tuple(u for u, keep in zip(out, kept, strict=True) if keep), fit)
+
+
+def is_item(unit: str) -> bool:
+    """True for an item of a bulleted list ("- PayPal, including ...")."""
+    return _ITEM.match(unit) is not None
+
+
+def is_lead_in(unit: str) -> bool:
+    """True for a unit that introduces what follows it ("We accept:", "Before you do:")."""
+    return unit.rstrip().endswith((":", "："))
+
+
+def whole_lists(units: list[str], chosen: Set[str]) -> set[str]:
+    """`chosen` with every bulleted list (with the lead-in right before it, if any) quoted whole when any part of
+    it is: "We accept:" says nothing without its items, and some items alone read as the whole list ("We accept:
+    PayPal", three of the five things that can't be returned). A situation's branches are read afterwards, so an
+    item whose condition the customer fails still goes."""
+    out = set(chosen)
+    start = 0
+    while start < len(units):
+        end = start + 1 if is_lead_in(units[start]) and not is_item(units[start]) else start
+        end += sum(1 for _ in itertools.takewhile(is_item, units[end:]))
+        run = units[start:end] if any(is_item(u) for u in units[start:end]) else []
+        if any(u in chosen for u in run):
+            out.update(run)
+        start = max(end, start + 1)
+    return out
 
 
 def semicolon_runs(units: list[str]) -> list[list[str]]:

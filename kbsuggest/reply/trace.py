@@ -46,13 +46,15 @@ def _phrases(tone: ToneSet) -> tuple[re.Pattern[str], ...]:
 
 
 def _made_of(paragraph: str, units: list[str], joiner: str) -> bool:
-    """True when `paragraph` is a run of `units` separated by `joiner` (a unit may repeat)."""
+    """True when `paragraph` is a run of `units` separated by `joiner` or a line break (a unit may repeat)."""
     position = 0
     while position < len(paragraph):
         for unit in units:
             if paragraph.startswith(unit, position):
                 position += len(unit)
-                if joiner and paragraph.startswith(joiner, position):
+                if paragraph.startswith("\n", position):  # a list's or steps' next line
+                    position += 1
+                elif joiner and paragraph.startswith(joiner, position):
                     position += len(joiner)
                 break
         else:

@@ -419,3 +419,27 @@ def test_a_span_still_to_come_stays() -> None:
         "business days to show the refund.\n\nAfter 30 days, returns are not accepted."
     )
     assert "5–7 business days" in on_today(text, "it arrived 10 days ago, can i return it and when is the refund")
+
+
+ACCEPTED = (
+    "We accept:\n\n- Visa and Mastercard cards\n- PayPal, including Pay Later\n- Apple Pay in our app\n\n"
+    "We don't accept cash on delivery or cryptocurrency. Checkout is protected by 3-D Secure. Cards are never "
+    "stored on our servers. Refunds go back to the card you paid with."
+)
+CANT_RETURN_ZH = "- 礼品卡\n- 标注最终销售的商品\n- 穿着外出过、洗过的衣物\n\n不符合条件的退货会免费寄回给您。"
+
+
+def test_a_lead_in_is_quoted_with_its_whole_list() -> None:
+    quoted = picked(ACCEPTED, "what payment methods do you accept").sentences
+    items = ("- Visa and Mastercard cards", "- PayPal, including Pay Later", "- Apple Pay in our app")
+    assert quoted[:4] == ("We accept:", *items)
+
+
+def test_one_item_named_brings_its_lead_in_and_the_rest_of_the_list() -> None:
+    quoted = picked(ACCEPTED, "can i pay with paypal").sentences
+    assert {"We accept:", "- Visa and Mastercard cards", "- Apple Pay in our app"} <= set(quoted)
+
+
+def test_a_list_without_a_lead_in_is_quoted_whole() -> None:
+    quoted = picked(CANT_RETURN_ZH, "礼品卡能退吗", "zh").sentences
+    assert [u for u in quoted if u.startswith("- ")] == ["- 礼品卡", "- 标注最终销售的商品", "- 穿着外出过、洗过的衣物"]

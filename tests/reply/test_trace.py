@@ -79,3 +79,16 @@ def test_a_part_of_a_shared_sentence_is_traceable() -> None:
     )
     assert "Serials: On the TrailPulse it is on the back." in draft.text and "Lumen" not in draft.text
     assert untraced(draft, TEMPLATES["en"], {answer.section_id: text}) == []
+
+
+def test_a_bulleted_list_is_a_paragraph_of_its_own_lines_and_traceable() -> None:
+    accepted = "We accept:\n\n- Visa cards\n- PayPal\n\nWe don't accept cryptocurrency."
+    answer = ANSWER.model_copy(update={"text": accepted, "snippet": accepted, "section_id": "pay#accepted"})
+    message = "what payment methods do you accept"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["en"], tone="friendly", context={}
+    )
+    assert "\n\nWe accept:\n- Visa cards\n- PayPal\n\nWe don't accept cryptocurrency." in draft.text
+    assert untraced(draft, TEMPLATES["en"], {"pay#accepted": accepted}) == []
+    invented = draft.model_copy(update={"text": draft.text.replace("- PayPal", "- Bitcoin")})
+    assert len(untraced(invented, TEMPLATES["en"], {"pay#accepted": accepted})) == 1
