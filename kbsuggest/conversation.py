@@ -60,8 +60,8 @@ class Thresholds:
     """Without an ellipsis cue, the contextual query is used when its answer probability beats the message
     alone's by more than this..."""
     follow_up_floor: float
-    """...and the message alone is answered with at least this probability (below it, the earlier topic would
-    lend an unrelated question its confidence)."""
+    """...and the message alone is in scope and answered with at least this probability (below it, the earlier
+    topic would lend an unrelated question its confidence)."""
     new_question_floor: float
     """A complete question asked in a conversation and answered with a lower probability is escalated
     (`no_answer`), as an out-of-scope question asked mid-conversation (stock, catalogues) may be."""
@@ -410,10 +410,15 @@ def _answer_sized(size: int, language: Language) -> bool:
 
 
 def needs_contextual(plan: Plan, first: Retrieval, thresholds: Thresholds = THRESHOLDS) -> bool:
-    """Whether the contextual query could change the answer: only when the message alone is answered fairly but
-    not very surely (`follow_up_floor` <= probability < 1 - `follow_up_margin`)."""
+    """Whether the contextual query could change the answer: only when the message alone is in scope and answered
+    fairly but not very surely (`follow_up_floor` <= probability < 1 - `follow_up_margin`). A complete message
+    judged out of scope alone stays so, whatever the floor: the earlier topic would lend it its confidence."""
     probability = first.answer_probability
-    return plan.contextual is not None and thresholds.follow_up_floor <= probability < 1 - thresholds.follow_up_margin
+    return (
+        plan.contextual is not None
+        and first.in_scope
+        and thresholds.follow_up_floor <= probability < 1 - thresholds.follow_up_margin
+    )
 
 
 def contextual_wins(first: Retrieval, probability: float, thresholds: Thresholds = THRESHOLDS) -> bool:

@@ -247,6 +247,24 @@ def test_a_complete_message_pointing_back_or_sharing_a_word_can_still_be_a_follo
     assert (chosen, kind) == (contextual, "follow_up")
 
 
+@pytest.mark.parametrize(
+    ("message", "history"),
+    [("can you mail me a paper catalogue of those?", SHIPPING_TALK), ("那个蓝色扶手椅什么时候补货", REFUND_TALK_ZH)],
+)
+def test_a_complete_message_out_of_scope_alone_is_not_lent_the_earlier_topic_s_confidence(
+    message: str, history: tuple[Turn, ...]
+) -> None:
+    """Pointing back ("those", "那个"), so its contextual query may be scored; but judged out of scope alone, it is
+    handed over as it would be alone, even under a follow-up floor of 0 (the contextual query answered it)."""
+    steps = plan(message, analyse(message), history, OWN)
+    assert steps.kind is None and steps.contextual is not None
+    no_floor = Thresholds(follow_up_margin=0.2, follow_up_floor=0.0, new_question_floor=0.0)
+    alone = retrieval("shipping", 0.0, in_scope=False)
+    assert not needs_contextual(steps, alone, no_floor)
+    chosen, use = decide(steps, alone, None, no_floor)
+    assert (chosen, use.kind) == (alone, "topic_shift") and not chosen.in_scope
+
+
 def test_an_unsure_new_question_mid_conversation_is_not_answered_under_a_new_question_floor() -> None:
     message = "do you price match other shops?"
     steps = plan(message, analyse(message), SHIPPING_TALK, OWN)
