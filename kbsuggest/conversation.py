@@ -12,9 +12,12 @@ open (`needs_contextual`) and ranked into answers only when its answer probabili
 - `unresolved`: "that didn't help", "没用", the same question again, an answer contradicted, shouting or anger
   after an answer: the topic is answered, and a person should take over;
 - `follow_up`: the message is elliptical ("and express?", "what about the jacket?", "那退款呢", "运费谁出"), or the
-  contextual query is clearly more confident than the message alone;
+  contextual query is clearly more confident than the message alone, for a message that shares a content word
+  with the earlier customer turns or points back to them ("it", "those", "这个", "那边");
 - `topic_shift` / `standalone`: a complete question, or one that says it changes topic ("also", "另外"), answered
-  as if alone; `standalone` when it shares content words with the earlier customer turns, else `topic_shift`.
+  as if alone; `standalone` when it shares content words with the earlier customer turns, else `topic_shift`. A
+  complete question that shares none and points back to nothing ("下次买东西支持花呗吗" after a refund question) is
+  a new question: its contextual query is not scored, however sure the earlier topic would make it.
 
 A message without letters ("2", "?") says nothing of its language: it takes the conversation's (`in_language`)."""
 
@@ -57,8 +60,8 @@ class Thresholds:
     """Without an ellipsis cue, the contextual query is used when its answer probability beats the message
     alone's by more than this..."""
     follow_up_floor: float
-    """...and the message alone is answered with at least this probability (below it, the earlier topic would
-    lend an unrelated question its confidence)."""
+    """...and the message alone is in scope and answered with at least this probability (below it, the earlier
+    topic would lend an unrelated question its confidence)."""
     new_question_floor: float
     """A complete question asked in a conversation and answered with a lower probability is escalated
     (`no_answer`), as an out-of-scope question asked mid-conversation (stock, catalogues) may be."""
@@ -132,7 +135,7 @@ class Plan:
     turns: tuple[int, ...]  # the history turns the contextual (or option's) query draws on
     cues: tuple[str, ...]
     option: str | None = None
-    contextual: str | None = None  # None: a message that says it changes topic is never read as a follow-up
+    contextual: str | None = None  # None: a message that says it changes topic, or a new question, is never a follow-up
     same_topic: bool = False  # the message shares content words with the earlier customer turns
 
 
@@ -320,6 +323,10 @@ _UNRESOLVED = re.compile(
 _SHOUT = re.compile(r"(?<!\[)\b[A-Z]{4,}\b(?!\])")
 _ACRONYMS = frozenset({"ASAP", "HTTP", "USPS", "UPS", "DHL", "GPS", "FAQ", "IPX6", "PayPal"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_BACK_EN = re.compile(r"\b(?:it|its|itself|they|them|their|theirs|this|that|these|those|here|there|same)\b", re.I)
+_BACK_ZH = re.compile(r"它|这|那(?=[个些里边儿样件款单种双条台次笔位家])")
+"""Pronouns and demonstratives: a message with one may point back to the earlier turns ("how long before it shows
+up?", "那个还能退吗"); one without any, and without a word of the earlier turns, does not."""
 
 
 def in_language(message: str, analysis: MessageAnalysis, history: Sequence[Turn]) -> MessageAnalysis:
@@ -379,12 +386,16 @@ def plan(
             return Plan(contextual, "follow_up", topic, tuple(ellipsis))
     earlier = frozenset().union(*(history[i].topic_words for i in customer))
     same_topic = bool(_topic_words(message) & earlier)
-    return Plan(message, None, topic, shift, contextual=None if shift else contextual, same_topic=same_topic)
+    # A new question (no word of the earlier customer turns, nothing pointing back) is not read as a follow-up: the
+    # agent's last answer, often an article's own words, would make its contextual query surer than it alone.
+    new = not same_topic and not (_BACK_ZH if language == "zh" else _BACK_EN).search(message)
+    return Plan(message, None, topic, shift, contextual=None if shift or new else contextual, same_topic=same_topic)
 
 
 def _topic_words(text: str) -> frozenset[str]:
-    """Content words, without single Chinese characters."""
-    return frozenset(w for w in tokenize(text) if not (len(w) == 1 and _CJK.match(w)))
+    """Content words and Chinese character pairs (`_words`: '打电话' meets '客服电话'), without single Chinese
+    characters."""
+    return frozenset(w for w in _words(text) if not (len(w) == 1 and _CJK.match(w)))
 
 
 def _same_question(words: Set[str], before: Set[str]) -> bool:
@@ -399,10 +410,15 @@ def _answer_sized(size: int, language: Language) -> bool:
 
 
 def needs_contextual(plan: Plan, first: Retrieval, thresholds: Thresholds = THRESHOLDS) -> bool:
-    """Whether the contextual query could change the answer: only when the message alone is answered fairly but
-    not very surely (`follow_up_floor` <= probability < 1 - `follow_up_margin`)."""
+    """Whether the contextual query could change the answer: only when the message alone is in scope and answered
+    fairly but not very surely (`follow_up_floor` <= probability < 1 - `follow_up_margin`). A complete message
+    judged out of scope alone stays so, whatever the floor: the earlier topic would lend it its confidence."""
     probability = first.answer_probability
-    return plan.contextual is not None and thresholds.follow_up_floor <= probability < 1 - thresholds.follow_up_margin
+    return (
+        plan.contextual is not None
+        and first.in_scope
+        and thresholds.follow_up_floor <= probability < 1 - thresholds.follow_up_margin
+    )
 
 
 def contextual_wins(first: Retrieval, probability: float, thresholds: Thresholds = THRESHOLDS) -> bool:

@@ -205,6 +205,66 @@ def test_a_complete_message_is_a_follow_up_when_the_earlier_turns_make_it_much_s
     assert not needs_contextual(steps, retrieval("refunds", floor - 0.01))  # unsure alone: not answered
 
 
+REFUND_TALK_ZH = (customer("退款退到哪"), agent("亲，退款一律原路退回：支付宝付的退支付宝，微信付的退微信。"))
+
+
+@pytest.mark.parametrize(
+    ("message", "history"),
+    [
+        ("Do you take PayPal?", SHIPPING_TALK),
+        ("下次买东西支持花呗吗", REFUND_TALK_ZH),
+        ("可以开专票吗", REFUND_TALK_ZH),
+    ],
+)
+def test_a_new_question_is_answered_alone_however_sure_the_earlier_topic_makes_it(
+    message: str, history: tuple[Turn, ...]
+) -> None:
+    """No word of the earlier customer turns, nothing pointing back: its contextual query is not scored, even where
+    the earlier topic (the agent's answer, in an article's own words) would make it much surer."""
+    steps = plan(message, analyse(message), history, OWN)
+    assert steps.contextual is None
+    alone = retrieval("payment", 0.5)
+    chosen, kind, query = decided(message, history, alone, retrieval("shipping", 0.95))
+    assert (chosen, kind, query) == (alone, "topic_shift", message)
+
+
+@pytest.mark.parametrize(
+    ("message", "history"),
+    [
+        ("how long before it shows up?", (customer("how do i leave a review for the rug"), agent("Go to Orders."))),
+        ("什么时候打电话人少 不用排队", (customer("客服电话"), agent("亲，+1 555 0100，周一至周五 8:00–20:00"))),
+        ("那个蓝色的还能退吗", REFUND_TALK_ZH),
+        ("退款多久能到账", REFUND_TALK_ZH),
+    ],
+)
+def test_a_complete_message_pointing_back_or_sharing_a_word_can_still_be_a_follow_up(
+    message: str, history: tuple[Turn, ...]
+) -> None:
+    """A pronoun or demonstrative ("it", "那个") may point back; a shared word (a Chinese character pair too:
+    "打电话" meets "客服电话") keeps the topic: the contextual query still wins when much surer."""
+    contextual = retrieval("shipping", 0.95)
+    chosen, kind, _ = decided(message, history, retrieval("refunds", 0.5), contextual)
+    assert (chosen, kind) == (contextual, "follow_up")
+
+
+@pytest.mark.parametrize(
+    ("message", "history"),
+    [("can you mail me a paper catalogue of those?", SHIPPING_TALK), ("那个蓝色扶手椅什么时候补货", REFUND_TALK_ZH)],
+)
+def test_a_complete_message_out_of_scope_alone_is_not_lent_the_earlier_topic_s_confidence(
+    message: str, history: tuple[Turn, ...]
+) -> None:
+    """Pointing back ("those", "那个"), so its contextual query may be scored; but judged out of scope alone, it is
+    handed over as it would be alone, even under a follow-up floor of 0 (the contextual query answered it)."""
+    steps = plan(message, analyse(message), history, OWN)
+    assert steps.kind is None and steps.contextual is not None
+    no_floor = Thresholds(follow_up_margin=0.2, follow_up_floor=0.0, new_question_floor=0.0)
+    alone = retrieval("shipping", 0.0, in_scope=False)
+    assert not needs_contextual(steps, alone, no_floor)
+    chosen, use = decide(steps, alone, None, no_floor)
+    assert (chosen, use.kind) == (alone, "topic_shift") and not chosen.in_scope
+
+
 def test_an_unsure_new_question_mid_conversation_is_not_answered_under_a_new_question_floor() -> None:
     message = "do you price match other shops?"
     steps = plan(message, analyse(message), SHIPPING_TALK, OWN)
