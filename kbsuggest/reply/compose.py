@@ -17,7 +17,7 @@ from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import Fit, pick
 from kbsuggest.reply.promotions import Promotion
-from kbsuggest.reply.situation import Situation, read_situation
+from kbsuggest.text.situation import Situation, read_situation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.snippet import measures
 from kbsuggest.text.tokenize import normalize_query, tokenize

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from kbsuggest.reply.situation import Situation
+from kbsuggest.text.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
 from kbsuggest.text.tokenize import tokenize
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from kbsuggest.reply.situation import read_hour, read_situation
+from kbsuggest.text.situation import read_hour, read_situation
 
 
 @pytest.mark.parametrize(
