@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from kbsuggest.text.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
+from kbsuggest.text.situation import Situation, condition_stages
 from kbsuggest.text.tokenize import tokenize
 
 _DAYS = r"(\d+)\s*(business |working )?days?"
@@ -41,19 +41,6 @@ _CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
     )
 )
-_STAGE_CONDITIONS: tuple[tuple[re.Pattern[str], tuple[int, int]], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), stages)
-    for pattern, stages in (
-        (r"while (?:its|the|the order's) status is processing|while the order is in processing", (0, 0)),
-        (r'处理中"?(?:状态)?时', (0, 0)),
-        (r'(?:if|once) the order is already packed|已经是"?已打包', (1, 1)),
-        (r'status moves to packed|once the order is packed|变为"?已打包|进入"?已打包"?状态后', (1, 3)),
-        (r"(?:once|if) (?:an|the|your) (?:order|parcel) has (?:already )?(?:shipped|left)", (2, 3)),
-        (r"has left our warehouse|包裹发出后|已经发出的订单|已发货的订单", (2, 3)),
-        (r"hasn't shipped yet|发货前|还没发货|未发货", (0, 1)),
-    )
-)
-"""Conditions on where the order is (`situation.STATES` positions, first and last); most specific first."""
 _SPANS: tuple[tuple[re.Pattern[str], float | None], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), upper)
     for pattern, upper in (
@@ -119,14 +106,13 @@ def decide(unit: str, situation: Situation) -> Verdict | None:
     """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
     number of days, an hour, an amount, or the order stage): a `Verdict`; None when it states none the
     situation decides."""
-    if situation.stages is not None:
-        for pattern, (low, high) in _STAGE_CONDITIONS:
-            if pattern.search(unit):
-                first, last = situation.stages
-                if low <= first and last <= high:
-                    return Verdict(True, float(low))
-                if last < low or first > high:
-                    return Verdict(False, float(low))
+    condition = condition_stages(unit) if situation.stages is not None else None
+    if situation.stages is not None and condition is not None:
+        (low, high), (first, last) = condition, situation.stages
+        if low <= first and last <= high:
+            return Verdict(True, float(low))
+        if last < low or first > high:
+            return Verdict(False, float(low))
     for pattern, quantity, op in _CONDITIONS:
         match = pattern.search(unit)
         if match is None:

@@ -1,0 +1,142 @@
+"""Which section of an answered article answers the message: the sections' fused scores, plus a few scored
+rules that read the condition a section's heading states against what the customer says about their case
+(`text.situation`). Every rule is about a kind of condition, never about an article: where the order is
+("after shipping", "发货前") against the order state the message gives, a repeat ("A second exchange",
+"第二次换货") against a message about one, an exception or a limit ("doesn't cover", "outside the warranty",
+"不参与价保") against the time the customer has waited compared with the periods the article's opening states,
+and the message's words and sizes that one section states and its siblings do not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from kbsuggest.articles.models import Section
+from kbsuggest.retrieval.snippet import measures
+from kbsuggest.text.situation import condition_stages, durations, read_situation
+from kbsuggest.text.tokenize import tokenize
+
+REPEAT = re.compile(
+    r"\b(?:second|again|already (?:used|exchanged|swapped)|still (?:doesn.?t|does not) fit)\b"
+    r"|第二次|第2次|再次|又|换过|还是不|换了一次",
+    re.IGNORECASE,
+)
+"""A repeat: in a heading ("A second exchange on the same order", "第二次换货") the section answers only a
+message that speaks of one ("能换大一号吗" is a first exchange); in a message, the customer's case is one."""
+EXCEPTION = re.compile(
+    r"\b(?:doesn.?t|don.?t|can.?t|cannot|not|no longer|outside|out of|except|excluded)\b"
+    r"|不参与|不在|不能|不支持|无法|缺货|没货|以外|除外|一直没",
+    re.IGNORECASE,
+)
+"""A heading that states an exception or a limit of the article's main rule ("What the warranty doesn't cover",
+"Repairs outside the warranty", "When the new size is out of stock", "不参与价保的情况")."""
+FEATURES = ("opening", "repeat", "state_met", "state_contradicted", "beyond", "within", "distinct", "measures")
+"""What a section's score adds, each times its weight in `WEIGHTS` (`features`)."""
+
+
+@dataclass(frozen=True)
+class SectionWeights:
+    """Weights of `FEATURES`, in z-units of the fused section score."""
+
+    opening: float
+    repeat: float
+    state_met: float
+    state_contradicted: float
+    beyond: float
+    within: float
+    distinct: float
+    measures: float
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, name) for name in FEATURES])
+
+
+WEIGHTS = SectionWeights(
+    opening=0.2, repeat=0.2, state_met=0.0, state_contradicted=0.0, beyond=0.0, within=0.0, distinct=0.0,
+    measures=0.5,
+)  # fmt: skip
+"""Fitted by benchmarks/fit_sections.py (see there and README, "Quality", for the sets and figures)."""
+
+
+@dataclass(frozen=True)
+class Heading:
+    """The conditions one section states, read once when the index is loaded."""
+
+    repeat: bool
+    exception: bool
+    stages: tuple[int, int] | None  # the order states its heading is about (`situation.STAGE_CONDITIONS`)
+    periods: tuple[float, ...]  # calendar days of each duration the section states
+    words: frozenset[str]
+    measures: frozenset[str]
+
+
+def read_heading(section: Section) -> Heading:
+    heading = " ".join(section.heading_path[1:])
+    return Heading(
+        repeat=bool(REPEAT.search(heading)),
+        exception=bool(EXCEPTION.search(heading)),
+        stages=condition_stages(heading),
+        periods=tuple(days for days, _ in durations(section.text)),
+        words=frozenset(tokenize(section.text)),
+        measures=measures(section.text, ranges=True),
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """What a message says about the customer's case, as the section rules read it."""
+
+    repeat: bool
+    stages: tuple[int, int] | None
+    days: float | None
+    words: frozenset[str]
+    measures: frozenset[str]
+
+
+def read_case(message: str, today: date | None) -> Case:
+    """The message's order state is the one it reports ("it shipped yesterday"), else the one it asks about
+    ("can I change the address after it ships?")."""
+    situation = read_situation(message, today)
+    return Case(
+        repeat=bool(REPEAT.search(message)),
+        stages=situation.stages or condition_stages(message),
+        days=situation.days,
+        words=frozenset(tokenize(message)),
+        measures=measures(message),
+    )
+
+
+def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
+    """One row of `FEATURES` per section of one article, in reading order (the first is the opening)."""
+    rows = np.zeros((len(headings), len(FEATURES)))
+    limit = min(headings[0].periods, default=None)
+    for i, heading in enumerate(headings):
+        siblings = frozenset().union(*(h.words for j, h in enumerate(headings) if j != i))
+        row = dict.fromkeys(FEATURES, 0.0)
+        row["opening"] = float(i == 0)
+        row["repeat"] = float(heading.repeat and case.repeat)
+        if heading.stages is not None and case.stages is not None:
+            (low, high), (first, last) = heading.stages, case.stages
+            row["state_met"] = float(low <= first and last <= high)
+            row["state_contradicted"] = float(last < low or first > high)
+        if heading.exception and limit is not None and case.days is not None:
+            row["beyond"] = float(case.days > limit)
+            row["within"] = float(case.days <= limit)
+        row["distinct"] = float(len((case.words & heading.words) - siblings))
+        row["measures"] = float(len(case.measures & heading.measures))
+        rows[i] = [row[name] for name in FEATURES]
+    return rows
+
+
+def choose(scores: np.ndarray, headings: Sequence[Heading], case: Case, weights: SectionWeights = WEIGHTS) -> int:
+    """The position of the section that answers `case` among one article's sections: the best fused score plus
+    weighted features. A repeat section answers only a message about a repeat; an article of repeat sections
+    only keeps its first."""
+    total = scores + features(headings, case) @ weights.vector()
+    if not case.repeat:
+        total = np.where([h.repeat for h in headings], -np.inf, total)
+    return int(np.argmax(total)) if np.isfinite(total).any() else 0
