@@ -29,12 +29,18 @@ REPEAT = re.compile(
 message that speaks of one ("能换大一号吗" is a first exchange); in a message, the customer's case is one."""
 EXCEPTION = re.compile(
     r"\b(?:doesn.?t|don.?t|can.?t|cannot|not|no longer|outside|out of|except|excluded)\b"
-    r"|不参与|不在|不能|不支持|无法|缺货|没货|以外|除外|一直没",
+    r"|不参与|不在|不能|不支持|无法|缺货|没货|以外|除外",
     re.IGNORECASE,
 )
+PENDING = re.compile(r"\byet\b|\bhasn.?t\b|还没|一直没|尚未|长时间不|迟迟", re.IGNORECASE)
+"""A heading about a case still pending ("Refund not showing yet", "Tracking hasn't updated", "退款一直没到账怎么办"):
+the section for a customer who reports waiting (`situation.EVENTS` "late"); not an exception."""
 """A heading that states an exception or a limit of the article's main rule ("What the warranty doesn't cover",
 "Repairs outside the warranty", "When the new size is out of stock", "不参与价保的情况")."""
-FEATURES = ("opening", "repeat", "state_met", "state_contradicted", "beyond", "within", "distinct", "measures")
+FEATURES = (
+    "opening", "repeat", "state_met", "state_contradicted", "beyond", "within", "waiting", "distinct", "titled",
+    "measures",
+)  # fmt: skip
 """What a section's score adds, each times its weight in `WEIGHTS` (`features`)."""
 
 
@@ -48,7 +54,9 @@ class SectionWeights:
     state_contradicted: float
     beyond: float
     within: float
+    waiting: float
     distinct: float
+    titled: float
     measures: float
 
     def vector(self) -> np.ndarray:
@@ -56,8 +64,8 @@ class SectionWeights:
 
 
 WEIGHTS = SectionWeights(
-    opening=0.2, repeat=0.2, state_met=0.0, state_contradicted=0.0, beyond=0.0, within=0.0, distinct=0.0,
-    measures=0.5,
+    opening=0.46, repeat=0.70, state_met=1.40, state_contradicted=-1.05, beyond=-0.04, within=-0.34, waiting=0.31,
+    distinct=0.28, titled=0.15, measures=0.10,
 )  # fmt: skip
 """Fitted by benchmarks/fit_sections.py (see there and README, "Quality", for the sets and figures)."""
 
@@ -68,9 +76,11 @@ class Heading:
 
     repeat: bool
     exception: bool
+    pending: bool
     stages: tuple[int, int] | None  # the order states its heading is about (`situation.STAGE_CONDITIONS`)
     periods: tuple[float, ...]  # calendar days of each duration the section states
     words: frozenset[str]
+    title: frozenset[str]  # the words of its own heading
     measures: frozenset[str]
 
 
@@ -78,10 +88,12 @@ def read_heading(section: Section) -> Heading:
     heading = " ".join(section.heading_path[1:])
     return Heading(
         repeat=bool(REPEAT.search(heading)),
-        exception=bool(EXCEPTION.search(heading)),
+        exception=bool(EXCEPTION.search(heading)) and not PENDING.search(heading),
+        pending=bool(PENDING.search(heading)),
         stages=condition_stages(heading),
         periods=tuple(days for days, _ in durations(section.text)),
         words=frozenset(tokenize(section.text)),
+        title=frozenset(tokenize(section.heading_path[-1])),
         measures=measures(section.text, ranges=True),
     )
 
@@ -91,6 +103,7 @@ class Case:
     """What a message says about the customer's case, as the section rules read it."""
 
     repeat: bool
+    waiting: bool  # the customer reports waiting for something (`situation.EVENTS` "late")
     stages: tuple[int, int] | None
     days: float | None
     words: frozenset[str]
@@ -103,6 +116,7 @@ def read_case(message: str, today: date | None) -> Case:
     situation = read_situation(message, today)
     return Case(
         repeat=bool(REPEAT.search(message)),
+        waiting=situation.event == "late",
         stages=situation.stages or condition_stages(message),
         days=situation.days,
         words=frozenset(tokenize(message)),
@@ -113,9 +127,10 @@ def read_case(message: str, today: date | None) -> Case:
 def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
     """One row of `FEATURES` per section of one article, in reading order (the first is the opening)."""
     rows = np.zeros((len(headings), len(FEATURES)))
-    limit = min(headings[0].periods, default=None)
+    limit = min((days for days in headings[0].periods if days >= 1), default=None)
     for i, heading in enumerate(headings):
-        siblings = frozenset().union(*(h.words for j, h in enumerate(headings) if j != i))
+        others = [h for j, h in enumerate(headings) if j != i]
+        siblings = frozenset().union(*(h.words for h in others))
         row = dict.fromkeys(FEATURES, 0.0)
         row["opening"] = float(i == 0)
         row["repeat"] = float(heading.repeat and case.repeat)
@@ -126,8 +141,10 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
         if heading.exception and limit is not None and case.days is not None:
             row["beyond"] = float(case.days > limit)
             row["within"] = float(case.days <= limit)
+        row["waiting"] = float(heading.pending and case.waiting)
         row["distinct"] = float(len((case.words & heading.words) - siblings))
-        row["measures"] = float(len(case.measures & heading.measures))
+        row["titled"] = float(len(case.words & heading.title - frozenset().union(*(h.title for h in others))))
+        row["measures"] = float(len(case.measures & heading.measures - frozenset().union(*(h.measures for h in others))))
         rows[i] = [row[name] for name in FEATURES]
     return rows
 

@@ -14,10 +14,11 @@ _ZH_NUMBER = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六":
 _NUM = r"(\d+(?:\.\d+)?|[一两二三四五六七八九十]+|a|an|one|two|three|four|five|six)"
 _EN_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _DURATION = re.compile(
-    _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜|months?|(?<=个)月"
-    r"|years?|年(?![\d一二三四五六七八九十]+月)|hours?|hrs?|小时|minutes?|mins?|分钟)",
+    r"(?<![a-z])" + _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜"
+    r"|months?|(?<=个)月|years?|年(?![\d一二三四五六七八九十]+月)|hours?|hrs?|小时|minutes?|mins?|分钟)(?![a-z])",
     re.IGNORECASE,
 )
+"""A duration, its number and unit whole words: "delaminates" states no minute."""
 _YESTERDAY = re.compile(r"\byesterday\b|昨天", re.IGNORECASE)
 _JUST_NOW = re.compile(r"\bthis morning\b|\bjust now\b|今天早上|今早|今天上午|刚刚|刚才", re.IGNORECASE)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
