@@ -12,35 +12,11 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
 from kbsuggest.retrieval.snippet import best_sentences, sentences
-from kbsuggest.text.situation import Situation, condition_stages
+from kbsuggest.text.situation import Situation, condition_holds, decide
 from kbsuggest.text.tokenize import tokenize
 
-_DAYS = r"(\d+)\s*(business |working )?days?"
-_CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), quantity, op)
-    for pattern, quantity, op in (
-        (r"(?:fewer|less) than " + _DAYS, "days", "lt"),
-        (r"within " + _DAYS, "days", "le"),
-        (r"(?:after|more than|over|longer than) (?:the first )?" + _DAYS, "days", "gt"),
-        (r"(?:hasn't|has not|haven't|have not) \w+ for " + _DAYS, "days", "ge"),
-        (r"until the end of the (next) (business )?day", "days", "le"),
-        (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
-        (r"超过[^\d，。；]{0,4}?(\d+)\s*(个工作日|天)", "days", "gt"),
-        (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
-        (r"before (\d{1,2})\s*(am|pm)", "hour", "lt"),
-        (r"after (\d{1,2})\s*(am|pm)", "hour", "ge"),
-        (r"(\d{1,2}):00()\s*(?:前|之前|以前)", "hour", "lt"),
-        (r"(\d{1,2}):00()\s*(?:后|之后|以后)", "hour", "ge"),
-        (r"(?:over|more than|above) \$(\d+)()", "amount", "gt"),
-        (r"\$(\d+)() or more", "amount", "ge"),
-        (r"(?:under|below|less than) \$(\d+)()", "amount", "lt"),
-        (r"满\s*[¥￥]?(\d+)()", "amount", "ge"),
-        (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
-    )
-)
 _SPANS: tuple[tuple[re.Pattern[str], float | None], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), upper)
     for pattern, upper in (
@@ -77,15 +53,6 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {  # measure -> words naming its table 
 }
 
 
-class Verdict(NamedTuple):
-    """Whether the customer meets a condition, and its limit; `beyond` when the condition is on being past a
-    limit of elapsed time and the customer is ("hasn't updated for 3 business days" to a customer waiting 6)."""
-
-    holds: bool
-    limit: float
-    beyond: bool = False
-
-
 @dataclass(frozen=True)
 class Fit:
     """The table row the customer's measurement falls in: the row's first cell, and the measurement."""
@@ -100,44 +67,6 @@ class Fit:
 class Picked:
     sentences: tuple[str, ...]
     fit: Fit | None = None
-
-
-def decide(unit: str, situation: Situation) -> Verdict | None:
-    """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
-    number of days, an hour, an amount, or the order stage): a `Verdict`; None when it states none the
-    situation decides."""
-    condition = condition_stages(unit) if situation.stages is not None else None
-    if situation.stages is not None and condition is not None:
-        (low, high), (first, last) = condition, situation.stages
-        if low <= first and last <= high:
-            return Verdict(True, float(low))
-        if last < low or first > high:
-            return Verdict(False, float(low))
-    for pattern, quantity, op in _CONDITIONS:
-        match = pattern.search(unit)
-        if match is None:
-            continue
-        limit = 1.0 if match.group(1) == "next" else float(match.group(1))
-        if quantity == "days":
-            business = bool(match.group(2)) and "天" not in match.group(2)
-            known = situation.business_days if business else situation.days
-        elif quantity == "hour":
-            known = situation.hour
-            limit += 12 if match.group(2).lower() == "pm" and limit < 12 else 0
-        else:
-            known = situation.amounts[-1] if situation.amounts else None
-        if known is None:
-            continue
-        holds = {"lt": known < limit, "le": known <= limit, "gt": known > limit, "ge": known >= limit}[op]
-        return Verdict(holds, limit, quantity == "days" and op in ("gt", "ge") and holds)
-    return None
-
-
-def condition_holds(unit: str, situation: Situation) -> bool | None:
-    """Whether the customer's situation meets the condition `unit` states; None when it states none the
-    situation can decide."""
-    verdict = decide(unit, situation)
-    return verdict.holds if verdict is not None else None
 
 
 def cells(row: str) -> list[tuple[str, str]] | None:

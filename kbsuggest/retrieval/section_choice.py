@@ -16,8 +16,15 @@ from datetime import date
 import numpy as np
 
 from kbsuggest.articles.models import Section
-from kbsuggest.retrieval.snippet import measures
-from kbsuggest.text.situation import condition_stages, durations, read_situation
+from kbsuggest.retrieval.snippet import measures, sentences
+from kbsuggest.text.situation import (
+    Situation,
+    condition_holds,
+    condition_stages,
+    durations,
+    read_situation,
+    states_condition,
+)
 from kbsuggest.text.tokenize import tokenize
 
 REPEAT = re.compile(
@@ -38,8 +45,8 @@ the section for a customer who reports waiting (`situation.EVENTS` "late"); not 
 """A heading that states an exception or a limit of the article's main rule ("What the warranty doesn't cover",
 "Repairs outside the warranty", "When the new size is out of stock", "不参与价保的情况")."""
 FEATURES = (
-    "opening", "repeat", "state_met", "state_contradicted", "beyond", "within", "waiting", "distinct", "titled",
-    "measures",
+    "opening", "repeat", "state_met", "state_contradicted", "beyond", "within", "waiting", "condition_met",
+    "condition_failed", "distinct", "titled", "measures",
 )  # fmt: skip
 """What a section's score adds, each times its weight in `WEIGHTS` (`features`)."""
 
@@ -55,6 +62,8 @@ class SectionWeights:
     beyond: float
     within: float
     waiting: float
+    condition_met: float
+    condition_failed: float
     distinct: float
     titled: float
     measures: float
@@ -64,8 +73,8 @@ class SectionWeights:
 
 
 WEIGHTS = SectionWeights(
-    opening=0.46, repeat=0.70, state_met=1.40, state_contradicted=-1.05, beyond=-0.04, within=-0.34, waiting=0.31,
-    distinct=0.28, titled=0.15, measures=0.10,
+    opening=0.50, repeat=0.70, state_met=1.07, state_contradicted=-1.84, beyond=-0.02, within=-0.46, waiting=-0.04,
+    condition_met=0.55, condition_failed=0.82, distinct=0.31, titled=0.18, measures=0.01,
 )  # fmt: skip
 """Fitted by benchmarks/fit_sections.py (see there and README, "Quality", for the sets and figures)."""
 
@@ -79,6 +88,7 @@ class Heading:
     pending: bool
     stages: tuple[int, int] | None  # the order states its heading is about (`situation.STAGE_CONDITIONS`)
     periods: tuple[float, ...]  # calendar days of each duration the section states
+    conditions: tuple[str, ...]  # its sentences that state a condition (`situation.decide`)
     words: frozenset[str]
     title: frozenset[str]  # the words of its own heading
     measures: frozenset[str]
@@ -92,6 +102,7 @@ def read_heading(section: Section) -> Heading:
         pending=bool(PENDING.search(heading)),
         stages=condition_stages(heading),
         periods=tuple(days for days, _ in durations(section.text)),
+        conditions=tuple(u for u in sentences(section.text) if states_condition(u)),
         words=frozenset(tokenize(section.text)),
         title=frozenset(tokenize(section.heading_path[-1])),
         measures=measures(section.text, ranges=True),
@@ -102,6 +113,7 @@ def read_heading(section: Section) -> Heading:
 class Case:
     """What a message says about the customer's case, as the section rules read it."""
 
+    situation: Situation
     repeat: bool
     waiting: bool  # the customer reports waiting for something (`situation.EVENTS` "late")
     stages: tuple[int, int] | None
@@ -115,6 +127,7 @@ def read_case(message: str, today: date | None) -> Case:
     ("can I change the address after it ships?")."""
     situation = read_situation(message, today)
     return Case(
+        situation=situation,
         repeat=bool(REPEAT.search(message)),
         waiting=situation.event == "late",
         stages=situation.stages or condition_stages(message),
@@ -142,9 +155,13 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
             row["beyond"] = float(case.days > limit)
             row["within"] = float(case.days <= limit)
         row["waiting"] = float(heading.pending and case.waiting)
-        row["distinct"] = float(len((case.words & heading.words) - siblings))
+        verdicts = {condition_holds(unit, case.situation) for unit in heading.conditions}
+        row["condition_met"] = float(True in verdicts)
+        row["condition_failed"] = float(False in verdicts)
+        row["distinct"] = float(len(case.words & heading.words - siblings))
         row["titled"] = float(len(case.words & heading.title - frozenset().union(*(h.title for h in others))))
-        row["measures"] = float(len(case.measures & heading.measures - frozenset().union(*(h.measures for h in others))))
+        stated = frozenset().union(*(h.measures for h in others))
+        row["measures"] = float(len(case.measures & heading.measures - stated))
         rows[i] = [row[name] for name in FEATURES]
     return rows
 
