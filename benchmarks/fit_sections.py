@@ -34,6 +34,10 @@ GROUPS = {
 }
 L2 = 0.1
 """Ridge penalty on the feature weights (not on the fused score's coefficient)."""
+FIXED = {"measures": 0.5}
+"""Weights held, not fitted: the two fits disagree on the sign of `measures` (drafts -0.27, dev +0.14) and the
+hand-set 0.5 scores the same as either on every set, while it keeps answering "does the M fit someone 175cm?"
+from a size table when the encoders alone would not."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,15 @@ def accuracy(data: Sequence[Choice], weights: np.ndarray) -> float:
 def fit(data: Sequence[Choice], steps: int = 50) -> np.ndarray:
     """Damped Newton steps on the mean negative log-likelihood of a right section (any of them), ridge-penalised."""
     usable = [c for c in data if c.article_right and c.right[c.allowed].any() and c.allowed.sum() > 1]
-    designs = [np.c_[c.scores[c.allowed], c.features[c.allowed]] for c in usable]
+    held = np.array([FEATURES.index(name) for name in FIXED], dtype=int)
+    free = [i for i in range(len(FEATURES)) if i not in held]
+    fixed = np.array(list(FIXED.values()))
+    designs = [
+        np.c_[c.scores[c.allowed] + c.features[c.allowed][:, held] @ fixed, c.features[c.allowed][:, free]]
+        for c in usable
+    ]
     rights = [c.right[c.allowed] for c in usable]
-    penalty = np.diag(np.r_[0.0, np.full(len(FEATURES), L2)])
+    penalty = np.diag(np.r_[0.0, np.full(len(free), L2)])
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         value, grad, hess = float(theta @ penalty @ theta), 2 * penalty @ theta, 2 * penalty
@@ -103,7 +113,7 @@ def fit(data: Sequence[Choice], steps: int = 50) -> np.ndarray:
             hess = hess + x.T @ (np.diag(p) - np.outer(p, p)) @ x - x.T @ (np.diag(q) - np.outer(q, q)) @ x
         return value, grad, hess
 
-    theta = np.r_[1.0, np.zeros(len(FEATURES))]
+    theta = np.r_[1.0, np.zeros(len(free))]
     for _ in range(steps):
         value, grad, hess = loss(theta)
         step = np.linalg.solve(hess + 1e-6 * np.eye(len(theta)), grad)
@@ -111,7 +121,10 @@ def fit(data: Sequence[Choice], steps: int = 50) -> np.ndarray:
         while size > 1e-4 and loss(theta - size * step)[0] > value:
             size /= 2
         theta = theta - size * step
-    return np.asarray(theta[1:] / max(theta[0], 1e-6))
+    weights = np.zeros(len(FEATURES))
+    weights[free] = theta[1:] / max(theta[0], 1e-6)
+    weights[held] = fixed
+    return weights
 
 
 def main() -> None:

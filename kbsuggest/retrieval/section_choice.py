@@ -73,8 +73,8 @@ class SectionWeights:
 
 
 WEIGHTS = SectionWeights(
-    opening=0.50, repeat=0.70, state_met=1.07, state_contradicted=-1.84, beyond=-0.02, within=-0.46, waiting=-0.04,
-    condition_met=0.55, condition_failed=0.82, distinct=0.31, titled=0.18, measures=0.01,
+    opening=0.56, repeat=0.77, state_met=1.29, state_contradicted=-2.16, beyond=-0.03, within=-0.54, waiting=-0.01,
+    condition_met=0.66, condition_failed=1.00, distinct=0.39, titled=0.23, measures=0.5,
 )  # fmt: skip
 """Fitted by benchmarks/fit_sections.py (see there and README, "Quality", for the sets and figures)."""
 
@@ -133,7 +133,8 @@ def read_case(message: str, today: date | None) -> Case:
         stages=situation.stages or condition_stages(message),
         days=situation.days,
         words=frozenset(tokenize(message)),
-        measures=measures(message),
+        measures=frozenset(f"number:{round(v)}" for v in situation.measures.values())
+        | {m for m in measures(message) if m.startswith("size:")},
     )
 
 
@@ -160,8 +161,7 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
         row["condition_failed"] = float(False in verdicts)
         row["distinct"] = float(len(case.words & heading.words - siblings))
         row["titled"] = float(len(case.words & heading.title - frozenset().union(*(h.title for h in others))))
-        stated = frozenset().union(*(h.measures for h in others))
-        row["measures"] = float(len(case.measures & heading.measures - stated))
+        row["measures"] = float(len(case.measures & heading.measures))
         rows[i] = [row[name] for name in FEATURES]
     return rows
 
