@@ -1,10 +1,11 @@
-"""Which section of an answered article answers the message: the sections' fused scores, plus a few scored
-rules that read the condition a section's heading states against what the customer says about their case
-(`text.situation`). Every rule is about a kind of condition, never about an article: where the order is
-("after shipping", "发货前") against the order state the message gives, a repeat ("A second exchange",
-"第二次换货") against a message about one, an exception or a limit ("doesn't cover", "outside the warranty",
-"不参与价保") against the time the customer has waited compared with the periods the article's opening states,
-and the message's words and sizes that one section states and its siblings do not."""
+"""Which section of an answered article answers the message: the sections' fused scores plus a few weighted
+features that read the conditions a section states against what the customer says about their case
+(`text.situation`). Each is about a kind of condition, never about an article, so it works on any store: where
+the order is ("after shipping", "发货前") against the order state the message gives, a repeat ("A second
+exchange", "第二次换货") against a message about one, an exception ("doesn't cover", "不参与价保") against the time
+the customer has waited, the conditions a section's sentences state ("within 14 days", "超过7个工作日") that the
+customer's facts decide, and the words and sizes of the message that one section states and its siblings do not.
+The weights are fitted (benchmarks/fit_sections.py); `features` shows why a section won."""
 
 from __future__ import annotations
 
@@ -39,16 +40,22 @@ EXCEPTION = re.compile(
     r"|不参与|不在|不能|不支持|无法|缺货|没货|以外|除外",
     re.IGNORECASE,
 )
-PENDING = re.compile(r"\byet\b|\bhasn.?t\b|还没|一直没|尚未|长时间不|迟迟", re.IGNORECASE)
-"""A heading about a case still pending ("Refund not showing yet", "Tracking hasn't updated", "退款一直没到账怎么办"):
-the section for a customer who reports waiting (`situation.EVENTS` "late"); not an exception."""
 """A heading that states an exception or a limit of the article's main rule ("What the warranty doesn't cover",
-"Repairs outside the warranty", "When the new size is out of stock", "不参与价保的情况")."""
+"Repairs outside the warranty", "When the new size is out of stock", "不参与价保的情况")..."""
+PENDING = re.compile(r"\byet\b|\bhasn.?t\b|还没|一直没|尚未|长时间不|迟迟", re.IGNORECASE)
+"""...unless it is about a case still pending ("Refund not showing yet", "退款一直没到账怎么办")."""
 FEATURES = (
-    "opening", "repeat", "state_met", "state_contradicted", "beyond", "within", "waiting", "condition_met",
+    "opening", "repeat", "state_met", "state_contradicted", "within", "condition_met",
     "condition_failed", "distinct", "titled", "measures",
 )  # fmt: skip
-"""What a section's score adds, each times its weight in `WEIGHTS` (`features`)."""
+"""What a section's score adds, each times its weight in `WEIGHTS`:
+opening: the article's first section, which states its main rule;
+repeat: a repeat section, for a message about a repeat (for any other message it is never chosen);
+state_met / state_contradicted: the order states the heading is about hold / cannot hold for the customer's order;
+within: an exception section, for a customer whose elapsed time is within the opening's shortest period;
+condition_met / condition_failed: some sentence's condition holds / fails for the customer's facts;
+distinct / titled: the message's words the section states (its heading states), and no sibling does;
+measures: the customer's body measurements and sizes the section states (inside its ranges too)."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,7 @@ class SectionWeights:
     repeat: float
     state_met: float
     state_contradicted: float
-    beyond: float
     within: float
-    waiting: float
     condition_met: float
     condition_failed: float
     distinct: float
@@ -73,7 +78,7 @@ class SectionWeights:
 
 
 WEIGHTS = SectionWeights(
-    opening=0.56, repeat=0.77, state_met=1.29, state_contradicted=-2.16, beyond=-0.03, within=-0.54, waiting=-0.01,
+    opening=0.56, repeat=0.77, state_met=1.29, state_contradicted=-2.16, within=-0.54,
     condition_met=0.66, condition_failed=1.00, distinct=0.39, titled=0.23, measures=0.5,
 )  # fmt: skip
 """Fitted by benchmarks/fit_sections.py (see there and README, "Quality", for the sets and figures)."""
@@ -85,7 +90,6 @@ class Heading:
 
     repeat: bool
     exception: bool
-    pending: bool
     stages: tuple[int, int] | None  # the order states its heading is about (`situation.STAGE_CONDITIONS`)
     periods: tuple[float, ...]  # calendar days of each duration the section states
     conditions: tuple[str, ...]  # its sentences that state a condition (`situation.decide`)
@@ -99,7 +103,6 @@ def read_heading(section: Section) -> Heading:
     return Heading(
         repeat=bool(REPEAT.search(heading)),
         exception=bool(EXCEPTION.search(heading)) and not PENDING.search(heading),
-        pending=bool(PENDING.search(heading)),
         stages=condition_stages(heading),
         periods=tuple(days for days, _ in durations(section.text)),
         conditions=tuple(u for u in sentences(section.text) if states_condition(u)),
@@ -115,9 +118,7 @@ class Case:
 
     situation: Situation
     repeat: bool
-    waiting: bool  # the customer reports waiting for something (`situation.EVENTS` "late")
     stages: tuple[int, int] | None
-    days: float | None
     words: frozenset[str]
     measures: frozenset[str]
 
@@ -129,9 +130,7 @@ def read_case(message: str, today: date | None) -> Case:
     return Case(
         situation=situation,
         repeat=bool(REPEAT.search(message)),
-        waiting=situation.event == "late",
         stages=situation.stages or condition_stages(message),
-        days=situation.days,
         words=frozenset(tokenize(message)),
         measures=frozenset(f"number:{round(v)}" for v in situation.measures.values())
         | {m for m in measures(message) if m.startswith("size:")},
@@ -152,10 +151,8 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
             (low, high), (first, last) = heading.stages, case.stages
             row["state_met"] = float(low <= first and last <= high)
             row["state_contradicted"] = float(last < low or first > high)
-        if heading.exception and limit is not None and case.days is not None:
-            row["beyond"] = float(case.days > limit)
-            row["within"] = float(case.days <= limit)
-        row["waiting"] = float(heading.pending and case.waiting)
+        if heading.exception and limit is not None and case.situation.days is not None:
+            row["within"] = float(case.situation.days <= limit)
         verdicts = {condition_holds(unit, case.situation) for unit in heading.conditions}
         row["condition_met"] = float(True in verdicts)
         row["condition_failed"] = float(False in verdicts)
