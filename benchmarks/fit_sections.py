@@ -68,7 +68,8 @@ def choices(kb: KnowledgeBase, path: Path) -> list[Choice]:
     finally:
         section_choice.choose = original
     assert len(seen) == len(queries), "one section choice per message"
-    ids = {id(h): s.id for h, s in zip(kb._retriever._headings, kb.sections, strict=True)}
+    retriever = kb._retriever
+    ids = {id(h): s.id for h, s in zip(retriever.headings(np.arange(len(kb.sections))), kb.sections, strict=True)}
     out = []
     for q, answers, (scores, headings, case) in zip(queries, found, seen, strict=True):
         named = [e for e in q.expected if "#" in e]

@@ -80,7 +80,8 @@ class Scored:
 
 
 class Retriever:
-    """Read-only after construction, so one instance serves many threads."""
+    """Read-only after construction (but for a cache of what each answered section's heading states, filled the
+    same by any thread), so one instance serves many threads."""
 
     def __init__(
         self,
@@ -106,7 +107,7 @@ class Retriever:
         self.weights = weights.among(encoders)  # a knowledge base without some encoder still fuses the rest
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
         self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
-        self._headings = tuple(section_choice.read_heading(s) for s in self.sections)
+        self._headings: dict[int, section_choice.Heading] = {}  # read when first answered: ~0.6 ms a section
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
         position = {a: i for i, a in enumerate(self._article_ids)}
@@ -224,9 +225,7 @@ class Retriever:
         for position in ranking[:k]:
             article = allowed_ids[position]
             members = self.members(article)
-            best = int(
-                members[section_choice.choose(section_fused[members], [self._headings[m] for m in members], case)]
-            )
+            best = int(members[section_choice.choose(section_fused[members], self.headings(members), case)])
             answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
         in_scope = bool(answers) and scored.in_scope
         probability = scored.answer_probability if in_scope else 0.0
@@ -256,6 +255,13 @@ class Retriever:
         out = np.full(len(pooled), blended.min() - 1e-3, dtype=np.float32)  # any margin below the last works
         out[candidates] = blended
         return out
+
+    def headings(self, rows: np.ndarray) -> list[section_choice.Heading]:
+        """What the headings of these sections state (`section_choice.read_heading`), read once each."""
+        for row in rows.tolist():
+            if row not in self._headings:
+                self._headings[row] = section_choice.read_heading(self.sections[row])
+        return [self._headings[row] for row in rows.tolist()]
 
     def members(self, article: int) -> np.ndarray:
         """The rows of an article's sections (by its position in the index), in reading order."""
