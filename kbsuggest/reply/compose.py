@@ -17,9 +17,9 @@ from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import Fit, is_item, is_lead_in, pick
 from kbsuggest.reply.promotions import Promotion
-from kbsuggest.reply.situation import Situation, read_situation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.snippet import measures
+from kbsuggest.text.situation import Situation, read_situation
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
 SENTENCES = {"friendly": 4, "formal": 4, "concise": 2}

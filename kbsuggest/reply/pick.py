@@ -12,48 +12,11 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
-from kbsuggest.reply.situation import Situation
 from kbsuggest.retrieval.snippet import best_sentences, sentences
+from kbsuggest.text.situation import Situation, condition_holds, decide
 from kbsuggest.text.tokenize import tokenize
 
-_DAYS = r"(\d+)\s*(business |working )?days?"
-_CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), quantity, op)
-    for pattern, quantity, op in (
-        (r"(?:fewer|less) than " + _DAYS, "days", "lt"),
-        (r"within " + _DAYS, "days", "le"),
-        (r"(?:after|more than|over|longer than) (?:the first )?" + _DAYS, "days", "gt"),
-        (r"(?:hasn't|has not|haven't|have not) \w+ for " + _DAYS, "days", "ge"),
-        (r"until the end of the (next) (business )?day", "days", "le"),
-        (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
-        (r"超过[^\d，。；]{0,4}?(\d+)\s*(个工作日|天)", "days", "gt"),
-        (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
-        (r"before (\d{1,2})\s*(am|pm)", "hour", "lt"),
-        (r"after (\d{1,2})\s*(am|pm)", "hour", "ge"),
-        (r"(\d{1,2}):00()\s*(?:前|之前|以前)", "hour", "lt"),
-        (r"(\d{1,2}):00()\s*(?:后|之后|以后)", "hour", "ge"),
-        (r"(?:over|more than|above) \$(\d+)()", "amount", "gt"),
-        (r"\$(\d+)() or more", "amount", "ge"),
-        (r"(?:under|below|less than) \$(\d+)()", "amount", "lt"),
-        (r"满\s*[¥￥]?(\d+)()", "amount", "ge"),
-        (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
-    )
-)
-_STAGE_CONDITIONS: tuple[tuple[re.Pattern[str], tuple[int, int]], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), stages)
-    for pattern, stages in (
-        (r"while (?:its|the|the order's) status is processing|while the order is in processing", (0, 0)),
-        (r'处理中"?(?:状态)?时', (0, 0)),
-        (r'(?:if|once) the order is already packed|已经是"?已打包', (1, 1)),
-        (r'status moves to packed|once the order is packed|变为"?已打包|进入"?已打包"?状态后', (1, 3)),
-        (r"(?:once|if) (?:an|the|your) (?:order|parcel) has (?:already )?(?:shipped|left)", (2, 3)),
-        (r"has left our warehouse|包裹发出后|已经发出的订单|已发货的订单", (2, 3)),
-        (r"hasn't shipped yet|发货前|还没发货|未发货", (0, 1)),
-    )
-)
-"""Conditions on where the order is (`situation.STATES` positions, first and last); most specific first."""
 _SPANS: tuple[tuple[re.Pattern[str], float | None], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), upper)
     for pattern, upper in (
@@ -91,15 +54,6 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {  # measure -> words naming its table 
 }
 
 
-class Verdict(NamedTuple):
-    """Whether the customer meets a condition, and its limit; `beyond` when the condition is on being past a
-    limit of elapsed time and the customer is ("hasn't updated for 3 business days" to a customer waiting 6)."""
-
-    holds: bool
-    limit: float
-    beyond: bool = False
-
-
 @dataclass(frozen=True)
 class Fit:
     """The table row the customer's measurement falls in: the row's first cell, and the measurement."""
@@ -114,45 +68,6 @@ class Fit:
 class Picked:
     sentences: tuple[str, ...]
     fit: Fit | None = None
-
-
-def decide(unit: str, situation: Situation) -> Verdict | None:
-    """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
-    number of days, an hour, an amount, or the order stage): a `Verdict`; None when it states none the
-    situation decides."""
-    if situation.stages is not None:
-        for pattern, (low, high) in _STAGE_CONDITIONS:
-            if pattern.search(unit):
-                first, last = situation.stages
-                if low <= first and last <= high:
-                    return Verdict(True, float(low))
-                if last < low or first > high:
-                    return Verdict(False, float(low))
-    for pattern, quantity, op in _CONDITIONS:
-        match = pattern.search(unit)
-        if match is None:
-            continue
-        limit = 1.0 if match.group(1) == "next" else float(match.group(1))
-        if quantity == "days":
-            business = bool(match.group(2)) and "天" not in match.group(2)
-            known = situation.business_days if business else situation.days
-        elif quantity == "hour":
-            known = situation.hour
-            limit += 12 if match.group(2).lower() == "pm" and limit < 12 else 0
-        else:
-            known = situation.amounts[-1] if situation.amounts else None
-        if known is None:
-            continue
-        holds = {"lt": known < limit, "le": known <= limit, "gt": known > limit, "ge": known >= limit}[op]
-        return Verdict(holds, limit, quantity == "days" and op in ("gt", "ge") and holds)
-    return None
-
-
-def condition_holds(unit: str, situation: Situation) -> bool | None:
-    """Whether the customer's situation meets the condition `unit` states; None when it states none the
-    situation can decide."""
-    verdict = decide(unit, situation)
-    return verdict.holds if verdict is not None else None
 
 
 def cells(row: str) -> list[tuple[str, str]] | None:

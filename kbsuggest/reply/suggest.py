@@ -15,9 +15,9 @@ from kbsuggest.reply.compose import Block, clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Option, Suggestion
 from kbsuggest.reply.pick import has_fitting_row, situation_decides
 from kbsuggest.reply.promotions import Promotion
-from kbsuggest.reply.situation import Situation, read_situation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
+from kbsuggest.text.situation import Situation, read_situation
 
 CLARIFY_MARGIN = 0.25
 """Ask instead of guessing when the best two articles' fused scores (z-units) are closer than this..."""

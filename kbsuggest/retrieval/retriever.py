@@ -4,11 +4,10 @@ by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -21,9 +20,9 @@ from kbsuggest.index.bm25 import BM25
 from kbsuggest.index.store import VectorStore
 from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
-from kbsuggest.retrieval import confidence, examples, fusion
+from kbsuggest.retrieval import confidence, examples, fusion, section_choice
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
-from kbsuggest.retrieval.snippet import UNIT_CACHE_SIZE, best_sentences, measures
+from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
@@ -40,25 +39,6 @@ PRIORITY_TIE_BREAK = 1e-6
 z-score sums, whose real differences are orders of magnitude larger)."""
 MATCH_DEPTH = 10
 """A section 'matched by' a signal when it ranks in that signal's top MATCH_DEPTH sections."""
-REPEAT = re.compile(
-    r"\b(?:second|again|already (?:used|exchanged|swapped)|still (?:doesn.?t|does not) fit)\b"
-    r"|第二次|第2次|再次|又|换过|还是不",
-    re.IGNORECASE,
-)
-"""A section whose heading is about a repeat ("A second exchange on the same order", "第二次换货") answers only
-a message that speaks of one: "能换大一号吗" is a first exchange."""
-OPENING_BONUS = 0.2
-"""Within an answered article, added to its opening section's fused score (z-units): the opening states the article's
-main rule ("Free size exchange"), later sections its cases and exceptions ("A second exchange on the same order"),
-which restate the customer's words and so draw them on word overlap alone. Together with the body view for signals
-without token vectors (`_retrieve`), section accuracy@1 on the demo store's labelled sets
-(benchmarks/bench_quality.py): dev set 0.743 -> 0.757, draft labels en 0.665 -> 0.671, zh 0.642 -> 0.727. Set on
-those three sets (0.1: 0.748, 0.671, 0.699); the dev set's section labels were written for this measurement.
-A message about a repeat gives the bonus to the repeat sections too (`REPEAT`)."""
-MEASURE_BONUS = 0.5
-"""Within an answered article, each clothing size or number of the message that a section states (inside a
-range too: 175 in "170–178") adds this to the section's fused score (z-units), so "does the M fit someone
-175cm?" is answered from the size table's section, not the article's advice on sizes. Set by hand, not fitted."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +76,12 @@ class Scored:
     features: dict[str, float]
     in_scope: bool = False  # the in-scope model does not call for escalation
     answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
+    today: date | None = None  # the day dates in the message count to (`Filters.today`, else the current day)
 
 
 class Retriever:
-    """Read-only after construction, so one instance serves many threads."""
+    """Read-only after construction (but for a cache of what each answered section's heading states, filled the
+    same by any thread), so one instance serves many threads."""
 
     def __init__(
         self,
@@ -125,9 +107,7 @@ class Retriever:
         self.weights = weights.among(encoders)  # a knowledge base without some encoder still fuses the rest
         self._order, self._starts, self._article_ids = fusion.article_groups([s.article_id for s in self.sections])
         self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
-        self._opening = np.zeros(len(self.sections))
-        self._opening[self._order[self._starts]] = 1.0  # each article's first section
-        self._repeat = np.array([bool(REPEAT.search(" ".join(s.heading_path[1:]))) for s in self.sections], dtype=bool)
+        self._headings: dict[int, section_choice.Heading] = {}  # read when first answered: ~0.6 ms a section
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
         position = {a: i for i, a in enumerate(self._article_ids)}
@@ -201,7 +181,7 @@ class Retriever:
         probability = confidence.answer_probability(features, language) if in_scope else 0.0
         return Scored(
             text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features,
-            in_scope=in_scope, answer_probability=probability,
+            in_scope=in_scope, answer_probability=probability, today=filters.today or date.today(),
         )  # fmt: skip
 
     @staticmethod
@@ -239,21 +219,13 @@ class Retriever:
         # Inside an answered article, a signal without token vectors picks a section by its body view: USE's
         # vector of a heading alone draws questions to question-shaped headings ("发票信息有误怎么办").
         section_fused = self._section_fused({**ranked, **scored.bodies}, ranked_articles, language)
-        section_fused = section_fused + OPENING_BONUS * self._opening
-        if REPEAT.search(text):  # a message about a repeat is the case its section opens with
-            section_fused = section_fused + OPENING_BONUS * self._repeat
-        else:
-            section_fused = np.where(self._repeat, section_fused - np.inf, section_fused)
+        case = section_choice.read_case(text, scored.today)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
         answers = []
         for position in ranking[:k]:
             article = allowed_ids[position]
-            members = self._order[self._starts[article] : self._starts[article] + self._count(article)]
-            scores = section_fused[members]
-            if asked:
-                stated = [len(asked & _stated_measures(self.sections[m].text)) for m in members]
-                scores = scores + MEASURE_BONUS * np.array(stated)
-            best = int(members[np.argmax(scores)])  # a repeat-only article keeps its first
+            members = self.members(article)
+            best = int(members[section_choice.choose(section_fused[members], self.headings(members), case)])
             answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
         in_scope = bool(answers) and scored.in_scope
         probability = scored.answer_probability if in_scope else 0.0
@@ -284,9 +256,18 @@ class Retriever:
         out[candidates] = blended
         return out
 
-    def _count(self, article: int) -> int:
+    def headings(self, rows: np.ndarray) -> list[section_choice.Heading]:
+        """What the headings of these sections state (`section_choice.read_heading`), read once each."""
+        for row in rows.tolist():
+            if row not in self._headings:
+                self._headings[row] = section_choice.read_heading(self.sections[row])
+        return [self._headings[row] for row in rows.tolist()]
+
+    def members(self, article: int) -> np.ndarray:
+        """The rows of an article's sections (by its position in the index), in reading order."""
         end = self._starts[article + 1] if article + 1 < len(self._starts) else len(self.sections)
-        return int(end - self._starts[article])
+        members: np.ndarray = self._order[self._starts[article] : end]
+        return members
 
     def _dense(self, store: VectorStore, vector: np.ndarray) -> np.ndarray:
         """Cosine of every row: the best DENSE_CANDIDATES from FAISS, the rest as the last of those."""
@@ -371,12 +352,6 @@ def one_openmp_thread() -> Any:
     vectors takes 0.3 ms on one thread and 1.3 ms on two (idle machine). OpenMP's limit belongs to the
     calling thread, so no other thread is affected; setting and restoring it costs ~10 microseconds."""
     return _openmp().limit(limits=1)
-
-
-@lru_cache(maxsize=UNIT_CACHE_SIZE)
-def _stated_measures(text: str) -> frozenset[str]:
-    """The sizes and numbers a section states, every number inside its ranges included (`snippet.measures`)."""
-    return measures(text, ranges=True)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

@@ -126,21 +126,34 @@ def test_confidence_is_calibrated_on_english_demo_messages_never_fitted_on(demo_
 
 def test_the_section_answering_a_first_request_is_the_rule_not_its_exception(demo_kb: KnowledgeBase) -> None:
     """Exceptions ("a second exchange", "when the new size is out of stock") restate the customer's words; the
-    opening rule answers a first request. Measured section accuracy@1 (benchmarks/bench_quality.py): dev set 0.757,
-    draft labels 0.671 (en) and 0.727 (zh); before USE picked sections by their bodies and openings were favoured:
-    0.743, 0.665, 0.642."""
+    opening rule answers a first request, the repeat and order-state sections the customers whose case they are
+    (`retrieval.section_choice`). Measured section accuracy@1 (benchmarks/bench_quality.py): dev set 0.771,
+    draft labels 0.725 (en) and 0.778 (zh); with the hand-set bonuses before: 0.757, 0.671, 0.727."""
     from kbsuggest.evaluation import DEPTH, read_queries, score
 
     today = Filters(today=date(2026, 12, 1))
     for message, section in (
         ("亲，衣服收到了尺码不合适，能换大一号吗", "exchanges-zh#免费换尺码"),
         ("jacket doesnt fit, can i get a bigger size?", "exchanges#free-size-exchange"),
+        ("已经换过一次码了 换回来的还是不合适", "exchanges-zh#第二次换货"),
+        (
+            "already used my free exchange on this order and the new size STILL doesn't fit",
+            "exchanges#a-second-exchange-on-the-same-order",
+        ),
+        (
+            "my parcel shipped on Nov 28, can it go to my office address instead?",
+            "address-changes#changing-the-address-after-shipping",
+        ),
+        (
+            "typo in my street number, order still says Processing",
+            "address-changes#changing-the-address-before-shipping",
+        ),
     ):
         article = section.split("#")[0]
         answers = demo_kb.search(message, k=5, filters=today)
         assert next(a.section_id for a in answers if a.article_id == article) == section
     root = Path(__file__).parents[2]
-    for name, floor in (("tests/data/demo_queries.jsonl", 0.75), ("benchmarks/data/drafts_zh.jsonl", 0.70)):
+    for name, floor in (("tests/data/demo_queries.jsonl", 0.765), ("benchmarks/data/drafts_zh.jsonl", 0.77)):
         queries = read_queries(root / name)
         report = score(queries, demo_kb.suggest_many([q.query for q in queries], k=DEPTH, filters=today), 3)
         assert report.section_accuracy_at_1 is not None and report.section_accuracy_at_1 >= floor, name

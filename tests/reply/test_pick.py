@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from kbsuggest.reply.pick import Picked, condition_holds, pick, render_row, renderings
-from kbsuggest.reply.situation import read_situation
 from kbsuggest.retrieval.snippet import measures
+from kbsuggest.text.situation import read_situation
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
 REFUND_LATE = (

@@ -275,7 +275,7 @@ def test_an_article_answers_a_message_with_measurements_from_the_section_that_st
     root = write_versioned_kb(tmp_path / "kb", MARKERS[0], articles=20)
     (root / "sizing.md").write_text(SIZES, encoding="utf-8")
     kb = KnowledgeBase.build(root, tmp_path / "ix", settings=HASHING)
-    best = next(a for a in kb.search("does the M fit someone 175cm?") if a.article_id == "sizing")
+    best = next(a for a in kb.search("I am 175cm with a 96cm chest, does the M fit?") if a.article_id == "sizing")
     assert best.anchor == "tops-and-jackets" and "170–178" in best.snippet  # the advice section without the bonus
     advice = next(a for a in kb.search("between two sizes, which one?") if a.article_id == "sizing")
     assert advice.anchor == "choosing-between-two-sizes"  # without measurements, the words decide

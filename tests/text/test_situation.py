@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from kbsuggest.reply.situation import read_hour, read_situation
+from kbsuggest.text.situation import condition_stages, durations, read_hour, read_situation
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,29 @@ def test_chinese_clock_times_in_words() -> None:
         10.25,
         17.5,
     ]
+
+
+@pytest.mark.parametrize(
+    ("heading", "stages"),
+    [
+        ("Changing the address before shipping", (0, 1)),
+        ("Changing the address after shipping", (2, 3)),
+        ("If the order has already shipped", (2, 3)),
+        ("Parcel shows delivered but didn't arrive", (3, 3)),
+        ("发货前修改地址", (0, 1)),
+        ("发货后修改地址", (2, 3)),
+        ("订单已经发货", (2, 3)),
+        ("显示已签收但没收到", (3, 3)),
+        ("A wrong or incomplete address", None),
+        ("地址填写错误或不完整", None),
+    ],
+)
+def test_a_heading_states_the_order_states_it_is_about(heading: str, stages: tuple[int, int] | None) -> None:
+    assert condition_stages(heading) == stages
+
+
+def test_durations_read_years_and_whole_words_only() -> None:
+    assert [days for days, _ in durations("1 year for apparel, 2 years for electronics, 两年")] == [365, 730, 730]
+    assert durations("a seam that delaminates") == []  # "a" + "min" inside a word is no minute
+    assert durations("2026年11月") == []  # a year, not 2026 years
+    assert read_situation("seam peeling after 14 months").days == 420

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 WEEK_DAYS = 7
 BUSINESS_PER_WEEK = 5
@@ -14,10 +15,11 @@ _ZH_NUMBER = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六":
 _NUM = r"(\d+(?:\.\d+)?|[一两二三四五六七八九十]+|a|an|one|two|three|four|five|six)"
 _EN_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _DURATION = re.compile(
-    _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜|months?|(?<=个)月"
-    r"|hours?|hrs?|小时|minutes?|mins?|分钟)",
+    r"(?<![a-z])" + _NUM + r"\s*(?:个)?\s*(business days?|working days?|工作日|days?|天|weeks?|wks?|周|星期|个?礼拜"
+    r"|months?|(?<=个)月|years?|年(?![\d一二三四五六七八九十]+月)|hours?|hrs?|小时|minutes?|mins?|分钟)(?![a-z])",
     re.IGNORECASE,
 )
+"""A duration, its number and unit whole words: "delaminates" states no minute."""
 _YESTERDAY = re.compile(r"\byesterday\b|昨天", re.IGNORECASE)
 _JUST_NOW = re.compile(r"\bthis morning\b|\bjust now\b|今天早上|今早|今天上午|刚刚|刚才", re.IGNORECASE)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -46,6 +48,8 @@ _AHEAD = timedelta(days=183)
 """A date without a year up to this far ahead is a date to come ("arrives by Dec 5"), not last year's."""
 _MID_MONTH = 15
 """The day a month named without one counts from ("bought it in January 2025")."""
+_MAX_YEARS = 100
+"""A number of years at least this large is a year ("2026年"), not a duration."""
 STATES = ("processing", "packed", "shipped", "delivered")
 """Where an order is, in the order it gets there; a situation holds the range of these it can be in."""
 _STATE_WORDS: tuple[tuple[tuple[int, int], re.Pattern[str]], ...] = tuple(
@@ -58,6 +62,27 @@ _STATE_WORDS: tuple[tuple[tuple[int, int], re.Pattern[str]], ...] = tuple(
         ((0, 1), r"未发货|没发货|没有发货"),
     )
 )
+STAGE_CONDITIONS: tuple[tuple[re.Pattern[str], tuple[int, int]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), stages)
+    for pattern, stages in (
+        (r"while (?:its|the|the order's) status is processing|while the order is in processing", (0, 0)),
+        (r'处理中"?(?:状态)?时', (0, 0)),
+        (r'(?:if|once) the order is already packed|已经是"?已打包', (1, 1)),
+        (r'status moves to packed|once the order is packed|变为"?已打包|进入"?已打包"?状态后', (1, 3)),
+        (r"(?:once|if) (?:an|the|your) (?:order|parcel) has (?:already )?(?:shipped|left)", (2, 3)),
+        (r"has left our warehouse|包裹发出后|已经发出的订单|已发货的订单", (2, 3)),
+        (r"hasn't shipped yet|发货前|还没发货|未发货", (0, 1)),
+        (r"\bbefore (?:it |the order |your order )?(?:ships|shipping|shipped)\b", (0, 1)),
+        (
+            r"\b(?:after|once) (?:it |the order |your order )?(?:ships|shipping|shipped)\b|has already shipped"
+            r"|发货后|已经发货|订单已发货",
+            (2, 3),
+        ),
+        (r"\bshows delivered\b|显示已签收", (3, 3)),
+    )
+)
+"""Conditions on where the order is (STATES positions, first and last), as a section heading or a sentence
+states them ("Changing the address after shipping", "While the status is Processing"); most specific first."""
 _NEGATION = re.compile(r"(?:n'?t|\bnot|\bnever|没有?|未|还没)\s*(?:yet\s+|been\s+)?$", re.IGNORECASE)
 """Before a state word, a denial: "hasn't shipped", "还没收到" place the order before that state."""
 _AMOUNT = re.compile(
@@ -153,15 +178,11 @@ def _number(text: str) -> float:
     return float(text)
 
 
-def _elapsed(message: str, today: date | None) -> tuple[float, float] | None:
-    """(calendar days, business days) of the longest duration the message states, or since the earliest date
-    it names (counted to `today`; without one, dates are not read), or None."""
-    best: tuple[float, float] | None = None
-    if today is not None:
-        for day in _dates(message, today):
-            if best is None or (today - day).days > best[0]:
-                best = (float((today - day).days), float(_business_days(day, today)))
-    for value, unit in _DURATION.findall(message):
+def durations(text: str) -> list[tuple[float, float]]:
+    """(calendar days, business days) of each duration `text` states: "3 weeks", "10 business days", "1 year",
+    "7个工作日", "两个月"; a four-digit number of years is a year ("2026年"), not a duration."""
+    found = []
+    for value, unit in _DURATION.findall(text):
         n, unit = _number(value), unit.lower()
         if unit.startswith(("hour", "hr", "小时")):
             days = (n / 24, n / 24)
@@ -173,8 +194,25 @@ def _elapsed(message: str, today: date | None) -> tuple[float, float] | None:
             days = (n * WEEK_DAYS, n * BUSINESS_PER_WEEK)
         elif unit.startswith("month") or unit.endswith("月"):
             days = (n * 30, n * 30 * BUSINESS_PER_WEEK / WEEK_DAYS)
+        elif unit.startswith("year") or unit == "年":
+            if n >= _MAX_YEARS:
+                continue
+            days = (n * 365, n * 365 * BUSINESS_PER_WEEK / WEEK_DAYS)
         else:
             days = (n, n * BUSINESS_PER_WEEK / WEEK_DAYS)
+        found.append(days)
+    return found
+
+
+def _elapsed(message: str, today: date | None) -> tuple[float, float] | None:
+    """(calendar days, business days) of the longest duration the message states, or since the earliest date
+    it names (counted to `today`; without one, dates are not read), or None."""
+    best: tuple[float, float] | None = None
+    if today is not None:
+        for day in _dates(message, today):
+            if best is None or (today - day).days > best[0]:
+                best = (float((today - day).days), float(_business_days(day, today)))
+    for days in durations(message):
         if best is None or days[0] > best[0]:
             best = days
     if best is None and _YESTERDAY.search(message):
@@ -250,6 +288,11 @@ def _stages(message: str) -> tuple[int, int] | None:
     return (reached[0], max(reached[0], min(reached[1], cap if cap is not None else reached[1])))
 
 
+def condition_stages(text: str) -> tuple[int, int] | None:
+    """The order states a condition in `text` is about (`STAGE_CONDITIONS`), or None when it states none."""
+    return next((stages for pattern, stages in STAGE_CONDITIONS if pattern.search(text)), None)
+
+
 def _measures(message: str) -> dict[str, float]:
     """Body measurements in cm, each given to the nearest body-part word whose usual range holds it (a word
     before the number wins a tie); a number in the height range with no such word is a height."""
@@ -311,3 +354,80 @@ def read_situation(message: str, today: date | None = None) -> Situation:
         measures=_measures(message),
         stages=_stages(message),
     )
+
+
+_DAYS = r"(\d+)\s*(business |working )?days?"
+_CONDITIONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), quantity, op)
+    for pattern, quantity, op in (
+        (r"(?:fewer|less) than " + _DAYS, "days", "lt"),
+        (r"within " + _DAYS, "days", "le"),
+        (r"(?:after|more than|over|longer than) (?:the first )?" + _DAYS, "days", "gt"),
+        (r"(?:hasn't|has not|haven't|have not) \w+ for " + _DAYS, "days", "ge"),
+        (r"until the end of the (next) (business )?day", "days", "le"),
+        (r"(?:没|未|不)超过\s*(\d+)\s*(个工作日)", "days", "le"),
+        (r"超过[^\d，。；]{0,4}?(\d+)\s*(个工作日|天)", "days", "gt"),
+        (r"(\d+)\s*(个工作日|天)(?:之内|以内|内)", "days", "le"),
+        (r"before (\d{1,2})\s*(am|pm)", "hour", "lt"),
+        (r"after (\d{1,2})\s*(am|pm)", "hour", "ge"),
+        (r"(\d{1,2}):00()\s*(?:前|之前|以前)", "hour", "lt"),
+        (r"(\d{1,2}):00()\s*(?:后|之后|以后)", "hour", "ge"),
+        (r"(?:over|more than|above) \$(\d+)()", "amount", "gt"),
+        (r"\$(\d+)() or more", "amount", "ge"),
+        (r"(?:under|below|less than) \$(\d+)()", "amount", "lt"),
+        (r"满\s*[¥￥]?(\d+)()", "amount", "ge"),
+        (r"(?:不足|未满)\s*[¥￥]?(\d+)()", "amount", "lt"),
+    )
+)
+
+
+class Verdict(NamedTuple):
+    """Whether the customer meets a condition, and its limit; `beyond` when the condition is on being past a
+    limit of elapsed time and the customer is ("hasn't updated for 3 business days" to a customer waiting 6)."""
+
+    holds: bool
+    limit: float
+    beyond: bool = False
+
+
+def decide(unit: str, situation: Situation) -> Verdict | None:
+    """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
+    number of days, an hour, an amount, or the order stage): a `Verdict`; None when it states none the
+    situation decides."""
+    condition = condition_stages(unit) if situation.stages is not None else None
+    if situation.stages is not None and condition is not None:
+        (low, high), (first, last) = condition, situation.stages
+        if low <= first and last <= high:
+            return Verdict(True, float(low))
+        if last < low or first > high:
+            return Verdict(False, float(low))
+    for pattern, quantity, op in _CONDITIONS:
+        match = pattern.search(unit)
+        if match is None:
+            continue
+        limit = 1.0 if match.group(1) == "next" else float(match.group(1))
+        if quantity == "days":
+            business = bool(match.group(2)) and "天" not in match.group(2)
+            known = situation.business_days if business else situation.days
+        elif quantity == "hour":
+            known = situation.hour
+            limit += 12 if match.group(2).lower() == "pm" and limit < 12 else 0
+        else:
+            known = situation.amounts[-1] if situation.amounts else None
+        if known is None:
+            continue
+        holds = {"lt": known < limit, "le": known <= limit, "gt": known > limit, "ge": known >= limit}[op]
+        return Verdict(holds, limit, quantity == "days" and op in ("gt", "ge") and holds)
+    return None
+
+
+def states_condition(unit: str) -> bool:
+    """Whether `unit` states a condition `decide` reads (on time, hour, amount or order state)."""
+    return condition_stages(unit) is not None or any(p.search(unit) for p, _, _ in _CONDITIONS)
+
+
+def condition_holds(unit: str, situation: Situation) -> bool | None:
+    """Whether the customer's situation meets the condition `unit` states; None when it states none the
+    situation can decide."""
+    verdict = decide(unit, situation)
+    return verdict.holds if verdict is not None else None
