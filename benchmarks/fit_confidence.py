@@ -8,7 +8,7 @@ reject); never fitted on the shared real sets (tweets / JD chats), on which the 
 
     .venv/bin/python benchmarks/fit_confidence.py [--shared ../shared/eval]
 
-Features: confidence.CONFIDENCE_FEATURES of each message (pooled-cosine signals). Targets: P(in scope), and
+Features: confidence.MODEL_FEATURES[language] of each message (pooled-cosine signals). Targets: P(in scope), and
 P(first answer right) where out-of-scope messages count as wrong. Logistic regression with a small L2
 penalty, fitted by Newton's method on standardised features. A suggestion reports confidence 0 for a message
 escalated as no_answer, so the answer model is fitted either on all messages or on those the in-scope model and its
@@ -33,7 +33,7 @@ import numpy as np
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.evaluation import LabelledQuery, read_queries
-from kbsuggest.retrieval.confidence import CONFIDENCE_FEATURES
+from kbsuggest.retrieval.confidence import MODEL_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
@@ -145,10 +145,12 @@ def cross_validated(
     return p_in, confidence
 
 
-def features(kb: KnowledgeBase, queries: list[LabelledQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Confidence features, in-scope labels and first-answer-right labels of `queries`."""
+def features(
+    kb: KnowledgeBase, queries: list[LabelledQuery], language: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Confidence features of `language`'s models, in-scope labels and first-answer-right labels of `queries`."""
     retrievals = [r for _, r, _, _ in kb._retrieve([q.query for q in queries], 1, None, [()] * len(queries))]
-    x = np.array([[r.features[f] for f in CONFIDENCE_FEATURES] for r in retrievals])
+    x = np.array([[r.features[f] for f in MODEL_FEATURES[language]] for r in retrievals])
     in_scope = np.array([bool(q.expected) for q in queries], dtype=float)
     right = np.array(
         [
@@ -172,8 +174,8 @@ def main() -> None:
     for language, (folder, fitted_on, held_out) in SETS.items():
         with tempfile.TemporaryDirectory() as tmp:
             kb = KnowledgeBase.build(args.shared / folder / "articles", tmp, encoders=encoders)
-            x, in_scope, right = features(kb, [q for name in fitted_on for q in read_queries(path(name))])
-            x_out, in_out, right_out = features(kb, read_queries(path(held_out)))
+            x, in_scope, right = features(kb, [q for name in fitted_on for q in read_queries(path(name))], language)
+            x_out, in_out, right_out = features(kb, read_queries(path(held_out)), language)
         print(f"\n## {language}: escalation threshold")
         quantile = escalation_rule(x, in_scope)
         cv = {kept_only: cross_validated(x, in_scope, right, quantile, kept_only) for kept_only in (False, True)}
@@ -190,7 +192,8 @@ def main() -> None:
         for name, model in (("IN_SCOPE_MODELS", in_model), ("ANSWER_MODELS", answer_model)):
             mean, scale, coef, intercept = model
             print(
-                f"{name}[{language!r}] = LogisticModel(mean={tuple(round(float(v), 4) for v in mean)}, "
+                f"{name}[{language!r}] = LogisticModel(features=MODEL_FEATURES[{language!r}], "
+                f"mean={tuple(round(float(v), 4) for v in mean)}, "
                 f"scale={tuple(round(float(v), 4) for v in scale)}, "
                 f"coef={tuple(round(float(v), 4) for v in coef)}, intercept={intercept:.4f})"
             )

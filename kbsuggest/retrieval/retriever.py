@@ -5,6 +5,7 @@ by metadata; plus the features the confidence models read."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import confidence, examples, fusion
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
+from kbsuggest.retrieval.prototypes import OFF_KB_PROTOTYPES
 from kbsuggest.retrieval.snippet import UNIT_CACHE_SIZE, best_sentences, measures
 from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
@@ -99,7 +101,8 @@ class Scored:
 
 
 class Retriever:
-    """Read-only after construction, so one instance serves many threads."""
+    """Read-only after construction (but for the prototypes' vectors, encoded once under a lock on first use), so
+    one instance serves many threads."""
 
     def __init__(
         self,
@@ -130,6 +133,8 @@ class Retriever:
         self._repeat = np.array([bool(REPEAT.search(" ".join(s.heading_path[1:]))) for s in self.sections], dtype=bool)
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
+        self._prototypes: dict[str, np.ndarray] = {}  # per language, `_prototype_vectors`
+        self._prototypes_lock = threading.Lock()
         position = {a: i for i, a in enumerate(self._article_ids)}
         self._phrasings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, vectors in phrasings.vectors.items():
@@ -196,13 +201,30 @@ class Retriever:
             self.weights,
         )
         coverage = self.lexical.coverage(tokens)
-        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
+        prototypes = self._prototype_vectors(language)
+        prototype_top = None
+        if prototypes is not None:
+            prototype_top = float(np.max(prototypes @ query[confidence.confidence_signal(language)].vector))
+        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage, prototype_top)
         in_scope = not confidence.should_escalate(features, language)
         probability = confidence.answer_probability(features, language) if in_scope else 0.0
         return Scored(
             text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features,
             in_scope=in_scope, answer_probability=probability,
         )  # fmt: skip
+
+    def _prototype_vectors(self, language: Language) -> np.ndarray | None:
+        """The vectors of `OFF_KB_PROTOTYPES[language]` under the confidence signal, or None when it has none;
+        encoded on first use, not at construction (a knowledge base that answers no message in the language never
+        encodes them)."""
+        if language not in OFF_KB_PROTOTYPES:
+            return None
+        with self._prototypes_lock:
+            if language not in self._prototypes:
+                encoder = self.encoders[confidence.confidence_signal(language)]
+                texts = [encoder_text(normalize_query(p)) for p in OFF_KB_PROTOTYPES[language]]
+                self._prototypes[language] = encoder.encode_queries(texts)
+            return self._prototypes[language]
 
     @staticmethod
     def _ranked_names(query: Mapping[str, _Encoded]) -> list[str]:
