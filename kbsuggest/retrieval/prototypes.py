@@ -2,9 +2,9 @@
 
 Written from general e-commerce knowledge (not from any evaluation set): price matching, memberships, installation,
 stock, product use and specifications, jobs, bulk orders, marketplace sellers and the like. A message closer to one of
-these than to every section of the knowledge base is likely out of scope (`confidence.CONFIDENCE_FEATURES`'
-"off_kb"); a knowledge base that does have, say, an installation article draws such a message closer to that article,
-so it stays answerable. Chinese has none: a list written the same way was measured and not kept (confidence.py).
+these than to every section of the knowledge base is likely out of scope (`confidence.OFF_KB`); a knowledge base that
+does have, say, an installation article draws such a message closer to that article, so it stays answerable. Chinese
+has none: a list written the same way was measured and not kept (confidence.py).
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class Retrieval:
     text: str
     language: Language
     answers: tuple[Answer, ...]
-    features: dict[str, float]  # what the confidence models read (`confidence.CONFIDENCE_FEATURES`)
+    features: dict[str, float]  # what the confidence models read (`confidence.IN_SCOPE_FEATURES`)
     fused: np.ndarray  # article scores of the allowed articles, best first
     in_scope: bool = False  # some answer, and the in-scope model does not call for escalation
     answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
