@@ -8,7 +8,8 @@ reject); never fitted on the shared real sets (tweets / JD chats), on which the 
 
     .venv/bin/python benchmarks/fit_confidence.py [--shared ../shared/eval]
 
-Features: confidence.CONFIDENCE_FEATURES of each message (pooled-cosine signals). Targets: P(in scope), and
+Features of each message (pooled-cosine signals): the in-scope model reads confidence.IN_SCOPE_FEATURES[language],
+the answer model its first columns, confidence.CONFIDENCE_FEATURES. Targets: P(in scope), and
 P(first answer right) where out-of-scope messages count as wrong. Logistic regression with a small L2
 penalty, fitted by Newton's method on standardised features. A suggestion reports confidence 0 for a message
 escalated as no_answer, so the answer model is fitted either on all messages or on those the in-scope model and its
@@ -33,7 +34,7 @@ import numpy as np
 from kbsuggest import KnowledgeBase
 from kbsuggest.config import Settings
 from kbsuggest.evaluation import LabelledQuery, read_queries
-from kbsuggest.retrieval.confidence import CONFIDENCE_FEATURES
+from kbsuggest.retrieval.confidence import CONFIDENCE_FEATURES, IN_SCOPE_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
@@ -46,6 +47,9 @@ MAX_WRONGLY_ESCALATED = 0.08
 """Under the 10% of answerable messages that issue 14 allows to be handed over as no_answer: held-out estimates
 move on unseen messages."""
 
+
+ANSWER_COLUMNS = len(CONFIDENCE_FEATURES)
+"""The answer model reads the first columns of the in-scope model's features (IN_SCOPE_FEATURES start with them)."""
 
 Model = tuple[np.ndarray, np.ndarray, np.ndarray, float]
 """A fitted logistic regression: feature means, scales, coefficients, intercept."""
@@ -122,14 +126,14 @@ def fit_both(
     in_model = fit(x, in_scope)
     below = threshold(predict(in_model, x), in_scope, quantile)
     kept = predict(in_model, x) >= below if kept_only else np.ones(len(x), dtype=bool)
-    return in_model, below, fit(x[kept], right[kept])
+    return in_model, below, fit(x[kept, :ANSWER_COLUMNS], right[kept])
 
 
 def apply(models: tuple[Model, float, Model], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """P(in scope), and `confidence` as a suggestion reports it (0 when escalated as no_answer)."""
     in_model, below, answer_model = models
     p_in = predict(in_model, x)
-    return p_in, np.where(p_in < below, 0.0, predict(answer_model, x))
+    return p_in, np.where(p_in < below, 0.0, predict(answer_model, x[:, :ANSWER_COLUMNS]))
 
 
 def cross_validated(
@@ -145,10 +149,12 @@ def cross_validated(
     return p_in, confidence
 
 
-def features(kb: KnowledgeBase, queries: list[LabelledQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Confidence features, in-scope labels and first-answer-right labels of `queries`."""
+def features(
+    kb: KnowledgeBase, queries: list[LabelledQuery], language: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IN_SCOPE_FEATURES[language] of `queries`, their in-scope labels and first-answer-right labels."""
     retrievals = [r for _, r, _, _ in kb._retrieve([q.query for q in queries], 1, None, [()] * len(queries))]
-    x = np.array([[r.features[f] for f in CONFIDENCE_FEATURES] for r in retrievals])
+    x = np.array([[r.features[f] for f in IN_SCOPE_FEATURES[language]] for r in retrievals])
     in_scope = np.array([bool(q.expected) for q in queries], dtype=float)
     right = np.array(
         [
@@ -172,8 +178,8 @@ def main() -> None:
     for language, (folder, fitted_on, held_out) in SETS.items():
         with tempfile.TemporaryDirectory() as tmp:
             kb = KnowledgeBase.build(args.shared / folder / "articles", tmp, encoders=encoders)
-            x, in_scope, right = features(kb, [q for name in fitted_on for q in read_queries(path(name))])
-            x_out, in_out, right_out = features(kb, read_queries(path(held_out)))
+            x, in_scope, right = features(kb, [q for name in fitted_on for q in read_queries(path(name))], language)
+            x_out, in_out, right_out = features(kb, read_queries(path(held_out)), language)
         print(f"\n## {language}: escalation threshold")
         quantile = escalation_rule(x, in_scope)
         cv = {kept_only: cross_validated(x, in_scope, right, quantile, kept_only) for kept_only in (False, True)}
@@ -187,10 +193,14 @@ def main() -> None:
         in_model, below, answer_model = fit_both(x, in_scope, right, quantile, kept_only)
         print(f"chosen quantile {quantile:.2f}: ESCALATE_BELOW[{language!r}] = {below:.3f}")
         print(f"answer model fitted on {'the kept' if kept_only else 'all'} messages (lower held-out ECE)")
-        for name, model in (("IN_SCOPE_MODELS", in_model), ("ANSWER_MODELS", answer_model)):
+        for name, model, read in (
+            ("IN_SCOPE_MODELS", in_model, f"IN_SCOPE_FEATURES[{language!r}]"),
+            ("ANSWER_MODELS", answer_model, "CONFIDENCE_FEATURES"),
+        ):
             mean, scale, coef, intercept = model
             print(
-                f"{name}[{language!r}] = LogisticModel(mean={tuple(round(float(v), 4) for v in mean)}, "
+                f"{name}[{language!r}] = LogisticModel(features={read}, "
+                f"mean={tuple(round(float(v), 4) for v in mean)}, "
                 f"scale={tuple(round(float(v), 4) for v in scale)}, "
                 f"coef={tuple(round(float(v), 4) for v in coef)}, intercept={intercept:.4f})"
             )

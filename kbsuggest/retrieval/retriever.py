@@ -4,6 +4,7 @@ by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from kbsuggest.index.tokens import TokenStore
 from kbsuggest.index.views import SECTION_VIEWS
 from kbsuggest.retrieval import confidence, examples, fusion, section_choice
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
+from kbsuggest.retrieval.prototypes import OFF_KB_PROTOTYPES
 from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
@@ -54,7 +56,7 @@ class Retrieval:
     text: str
     language: Language
     answers: tuple[Answer, ...]
-    features: dict[str, float]  # what the confidence models read (`confidence.CONFIDENCE_FEATURES`)
+    features: dict[str, float]  # what the confidence models read (`confidence.IN_SCOPE_FEATURES`)
     fused: np.ndarray  # article scores of the allowed articles, best first
     in_scope: bool = False  # some answer, and the in-scope model does not call for escalation
     answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
@@ -81,7 +83,8 @@ class Scored:
 
 class Retriever:
     """Read-only after construction (but for a cache of what each answered section's heading states, filled the
-    same by any thread), so one instance serves many threads."""
+    same by any thread, and the prototypes' vectors, encoded once under a lock on first use), so one instance
+    serves many threads."""
 
     def __init__(
         self,
@@ -110,6 +113,8 @@ class Retriever:
         self._headings: dict[int, section_choice.Heading] = {}  # read when first answered: ~0.6 ms a section
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
         self.example_weights = example_weights
+        self._prototypes: dict[str, np.ndarray] = {}  # per language, `_prototype_vectors`
+        self._prototypes_lock = threading.Lock()
         position = {a: i for i, a in enumerate(self._article_ids)}
         self._phrasings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, vectors in phrasings.vectors.items():
@@ -176,13 +181,30 @@ class Retriever:
             self.weights,
         )
         coverage = self.lexical.coverage(tokens)
-        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage)
+        prototypes = self._prototype_vectors(language)
+        prototype_top = None
+        if prototypes is not None:
+            prototype_top = float(np.max(prototypes @ query[confidence.confidence_signal(language)].vector))
+        features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage, prototype_top)
         in_scope = not confidence.should_escalate(features, language)
         probability = confidence.answer_probability(features, language) if in_scope else 0.0
         return Scored(
             text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features,
             in_scope=in_scope, answer_probability=probability, today=filters.today or date.today(),
         )  # fmt: skip
+
+    def _prototype_vectors(self, language: Language) -> np.ndarray | None:
+        """The vectors of `OFF_KB_PROTOTYPES[language]` under the confidence signal, or None when it has none;
+        encoded on first use, not at construction (a knowledge base that answers no message in the language never
+        encodes them)."""
+        if language not in OFF_KB_PROTOTYPES:
+            return None
+        with self._prototypes_lock:
+            if language not in self._prototypes:
+                encoder = self.encoders[confidence.confidence_signal(language)]
+                texts = [encoder_text(normalize_query(p)) for p in OFF_KB_PROTOTYPES[language]]
+                self._prototypes[language] = encoder.encode_queries(texts)
+            return self._prototypes[language]
 
     @staticmethod
     def _ranked_names(query: Mapping[str, _Encoded]) -> list[str]:

@@ -10,8 +10,10 @@ import pytest
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from kbsuggest import Filters, KnowledgeBase
+from kbsuggest.encoders.hashing import HashingEncoder
 from kbsuggest.errors import InputError
 from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval.prototypes import OFF_KB_PROTOTYPES
 from kbsuggest.retrieval.retriever import one_openmp_thread
 from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.tokenize import tokenize
@@ -279,3 +281,40 @@ def test_an_article_answers_a_message_with_measurements_from_the_section_that_st
     assert best.anchor == "tops-and-jackets" and "170–178" in best.snippet  # the advice section without the bonus
     advice = next(a for a in kb.search("between two sizes, which one?") if a.article_id == "sizing")
     assert advice.anchor == "choosing-between-two-sizes"  # without measurements, the words decide
+
+
+INSTALLATION = """---
+id: installation
+type: faq
+---
+# Installation
+
+## Installation and assembly service
+
+We offer installation or assembly service for furniture and appliances, booked at checkout for a fixed fee.
+"""
+
+
+def test_off_kb_compares_the_message_with_the_prototypes_and_the_knowledge_base(tmp_path: Path) -> None:
+    """A message that is one of `OFF_KB_PROTOTYPES` is far off the knowledge base, unless an article covers it;
+    prototypes are encoded on the first English message, not when the knowledge base is built or loaded."""
+    message = "Do you offer installation or assembly service?"
+    offs = []
+    for name, files in (
+        ("without", {"refunds.md": REFUND, "shipping.md": SHIPPING}),
+        ("with", {"refunds.md": REFUND, "shipping.md": SHIPPING, "installation.md": INSTALLATION}),
+    ):
+        root = write_articles(tmp_path / name, files)
+        encoders = {"dense": HashingEncoder(64), "multilingual": HashingEncoder(48)}
+        kb = KnowledgeBase.build(root, tmp_path / f"ix-{name}", encoders=encoders)
+        built = encoders["dense"].texts_encoded
+        (retrieval,) = kb._retriever.retrieve_many([message], ["en"], 1)
+        assert encoders["dense"].texts_encoded == built + 1 + len(OFF_KB_PROTOTYPES["en"])
+        assert retrieval.features["off_kb"] == pytest.approx(1.0 - retrieval.features["dense_top"], abs=1e-6)
+        offs.append(retrieval.features["off_kb"])
+        kb._retriever.retrieve_many([message], ["en"], 1)
+        assert encoders["dense"].texts_encoded == built + 2 + len(OFF_KB_PROTOTYPES["en"])  # encoded once
+        (chinese,) = kb._retriever.retrieve_many(["可以上门安装吗"], ["zh"], 1)
+        assert "off_kb" not in chinese.features
+    without, with_article = offs
+    assert with_article < without - 0.2
