@@ -25,6 +25,7 @@ from kbsuggest.retrieval import confidence, examples, fusion, section_choice
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.prototypes import OFF_KB_PROTOTYPES
 from kbsuggest.retrieval.snippet import best_sentences, measures
+from kbsuggest.text.stage import stage_evidence
 from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
 DENSE_CANDIDATES = 1000
@@ -112,6 +113,7 @@ class Retriever:
         self._masks: dict[tuple[str, Filters, date], np.ndarray] = {}
         self._headings: dict[int, section_choice.Heading] = {}  # read when first answered: ~0.6 ms a section
         self._priority = np.array([self.articles[a][0].priority for a in self._article_ids], dtype=np.float64)
+        self._stages = [self.articles[a][0].stage for a in self._article_ids]
         self.example_weights = example_weights
         self._prototypes: dict[str, np.ndarray] = {}  # per language, `_prototype_vectors`
         self._prototypes_lock = threading.Lock()
@@ -235,6 +237,10 @@ class Retriever:
         taught = self._taught(language, query, allowed) if share else None
         if taught is not None:
             fused = (1 - share) * fused + share * taught
+        stage_weight = fusion.STAGE_WEIGHTS.get(language, 0.0)
+        if stage_weight:  # after the confidence features, which read the pooled fusion without it
+            stages = [self._stages[i] for i in np.flatnonzero(allowed)]
+            fused = fused + stage_weight * fusion.stage_match(stage_evidence(text), stages)
         fused = fused + PRIORITY_TIE_BREAK * self._priority[allowed]
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")

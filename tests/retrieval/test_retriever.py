@@ -318,3 +318,37 @@ def test_off_kb_compares_the_message_with_the_prototypes_and_the_knowledge_base(
         assert "off_kb" not in chinese.features
     without, with_article = offs
     assert with_article < without - 0.2
+
+
+def _same_text(article_id: str, stage: str) -> str:
+    return f"""---
+id: {article_id}
+title: Ridge jacket
+stage: {stage}
+---
+# Ridge jacket
+
+## Ridge jacket seams
+
+The Ridge jacket has taped seams and a two-way zip.
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_message_after_buying_ranks_the_after_sale_article_over_an_equally_similar_product_page(
+    tmp_path: Path, language: str
+) -> None:
+    root = write_articles(
+        tmp_path / "articles",
+        {"a.md": _same_text("a-product-page", "pre_sale"), "b.md": _same_text("b-warranty", "after_sale")},
+    )
+    kb = KnowledgeBase.build(root, tmp_path / "ix", settings=HASHING)
+    retriever = kb._retriever
+    ((plain,), (after,)) = (
+        retriever.retrieve_many([message], [language], 2)[0].answers[:1]
+        for message in ("ridge jacket seams", "ridge jacket seams peeling after 14 months")
+    )
+    assert plain.article_id == "a-product-page"  # no stage evidence: the tie stays as it was
+    assert after.article_id == "b-warranty"
+    (no_cue,) = retriever.retrieve_many(["ridge jacket seams"], [language], 2)
+    assert no_cue.answers[0].score == no_cue.answers[1].score  # and no article's score moved
