@@ -45,7 +45,7 @@ LABELLED_ON = Filters(today=date(2026, 12, 1))
 
 
 def alone(signal: str) -> FusionWeights:
-    return FusionWeights(en={signal: 1.0}, zh={signal: 1.0})
+    return FusionWeights(en={signal: 1.0}, zh={signal: 1.0}, stage={})
 
 
 BASELINES = {

@@ -70,7 +70,7 @@ def signal_scores(articles: Path, files: dict[str, Path]) -> tuple[list[str], Sc
             signal: KnowledgeBase.load(
                 index,
                 encoders=encoders,
-                weights=FusionWeights(en={signal: 1.0}, zh={signal: 1.0}),
+                weights=FusionWeights(en={signal: 1.0}, zh={signal: 1.0}, stage={}),
                 example_weights=ExampleWeights(en=0.0, zh=0.0),
                 feedback=False,
             )

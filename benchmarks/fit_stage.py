@@ -1,4 +1,4 @@
-"""Fit and measure the stage prior (kbsuggest/retrieval/fusion.py: STAGE_WEIGHTS) the way fit_fusion.py fits the
+"""Fit and measure the stage prior (kbsuggest/retrieval/fusion.py: FusionWeights.stage) the way fit_fusion.py fits the
 fusion weights: per language, fit the prior's weight on one real set (keeping the shared dev set within
 DEV_TOLERANCE) and report it on the other, both directions.
 

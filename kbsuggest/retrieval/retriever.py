@@ -237,7 +237,7 @@ class Retriever:
         taught = self._taught(language, query, allowed) if share else None
         if taught is not None:
             fused = (1 - share) * fused + share * taught
-        stage_weight = fusion.STAGE_WEIGHTS.get(language, 0.0)
+        stage_weight = self.weights.stage.get(language, 0.0)
         if stage_weight:  # after the confidence features, which read the pooled fusion without it
             stages = [self._stages[i] for i in np.flatnonzero(allowed)]
             fused = fused + stage_weight * fusion.stage_match(stage_evidence(text), stages)

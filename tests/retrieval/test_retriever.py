@@ -350,5 +350,10 @@ def test_a_message_after_buying_ranks_the_after_sale_article_over_an_equally_sim
     )
     assert plain.article_id == "a-product-page"  # no stage evidence: the tie stays as it was
     assert after.article_id == "b-warranty"
-    (no_cue,) = retriever.retrieve_many(["ridge jacket seams"], [language], 2)
-    assert no_cue.answers[0].score == no_cue.answers[1].score  # and no article's score moved
+    without = KnowledgeBase.load(tmp_path / "ix", settings=HASHING, weights=fusion.FusionWeights(stage={}))
+    for message in ("ridge jacket seams", "ridge jacket seams peeling after 14 months"):
+        (on,) = retriever.retrieve_many([message], [language], 2)
+        (off,) = without._retriever.retrieve_many([message], [language], 2)
+        assert on.features == off.features  # the confidence features never read the prior
+        if message == "ridge jacket seams":
+            assert on.answers == off.answers  # no stage evidence: no score moved
