@@ -26,6 +26,6 @@ def test_the_message_names_its_stage(message: str, stage: str) -> None:
     assert sum(evidence.values()) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("message", ["hello", "你好", "what are your opening hours"])
+@pytest.mark.parametrize("message", ["hello", "你好", "what are your opening hours", "买了85元的东西"])
 def test_no_cue_no_evidence(message: str) -> None:
     assert stage_evidence(message) == {}
