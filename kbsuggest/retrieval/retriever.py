@@ -1,6 +1,6 @@
 """Message -> ranked answers: dense views and BM25 per section, aggregated per article, fused with the
-weights of the message's language together with the articles' example phrasings (`examples`), filtered
-by metadata; plus the features the confidence models read."""
+weights of the message's language together with the articles' example phrasings (`examples`) and the stage
+prior (`fusion.stage_match`), filtered by metadata; plus the features the confidence models read."""
 
 from __future__ import annotations
 
