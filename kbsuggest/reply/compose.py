@@ -153,7 +153,7 @@ def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
     for i, sentence in enumerate(sentences):
         lead_in = is_lead_in(sentence) and i + 1 < len(sentences) and is_item(sentences[i + 1])
         if "\n" in sentence:
-            out += [("steps", [sentence]), ("prose", [])]
+            out.append(("steps", [sentence]))
         elif lead_in or (is_item(sentence) and out[-1][0] != "list"):
             out += [("list", [sentence])]
         elif is_item(sentence):

@@ -247,7 +247,7 @@ class Retriever:
         # Inside an answered article, a signal without token vectors picks a section by its body view: USE's
         # vector of a heading alone draws questions to question-shaped headings ("发票信息有误怎么办").
         section_fused = self._section_fused({**ranked, **scored.bodies}, ranked_articles, language)
-        case = section_choice.read_case(text, scored.today)
+        case = section_choice.read_case(text, scored.today, scored.tokens)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
         answers = []
         for position in ranking[:k]:

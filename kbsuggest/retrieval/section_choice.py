@@ -86,7 +86,7 @@ WEIGHTS = SectionWeights(
 
 @dataclass(frozen=True)
 class Heading:
-    """The conditions one section states, read once when the index is loaded."""
+    """The conditions one section states, read once, when the section is first answered (`Retriever.headings`)."""
 
     repeat: bool
     exception: bool
@@ -123,15 +123,15 @@ class Case:
     measures: frozenset[str]
 
 
-def read_case(message: str, today: date | None) -> Case:
+def read_case(message: str, today: date | None, tokens: Sequence[str] | None = None) -> Case:
     """The message's order state is the one it reports ("it shipped yesterday"), else the one it asks about
-    ("can I change the address after it ships?")."""
+    ("can I change the address after it ships?"). `tokens`: `tokenize(message)`, when the caller has it."""
     situation = read_situation(message, today)
     return Case(
         situation=situation,
         repeat=bool(REPEAT.search(message)),
         stages=situation.stages or condition_stages(message),
-        words=frozenset(tokenize(message)),
+        words=frozenset(tokenize(message) if tokens is None else tokens),
         measures=frozenset(f"number:{round(v)}" for v in situation.measures.values())
         | {m for m in measures(message) if m.startswith("size:")},
     )
