@@ -36,6 +36,13 @@ _OTHERWISE = re.compile(r",\s*otherwise\s+|，\s*否则")
 _LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
 """A tier keyed by an upper limit ("under $50"): the strictest met is the smallest limit, not the largest."""
 _OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders placed|如果|若|超过)", re.IGNORECASE)
+_REFERS_BACK = re.compile(
+    r"^(?:亲，)?(?:(?:this|that|these|those|it|they)\b(?!\s+(?:is|are)\s+(?:why|how|where)\b)|这(?!里)|此|上述|以上)"
+    r"|\bthan (?:that|this)\b",
+    re.IGNORECASE,
+)
+"""A sentence that leans on the one before it: "It costs $39", "This is a temporary hold", "later than that",
+"这次退货按…"."""
 _ITEM = re.compile(r"^\s*[-*•]\s")
 _CLAUSE = re.compile(r"(?<=[，；;])")
 _PART = re.compile(r"(?<=[；;])\s*")
@@ -251,6 +258,7 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
         chosen = _branches(text, units, chosen, situation)
     if situation.event in FAULTS:  # "if the thing arrived damaged": not the change-of-mind fee
         chosen = {u for u in chosen if not _CHANGE_OF_MIND.search(u)} or chosen
+    chosen = with_antecedents(units, chosen)
     out = [render_row(u, language, situation) if u in rows else _holding_clauses(u, situation) for u in units]
     kept = [u in chosen for u in units]
     start = 0
@@ -262,6 +270,16 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
             out[start:end], kept[start:end] = [cut] + [""] * (len(run) - 1), [True] + [False] * (len(run) - 1)
         start = end
     return Picked(tuple(u for u, keep in zip(out, kept, strict=True) if keep), fit)
+
+
+def with_antecedents(units: list[str], chosen: Set[str]) -> set[str]:
+    """`chosen` with the unit before each chosen one that refers back to it ("It costs $39" needs the product's
+    name, "If your order is later than that" the delivery times), repeatedly: a reference may lean on another."""
+    out = set(chosen)
+    for i in range(len(units) - 1, 0, -1):
+        if units[i] in out and _REFERS_BACK.search(units[i].strip()) and not is_item(units[i]):
+            out.add(units[i - 1])
+    return out
 
 
 def is_item(unit: str) -> bool:

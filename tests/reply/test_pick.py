@@ -443,3 +443,41 @@ def test_one_item_named_brings_its_lead_in_and_the_rest_of_the_list() -> None:
 def test_a_list_without_a_lead_in_is_quoted_whole() -> None:
     quoted = picked(CANT_RETURN_ZH, "礼品卡能退吗", "zh").sentences
     assert [u for u in quoted if u.startswith("- ")] == ["- 礼品卡", "- 标注最终销售的商品", "- 穿着外出过、洗过的衣物"]
+
+
+WHERE_IS_MY_ORDER = (
+    "Your shipping email has a tracking link for your order, and Account > Orders shows its status too. Standard "
+    "orders usually arrive 3–5 business days after they ship and express orders 1–2 business days. If your order is "
+    "later than that and its tracking hasn't updated for 3 business days, contact us with your order number and "
+    "we'll check with the carrier."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "quoted", "antecedent"),
+    [
+        (WHERE_IS_MY_ORDER, "where's my order A1048321, it's been 10 days!!", "later than that", "3–5 business days"),
+        (
+            "We accept cards and PayPal. Saved cards can be removed in Account > Wallet. A declined card is never "
+            "charged. Your bank may show a pending amount when a payment is attempted. This is a temporary hold, "
+            "not a charge: it drops off on its own. Gift cards are not refundable.",
+            "is it a temporary hold or a charge?",
+            "This is a temporary hold",
+            "a pending amount",
+        ),
+        (
+            "签收后30天内可以换货。换货商品需要吊牌完好。一个订单可以免费换一次尺码。第二次换货需要先退货再重新下单。"
+            "这次退货按无理由退货处理，运费¥12从退款中扣除。",
+            "运费¥12怎么扣",
+            "这次退货",
+            "第二次换货",
+        ),
+    ],
+    ids=["than-that", "this-is", "zh-this-time"],
+)
+def test_a_sentence_referring_back_brings_the_one_before(text: str, message: str, quoted: str, antecedent: str) -> None:
+    sentences = picked(text, message, "zh" if "换" in text else "en").sentences
+    said = "".join(sentences)
+    assert quoted in said
+    assert antecedent in said
+    assert said.index(antecedent) < said.index(quoted)
