@@ -66,6 +66,16 @@ class Block:
     source: Answer | Promotion
 
 
+_VOCATIVE = re.compile(r"^(?:亲亲|亲)[，,～~]\s*")
+"""How a Chinese article sentence may address the reader ("亲，签收后30天内…"): the draft's greeting addresses the
+customer in the tone's register, so a quoted sentence drops it (no "亲，您好～ 亲，…", no "亲" in a formal reply)."""
+
+
+def unaddressed(sentence: str) -> str:
+    """`sentence` without the form of address it opens with (`_VOCATIVE`)."""
+    return _VOCATIVE.sub("", sentence, count=1)
+
+
 _SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
 
 
@@ -135,12 +145,12 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
                 phrase_list = phrases.ended_on or phrase_list
             parts.append(_slots(_pick(phrase_list, block.question, "promotion"), values))
         if source.sentences:
-            parts.append(("" if language == "zh" else " ").join(source.sentences))
+            parts.append(("" if language == "zh" else " ").join(unaddressed(s) for s in source.sentences))
         return parts
     text = normalize_query(block.question)
     tokens = frozenset(tokenize(text)) | measures(text)
     picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
-    parts = _paragraphs(picked.sentences, language)
+    parts = _paragraphs([unaddressed(s) for s in picked.sentences], language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
     return parts

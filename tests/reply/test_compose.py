@@ -5,6 +5,7 @@ import pytest
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import load_templates
 from kbsuggest.reply.compose import Block, clarifying_question, compose
+from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer
 
 TEMPLATES = load_templates()
@@ -159,3 +160,19 @@ def test_a_conversation_does_not_repeat_the_phrases_the_agent_already_used() -> 
     # Every late acknowledgement said already: none is said a third time; the answer is still there.
     third = reply(["\n\n".join(first), "\n\n".join(second)])
     assert not set(third) & set(phrases.acknowledge_late) and ANSWER.snippet in third[1]
+
+
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_a_quoted_chinese_sentence_leaves_addressing_the_customer_to_the_greeting(tone: str) -> None:
+    text = "亲，签收后30天内，尺码不合适可以申请换货。每个订单可以免费换一次尺码。"
+    answer = ANSWER.model_copy(
+        update={"article_id": "exchanges-zh", "section_id": "exchanges-zh#换尺码", "text": text, "locale": "zh-CN"}
+    )
+    message = "衣服尺码不合适 能换吗"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    body = draft.text.split("\n\n")[1]
+    assert body.startswith("签收后30天内，尺码不合适可以申请换货。")
+    assert "亲" not in draft.text.split("\n\n", 1)[1]  # said once at most, by a friendly greeting
+    assert untraced(draft, TEMPLATES["zh"], {"exchanges-zh#换尺码": text}) == []
