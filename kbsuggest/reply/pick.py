@@ -43,6 +43,9 @@ _REFERS_BACK = re.compile(
 )
 """A sentence that leans on the one before it: "It costs $39", "This is a temporary hold", "later than that",
 "这次退货按…"."""
+_EXAMPLE = re.compile(r"^(?:亲，)?(?:example|for example|e\.g\.|例如|比如|举个例子)", re.IGNORECASE)
+"""A worked example ("Example: 175 cm tall with a 96 cm chest is an M"): not quoted once the customer's own
+measurements found their row."""
 _ITEM = re.compile(r"^\s*[-*•]\s")
 _CLAUSE = re.compile(r"(?<=[，；;])")
 _PART = re.compile(r"(?<=[；;])\s*")
@@ -247,8 +250,8 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
         if found is not None:
             fit = found[1]
         keep = [found[0]] if found is not None else named
-        joiner = "" if language == "zh" else " "
-        prose = joiner.join(u for u in units if u not in rows)
+        # one unit a line, so no two merge; with the customer's own row found, a worked example would only distract
+        prose = "\n".join(u for u in units if u not in rows and not (found is not None and _EXAMPLE.match(u)))
         chosen = {*keep, *best_sentences(prose, message_tokens, max(1, limit - len(keep)))} if prose else set(keep)
     elif tier is not None:  # and no sentence stating a tier the amount fails ("例如…满¥600减¥100" to ¥450)
         failed = {u for u in units if u not in rows and condition_holds(u, situation) is False}

@@ -80,6 +80,35 @@ def test_chest_decides_over_height() -> None:
     assert "Size L: height 178–185 cm, chest 102–110 cm and sleeve length 65 cm." in result.sentences
 
 
+TOPS_ZH = (
+    "适用于全部上衣，男女同款。\n\n"
+    "尺码: M; 身高 cm: 170–178; 胸围 cm: 94–102; 袖长 cm: 63\n"
+    "尺码: L; 身高 cm: 178–185; 胸围 cm: 102–110; 袖长 cm: 65\n\n"
+    "例如身高175、胸围96，选M码。身高和胸围对应不同尺码时，以胸围为准。"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "language", "rule", "example"),
+    [
+        (
+            TOPS.replace("\n\nIf height", "\n\nExample: 175 cm tall with a 96 cm chest is an M. If height"),
+            "im 172 cm but my chest is 104, M or L?",
+            "en",
+            "go by your chest",
+            "Example:",
+        ),
+        (TOPS_ZH, "我172，但是胸围104，选M还是L？", "zh", "以胸围为准", "例如"),
+    ],
+    ids=["en", "zh"],
+)
+def test_the_customers_own_row_replaces_the_worked_example(
+    text: str, message: str, language: str, rule: str, example: str
+) -> None:
+    said = "".join(picked(text, message, language).sentences)
+    assert rule in said and example not in said
+
+
 def test_foot_length_takes_the_size_just_above_in_chinese() -> None:
     result = picked(BOOTS_ZH, "脚长26.2厘米穿多大", "zh")
     assert "美码9：欧码42，脚长26.7cm。" in result.sentences and result.fit is not None
