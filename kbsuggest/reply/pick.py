@@ -46,6 +46,9 @@ _REFERS_BACK = re.compile(
 _EXAMPLE = re.compile(r"^(?:亲，)?(?:example|for example|e\.g\.|例如|比如|举个例子)", re.IGNORECASE)
 """A worked example ("Example: 175 cm tall with a 96 cm chest is an M"): not quoted once the customer's own
 measurements found their row."""
+_KIND = re.compile(r"(?:\btype|\bcategory|\bkind|\boption|\bmethod|\bchannel|类型|类别|种类|方式|渠道)$", re.IGNORECASE)
+"""A header that only says its cells are kinds of something ("Product type", "Option", "配送方式"): "Size M" needs
+its header, "Electronics (headlamp, ...)" does not ("Product type Electronics")."""
 _ITEM = re.compile(r"^\s*[-*•]\s")
 _CLAUSE = re.compile(r"(?<=[，；;])")
 _PART = re.compile(r"(?<=[；;])\s*")
@@ -115,7 +118,9 @@ def renderings(row: str, language: str) -> set[str]:
 
 def render_row(row: str, language: str, situation: Situation | None = None) -> str:
     """A table row as a sentence, in the header names and units of the table: 'Size M: height 170–178 cm,
-    chest 94–102 cm and sleeve length 63 cm.'; a two-column row whose first cell is a label: 'label: value.'
+    chest 94–102 cm and sleeve length 63 cm.', 'Electronics (headlamp, GPS watch): warranty period 2 years and
+    covers ...' (a first cell under a header that only says it is a kind goes without it); a two-column row whose
+    first cell is a label: 'label: value.'
     With a `situation` that meets a cell's condition, the cell says only that ("cost Free on orders over $49")."""
     pairs = cells(row)
     if pairs is None:
@@ -133,11 +138,12 @@ def _render(pairs: list[tuple[str, str]], language: str) -> str:
         name = header[: unit.start()] if unit else header
         if not zh and name[1:2].islower():  # "Height" -> "height", but "EU size" stays
             name = name[:1].lower() + name[1:]
-        return f"{name}{space}{value}" + (f"{space}{unit.group(1) or unit.group(2)}" if unit else "")
+        glue = "为" if zh and not re.match(r"[\d¥$]", value) else space  # "保修范围为制造缺陷", "保修期2年"
+        return f"{name}{glue}{value}" + (f"{space}{unit.group(1) or unit.group(2)}" if unit else "")
 
     if len(rest) == 1 and not _number_like(first):
         return f"{first}：{rest[0][1]}。" if zh else f"{first}: {rest[0][1]}."
-    head = f"{first_header}{space}{first}"
+    head = first if _KIND.search(first_header) else f"{first_header}{space}{first}"
     items = [part(h, v) for h, v in rest]
     if zh:
         return f"{head}：{'，'.join(items)}。"

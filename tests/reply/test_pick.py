@@ -114,6 +114,30 @@ def test_foot_length_takes_the_size_just_above_in_chinese() -> None:
     assert "美码9：欧码42，脚长26.7cm。" in result.sentences and result.fit is not None
 
 
+@pytest.mark.parametrize(
+    ("row", "language", "sentence"),
+    [
+        (
+            "Product type: Electronics (headlamp, GPS watch); Warranty period: 2 years; Covers: Manufacturing defects",
+            "en",
+            "Electronics (headlamp, GPS watch): warranty period 2 years and covers Manufacturing defects.",
+        ),
+        (
+            "商品类型: 电子产品（头灯、GPS手表）; 保修期: 2年; 保修范围: 制造缺陷，含电池无法充电",
+            "zh",
+            "电子产品（头灯、GPS手表）：保修期2年，保修范围为制造缺陷，含电池无法充电。",
+        ),
+        (
+            "渠道: 在线人工客服; 服务时间: 每天9:00–21:00; 响应时间: 一般5分钟内接入",
+            "zh",
+            "在线人工客服：服务时间为每天9:00–21:00，响应时间为一般5分钟内接入。",
+        ),
+    ],
+)
+def test_a_row_names_its_kind_without_the_kinds_header(row: str, language: str, sentence: str) -> None:
+    assert render_row(row, language) == sentence
+
+
 def test_row_rendering_keeps_units_and_header_names() -> None:
     assert render_row("US size: 9; EU size: 42; Foot length cm: 26.7", "en") == (
         "US size 9: EU size 42 and foot length 26.7 cm."
@@ -260,8 +284,8 @@ def test_the_first_days_branch() -> None:
 def test_every_rendering_of_a_conditional_row() -> None:
     row = "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: 3–5 days"
     assert renderings(row, "en") == {
-        "Option Standard: cost Free on orders over $49, otherwise $5.95 and delivery time after shipping 3–5 days.",
-        "Option Standard: cost Free on orders over $49 and delivery time after shipping 3–5 days.",
+        "Standard: cost Free on orders over $49, otherwise $5.95 and delivery time after shipping 3–5 days.",
+        "Standard: cost Free on orders over $49 and delivery time after shipping 3–5 days.",
     }
 
 
