@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any
 import kbsuggest.kb as kb_module
 from kbsuggest import KnowledgeBase
 from kbsuggest.articles.templates import load_templates
-from kbsuggest.evaluation import read_drafts, read_queries, states
+from kbsuggest.evaluation import LabelledDraft, read_drafts, read_queries, states
 from kbsuggest.reply import suggest
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.trace import untraced
@@ -46,7 +47,6 @@ class Line:
     """One message: what the decision reads, whether a question would be offered at all (in scope, one answer
     block, two articles, no situation that decides), and the scores of its drafts with and without the answer."""
 
-    set: str
     query: str
     confidence: float
     margin: float
@@ -61,10 +61,13 @@ class Line:
 
 
 def collect(
-    kb: KnowledgeBase, name: str, queries: Sequence[str], expected: Sequence[Sequence[str]], labels: Any
+    kb: KnowledgeBase,
+    queries: Sequence[str],
+    expected: Sequence[Sequence[str]],
+    labels: Sequence[LabelledDraft] | None,
 ) -> list[Line]:
     seen: dict[str, tuple[float, float]] = {}
-    original = kb_module.build_suggestion
+    original = suggest.build_suggestion
 
     def record(suggestion_id: str, message: str, retrieval: Any, *args: Any, **kwargs: Any) -> Any:
         fused = retrieval.fused
@@ -72,14 +75,14 @@ def collect(
         return original(suggestion_id, message, retrieval, *args, **kwargs)
 
     saved = (suggest.CLARIFY_BELOW, suggest.CLARIFY_MARGIN, suggest.CHOICE)
-    kb_module.build_suggestion = record  # type: ignore[assignment]
+    vars(kb_module)["build_suggestion"] = record  # what KnowledgeBase.suggest_many calls
     try:
         suggest.CLARIFY_BELOW, suggest.CLARIFY_MARGIN = -1.0, -1.0
         answered = kb.suggest_many(list(queries), filters=TODAY)
-        suggest.CLARIFY_BELOW, suggest.CLARIFY_MARGIN, suggest.CHOICE = 2.0, math.inf, suggest.re.compile("(?!)")
+        suggest.CLARIFY_BELOW, suggest.CLARIFY_MARGIN, suggest.CHOICE = 2.0, math.inf, re.compile("(?!)")
         asked = kb.suggest_many(list(queries), filters=TODAY)
     finally:
-        kb_module.build_suggestion = original  # type: ignore[assignment]
+        vars(kb_module)["build_suggestion"] = original
         suggest.CLARIFY_BELOW, suggest.CLARIFY_MARGIN, suggest.CHOICE = saved
     sections = {s.id: s.text for s in kb.sections}
     templates = load_templates(ROOT / "articles")
@@ -93,7 +96,6 @@ def collect(
         label = labels[i] if labels else None
         out.append(
             Line(
-                name,
                 query,
                 *seen[query],
                 choice=bool(saved[2].search(query)),
@@ -153,9 +155,9 @@ def main() -> None:
         lines: dict[str, list[Line]] = {}
         for name in ("drafts_en", "drafts_zh", "drafts_heldout_en", "drafts_heldout_zh"):
             labels = read_drafts(DATA / f"{name}.jsonl")
-            lines[name] = collect(kb, name, [x.query for x in labels], [x.expected for x in labels], labels)
+            lines[name] = collect(kb, [x.query for x in labels], [x.expected for x in labels], labels)
         dev = read_queries(ROOT / "tests" / "data" / "demo_queries.jsonl")
-        lines["dev"] = collect(kb, "dev", [q.query for q in dev], [q.expected for q in dev], None)
+        lines["dev"] = collect(kb, [q.query for q in dev], [q.expected for q in dev], None)
     groups = {
         "dev": ["dev"],
         "drafts": ["drafts_en", "drafts_zh"],

@@ -34,7 +34,8 @@ and 3 with the second. So questions are kept for near ties only, and the draft a
 (`compose`), so a needless question still comes with the answer."""
 CHOICE = re.compile(r"\bor\b|还是|或者|或是", re.IGNORECASE)
 """A message that offers a choice itself ("refund or exchange?", "能退款还是换新？") asks which applies: it is
-answered, never asked back."""
+answered, never asked back. Read by the word alone, so "还是没到" (still not here) is answered too, as nearly every
+message is."""
 
 
 @dataclass(frozen=True)
