@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kbsuggest import KnowledgeBase
+from kbsuggest.analysis import analyse
 from kbsuggest.encoders.hashing import HashingEncoder
 from kbsuggest.reply.models import Suggestion
+from kbsuggest.reply.suggest import build_suggestion
 from kbsuggest.reply.trace import untraced
-from kbsuggest.retrieval.models import Filters
+from kbsuggest.retrieval.models import Answer, Filters
+from kbsuggest.retrieval.retriever import Retrieval
 
 DEMO = Path(__file__).parents[1] / "articles"
 TODAY = Filters(today=date(2026, 12, 1))
@@ -82,3 +86,41 @@ def test_the_repeat_rule_overrides_a_closer_wording(tmp_path: Path) -> None:
     assert kb.search("the new size doesn't fit either, can I exchange again?")[0].anchor == (
         "a-second-exchange-on-the-same-order"
     )
+
+
+def test_a_clarifying_question_answers_its_first_option_from_the_demo_store(demo: KnowledgeBase) -> None:
+    """Two real sections tied: the draft asks, answers the first option from its cited section (traceable), and
+    the customer's "第二个" in reply picks the second option."""
+    message = "登山鞋周末穿去爬了趟山 不太合脚 还可以退货吗"
+    titles = {a.meta.id: a.meta.title for a in demo.articles}
+    tied = []
+    for section_id in ("returns-policy-zh#退货条件", "exchanges-zh#免费换尺码"):
+        section = next(s for s in demo.sections if s.id == section_id)
+        tied.append(
+            Answer(
+                article_id=section.article_id,
+                anchor=section.anchor,
+                title=titles[section.article_id],
+                heading_path=section.heading_path,
+                text=section.text,
+                snippet=section.text,
+                score=1.0,
+                matched_by="both",
+                section_id=section.id,
+                path=f"{section.article_id}.md",
+                line_start=section.line_start,
+                line_end=section.line_end,
+                locale="zh-CN",
+            )
+        )
+    found = Retrieval(message, "zh", tuple(tied), {}, np.array([1.0, 1.0]), True, 0.2)
+    s = build_suggestion(
+        "id", message, found, analyse(message), templates=demo._data.templates, context={}, tone="friendly", stages={}
+    )
+    assert [o.article_id for o in s.clarifying_options] == ["returns-policy-zh", "exchanges-zh"]
+    assert s.drafts[0].citations == ("returns-policy-zh#退货条件",) and "30天内" in s.drafts[0].text
+    assert s.clarifying_question is not None and traced(demo, s)
+    history = [{"role": "customer", "text": message}, {"role": "agent", "text": s.drafts[0].text}]
+    picked = demo.suggest("第二个", history=history, filters=TODAY)
+    assert picked.conversation is not None and picked.conversation.kind == "clarification_answer"
+    assert picked.answers[0].article_id == "exchanges-zh"

@@ -53,6 +53,9 @@ class ToneSet(BaseModel):
     acknowledge_damaged: Phrases = Field(default=(), description="...when an item arrived damaged or does not work.")
     acknowledge_charged_twice: Phrases = Field(default=(), description="...when the customer was charged twice.")
     acknowledge_wrong_item: Phrases = Field(default=(), description="...when an item is wrong or missing.")
+    clarify_answer: Phrases = Field(
+        default=(), description="After the clarifying question, before the answer to its first option: {option_a}."
+    )
     fit: Phrases = Field(default=(), description="After the size-table row that fits: {size}, {measure}.")
     ended: Phrases = Field(default=(), description="A promotion asked about that ended: {promotion}, {start}, {end}.")
     ended_on: Phrases = Field(default=(), description="The same when the promotion has no start date.")
@@ -69,6 +72,11 @@ class ToneSet(BaseModel):
     @classmethod
     def _clarify_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS | CLARIFY_PLACEHOLDERS)
+
+    @field_validator("clarify_answer")
+    @classmethod
+    def _clarify_answer_slots(cls, phrases: Phrases) -> Phrases:
+        return _check_slots(phrases, PLACEHOLDERS | {"option_a"}) if phrases else phrases
 
     @field_validator("acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item")
     @classmethod

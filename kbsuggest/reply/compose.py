@@ -104,6 +104,13 @@ def clarifying_question(templates: Templates, tone: Tone, message: str, options:
     return phrase.replace("{option_a}", options[0]).replace("{option_b}", options[1])
 
 
+def clarify_lead(templates: Templates, tone: Tone, message: str, option: str) -> str | None:
+    """The phrase that introduces the answer to the question's first option ("In case it's about X, ..."); None
+    when the templates have no `clarify_answer` (the answer then follows the question without one)."""
+    phrases = templates.tones[tone].clarify_answer
+    return _pick(phrases, message, "clarify_answer").replace("{option_a}", option) if phrases else None
+
+
 def format_date(day: date, language: str) -> str:
     return (
         f"{day.year}年{day.month}月{day.day}日"
@@ -197,12 +204,14 @@ def compose(
     tone: Tone,
     context: Mapping[str, str],
     question: str | None = None,
+    lead: str | None = None,
     handoff: bool = False,
     situation: Situation | None = None,
     said: Sequence[str] = (),
 ) -> Draft:
-    """greeting -> acknowledgement (of what happened, or of an unhappy message) -> one answer per block, in the
-    customer's order, or the clarifying `question` (`clarifying_question`) -> hand-off or next step -> closing.
+    """greeting -> acknowledgement (of what happened, or of an unhappy message) -> the clarifying `question`
+    (`clarifying_question`) and the `lead` into the answer to its first option (`clarify_lead`), when asked ->
+    one answer per block, in the customer's order -> hand-off or next step -> closing.
     With no blocks the draft states no facts. `situation`: `read_situation(message)`, when the caller has read it.
     `said`: the agent's earlier turns in this conversation; the greeting, acknowledgement, next step and closing
     take an alternative they do not contain, and an acknowledgement whose every alternative was said is left out
@@ -220,15 +229,13 @@ def compose(
         parts.append(_pick(apology, message, "acknowledge"))
     citations: list[str] = []
     answers: list[str] = []
-    if question is not None:
-        parts.append(question)
-    else:
-        for block in blocks:
-            answered = answer_parts(block, phrases, situation, templates.language, tone)
-            answers.extend(p for p in answered if p)
-            cited = block.source.section_id
-            if answered and cited is not None and cited not in citations:
-                citations.append(cited)
+    parts.extend(p for p in (question, lead) if p is not None)
+    for block in blocks:
+        answered = answer_parts(block, phrases, situation, templates.language, tone)
+        answers.extend(p for p in answered if p)
+        cited = block.source.section_id
+        if answered and cited is not None and cited not in citations:
+            citations.append(cited)
     if handoff:
         next_step = phrases.handoff if values.get("order_id") else phrases.handoff_no_order
     else:

@@ -57,7 +57,8 @@ class Suggestion(BaseModel):
     escalate: bool
     escalate_reason: EscalateReason | None = None
     clarifying_question: str | None = Field(
-        default=None, description="Asked instead of guessing when two different articles fit about equally."
+        default=None,
+        description="Asked when two different articles fit about equally; the draft asks it and answers the first.",
     )
     clarifying_options: tuple[Option, ...] = Field(
         default=(), description="The options `clarifying_question` offers, in its order, with their articles."

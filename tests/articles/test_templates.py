@@ -28,6 +28,12 @@ def test_fill_replaces_known_values_once_and_keeps_missing_slots_visible() -> No
             r"unknown placeholder \{customer\}",
         ),
         ("language: en\ntones: {}\ncolour: red\n", r"colour: Extra inputs are not permitted"),
+        (
+            (Path(__file__).parents[2] / "kbsuggest/articles/defaults/en.yaml")
+            .read_text()
+            .replace("In case it's about {option_a}", "In case it's about {option_b}"),
+            r"clarify_answer: unknown placeholder \{option_b\}",
+        ),
     ],
 )
 def test_bad_templates_are_clear_errors(tmp_path: Path, text: str, error: str) -> None:
@@ -35,6 +41,15 @@ def test_bad_templates_are_clear_errors(tmp_path: Path, text: str, error: str) -
     (tmp_path / "_templates" / "en.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(TemplateError, match=error):
         load_templates(tmp_path)
+
+
+def test_a_template_file_from_before_clarify_answer_still_loads(tmp_path: Path) -> None:
+    defaults = (Path(__file__).parents[2] / "kbsuggest/articles/defaults/en.yaml").read_text()
+    (tmp_path / "_templates").mkdir()
+    (tmp_path / "_templates" / "en.yaml").write_text(
+        "\n".join(line for line in defaults.splitlines() if "clarify_answer:" not in line), encoding="utf-8"
+    )
+    assert load_templates(tmp_path)["en"].tones["friendly"].clarify_answer == ()
 
 
 def test_saved_templates_load_unchanged(tmp_path: Path) -> None:

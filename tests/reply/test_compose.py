@@ -4,7 +4,7 @@ import pytest
 
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import load_templates
-from kbsuggest.reply.compose import Block, clarifying_question, compose
+from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose
 from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer
 
@@ -107,18 +107,42 @@ def test_a_personal_number_is_never_named_as_the_order(message: str) -> None:
     assert not any(char.isdigit() for char in draft.text)
 
 
-def test_clarifying_question_replaces_the_answer() -> None:
+def test_a_clarifying_question_comes_with_the_answer_to_its_first_option() -> None:
     message = "I want to send this jacket back"
+    templates = TEMPLATES["en"]
+    options = ("Refunds", "Exchanges")
     draft = compose(
         message,
         analyse(message),
         [Block(message, ANSWER)],
-        templates=TEMPLATES["en"],
+        templates=templates,
         tone="concise",
         context={},
-        question=clarifying_question(TEMPLATES["en"], "concise", message, ("exchanges", "refunds")),
+        question=clarifying_question(templates, "concise", message, options),
+        lead=clarify_lead(templates, "concise", message, options[0]),
     )
-    assert "Is this about exchanges or refunds?" in draft.text and draft.citations == ()
+    paragraphs = draft.text.split("\n\n")
+    assert paragraphs[1:4] == ["Is this about Refunds or Exchanges?", "If it's Refunds:", ANSWER.text]
+    assert draft.citations == ("refunds#refund-timing",)
+
+
+def test_without_a_lead_phrase_the_answer_follows_the_question() -> None:
+    message = "I want to send this jacket back"
+    concise = TEMPLATES["en"].tones["concise"].model_copy(update={"clarify_answer": ()})
+    templates = TEMPLATES["en"].model_copy(update={"tones": {**TEMPLATES["en"].tones, "concise": concise}})
+    lead = clarify_lead(templates, "concise", message, "Refunds")
+    question = clarifying_question(templates, "concise", message, ("Refunds", "Exchanges"))
+    draft = compose(
+        message,
+        analyse(message),
+        [Block(message, ANSWER)],
+        templates=templates,
+        tone="concise",
+        context={},
+        question=question,
+        lead=lead,
+    )
+    assert lead is None and draft.text.split("\n\n")[1:3] == [question, ANSWER.text]
 
 
 def test_drafts_are_deterministic() -> None:
