@@ -10,10 +10,9 @@ reject); never fitted on the shared real sets (tweets / JD chats), on which the 
 
 Features of each message (pooled-cosine signals): the in-scope model reads confidence.IN_SCOPE_FEATURES[language],
 the answer model its first columns, confidence.CONFIDENCE_FEATURES. Targets: P(in scope), and
-P(first answer right) where out-of-scope messages count as wrong. Logistic regression with a small L2
-penalty, fitted by Newton's method on standardised features. A suggestion reports confidence 0 for a message
-escalated as no_answer, so the answer model is fitted either on all messages or on those the in-scope model and its
-threshold keep, whichever has the lower 5-fold held-out ECE (5 bins, as bench_quality.py) on the fitting messages.
+P(first answer right) where out-of-scope messages count as wrong, fitted on all messages: a suggestion reports it
+for every message, those escalated as no_answer too. Logistic regression with a small L2 penalty, fitted by
+Newton's method on standardised features. Calibration: ECE (5 bins, as bench_quality.py), 5-fold held out.
 
 Escalation threshold (confidence.ESCALATE_BELOW): the P(in scope) below which a fraction q of the fitting
 messages' answerable ones fall, q the largest of QUANTILES whose held-out figures (5-fold, 10 shufflings; model and
@@ -118,33 +117,28 @@ def ece(p: np.ndarray, y: np.ndarray) -> float:
     return float(sum(abs(p[bins == b].sum() - y[bins == b].sum()) for b in range(5)) / len(p))
 
 
-def fit_both(
-    x: np.ndarray, in_scope: np.ndarray, right: np.ndarray, quantile: float, kept_only: bool
-) -> tuple[Model, float, Model]:
-    """The in-scope model, its escalation threshold at `quantile`, and the answer model: fitted on all messages, or
-    with `kept_only` on those the threshold keeps (a suggestion reports confidence 0 for the others)."""
+def fit_both(x: np.ndarray, in_scope: np.ndarray, right: np.ndarray, quantile: float) -> tuple[Model, float, Model]:
+    """The in-scope model, its escalation threshold at `quantile`, and the answer model (on all messages)."""
     in_model = fit(x, in_scope)
     below = threshold(predict(in_model, x), in_scope, quantile)
-    kept = predict(in_model, x) >= below if kept_only else np.ones(len(x), dtype=bool)
-    return in_model, below, fit(x[kept, :ANSWER_COLUMNS], right[kept])
+    return in_model, below, fit(x[:, :ANSWER_COLUMNS], right)
 
 
 def apply(models: tuple[Model, float, Model], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """P(in scope), and `confidence` as a suggestion reports it (0 when escalated as no_answer)."""
-    in_model, below, answer_model = models
-    p_in = predict(in_model, x)
-    return p_in, np.where(p_in < below, 0.0, predict(answer_model, x[:, :ANSWER_COLUMNS]))
+    """P(in scope), and `confidence` as a suggestion reports it (escalated or not)."""
+    in_model, _, answer_model = models
+    return predict(in_model, x), predict(answer_model, x[:, :ANSWER_COLUMNS])
 
 
 def cross_validated(
-    x: np.ndarray, in_scope: np.ndarray, right: np.ndarray, quantile: float, kept_only: bool
+    x: np.ndarray, in_scope: np.ndarray, right: np.ndarray, quantile: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """5-fold held-out P(in scope) and confidence of the fitting messages."""
     folds = np.random.default_rng(0).permutation(len(x)) % 5
     p_in, confidence = np.zeros(len(x)), np.zeros(len(x))
     for fold in range(5):
         train = folds != fold
-        models = fit_both(x[train], in_scope[train], right[train], quantile, kept_only)
+        models = fit_both(x[train], in_scope[train], right[train], quantile)
         p_in[~train], confidence[~train] = apply(models, x[~train])
     return p_in, confidence
 
@@ -182,17 +176,9 @@ def main() -> None:
             x_out, in_out, right_out = features(kb, read_queries(path(held_out)), language)
         print(f"\n## {language}: escalation threshold")
         quantile = escalation_rule(x, in_scope)
-        cv = {kept_only: cross_validated(x, in_scope, right, quantile, kept_only) for kept_only in (False, True)}
-        for kept_only, (_, confidence) in cv.items():
-            print(
-                f"answer model fitted on {'kept' if kept_only else 'all'} messages: 5-fold held-out ECE "
-                f"{ece(confidence, right):.3f}"
-            )
-        kept_only = min(cv, key=lambda k: ece(cv[k][1], right))
-        held_in, held_confidence = cv[kept_only]
-        in_model, below, answer_model = fit_both(x, in_scope, right, quantile, kept_only)
+        held_in, held_confidence = cross_validated(x, in_scope, right, quantile)
+        in_model, below, answer_model = fit_both(x, in_scope, right, quantile)
         print(f"chosen quantile {quantile:.2f}: ESCALATE_BELOW[{language!r}] = {below:.3f}")
-        print(f"answer model fitted on {'the kept' if kept_only else 'all'} messages (lower held-out ECE)")
         for name, model, read in (
             ("IN_SCOPE_MODELS", in_model, f"IN_SCOPE_FEATURES[{language!r}]"),
             ("ANSWER_MODELS", answer_model, "CONFIDENCE_FEATURES"),
@@ -211,7 +197,7 @@ def main() -> None:
         ):
             print(f"\n## {language}: P(in scope), {where}")
             reliability(p_in, is_in)
-            print(f"\n## {language}: confidence (P(first answer right), 0 when escalated), {where}")
+            print(f"\n## {language}: confidence (P(first answer right)), {where}")
             reliability(confidence, is_right)
         escalated = out_in < below
         print(

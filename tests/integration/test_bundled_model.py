@@ -82,7 +82,7 @@ def test_real_models_answer_demo_questions(demo_kb: KnowledgeBase, message: str,
 
 def test_out_of_scope_message_is_handed_to_a_person(demo_kb: KnowledgeBase) -> None:
     s = demo_kb.suggest("what's the weather in Paris tomorrow")
-    assert s.escalate and s.escalate_reason == "no_answer" and s.confidence == 0.0
+    assert s.escalate and s.escalate_reason == "no_answer" and s.answers and s.confidence < 0.5
     assert s.drafts[0].citations == ()
 
 
