@@ -3,7 +3,8 @@
 `plan` reads the message and the earlier turns. When the cues decide the kind, it names the one query that
 answers; otherwise the message alone, and the message with the earlier topic (the contextual query: the last
 customer turns and the agent's last answer), which is scored only when the first retrieval leaves the choice
-open (`needs_contextual`) and ranked into answers only when its answer probability wins (`contextual_wins`);
+open (`needs_contextual`) and ranked into answers only when it is in scope and its answer probability wins
+(`contextual_wins`);
 `decide` compares their answer probabilities. In the order they are tried:
 
 - `clarification_answer`: the agent's last turn offered options (kbsuggest's own clarifying question, matched by
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kbsuggest.analysis import MessageAnalysis, analyse
 from kbsuggest.errors import InputError, printable
 from kbsuggest.privacy import redact
-from kbsuggest.retrieval.retriever import Retrieval
+from kbsuggest.retrieval.retriever import Retrieval, Scored
 from kbsuggest.text.tokenize import ORDER_PLACEHOLDER, Language, normalize_query, tokenize
 
 MAX_TURNS = 20
@@ -421,10 +422,12 @@ def needs_contextual(plan: Plan, first: Retrieval, thresholds: Thresholds = THRE
     )
 
 
-def contextual_wins(first: Retrieval, probability: float, thresholds: Thresholds = THRESHOLDS) -> bool:
-    """Whether a contextual query answered with `probability` is clearly surer than the message alone (`first`):
-    only then does `decide` use it, so a contextual query that does not win need not be ranked into answers."""
-    return probability > first.answer_probability + thresholds.follow_up_margin
+def contextual_wins(first: Retrieval, contextual: Retrieval | Scored, thresholds: Thresholds = THRESHOLDS) -> bool:
+    """Whether the contextual query is in scope and clearly surer than the message alone (`first`): only then does
+    `decide` use it, so a contextual query that does not win need not be ranked into answers. Out of scope, it
+    never wins, however sure of its first answer: the earlier topic would be answered instead of the message."""
+    margin = thresholds.follow_up_margin
+    return contextual.in_scope and contextual.answer_probability > first.answer_probability + margin
 
 
 def decide(
@@ -436,15 +439,11 @@ def decide(
     answered when unsure (`new_question_floor`)."""
     if plan.kind is not None:
         return first, _use(plan.kind, plan.query, plan.turns, option=plan.option, cues=plan.cues)
-    if (
-        contextual is not None
-        and plan.contextual is not None
-        and contextual_wins(first, contextual.answer_probability, thresholds)
-    ):
+    if contextual is not None and plan.contextual is not None and contextual_wins(first, contextual, thresholds):
         return contextual, _use("follow_up", plan.contextual, plan.turns, cues=["surer with the earlier turns"])
     cues = list(plan.cues)
     if first.in_scope and first.answer_probability < thresholds.new_question_floor:
-        first = replace(first, in_scope=False, answer_probability=0.0)
+        first = replace(first, in_scope=False)
         cues.append("unsure of a new question")
     return first, _use("standalone" if plan.same_topic else "topic_shift", plan.query, (), cues=cues)
 

@@ -507,9 +507,7 @@ class KnowledgeBase:
         }
         scored = self._retriever.score_many(list(pending.values()), [languages[i] for i in pending], filters)
         second = {
-            i: self._retriever.rank(s, k)
-            for i, s in zip(pending, scored, strict=True)
-            if contextual_wins(first[i], s.answer_probability)
+            i: self._retriever.rank(s, k) for i, s in zip(pending, scored, strict=True) if contextual_wins(first[i], s)
         }
         out: list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]] = []
         for i, (analysis, p, history) in enumerate(zip(analyses, plans, histories, strict=True)):

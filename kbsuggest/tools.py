@@ -183,7 +183,10 @@ class CompactSuggestion(BaseModel):
     id: str = Field(description="Quote it when recording feedback.")
     answers: tuple[CompactAnswer, ...]
     drafts: tuple[Draft, ...]
-    confidence: float = Field(description="Calibrated probability that the first answer is right.")
+    confidence: float = Field(
+        description="Calibrated probability that the first answer is right, also when escalated as no_answer "
+        "(the answers are still returned)."
+    )
     escalate: bool = Field(description="True: a person should take this message over.")
     escalate_reason: EscalateReason | None
     clarifying_question: str | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from kbsuggest.conversation import (
     Thresholds,
     Turn,
     already_sent,
+    contextual_wins,
     decide,
     history_slots,
     history_turns,
@@ -147,9 +150,7 @@ def test_no_option_is_picked_when_the_message_names_none_or_both() -> None:
 
 
 def retrieval(article: str, probability: float, *, in_scope: bool = True) -> Retrieval:
-    return Retrieval(
-        "q", "en", (answer(article, article.title()),), {}, np.array([1.0]), in_scope, probability if in_scope else 0.0
-    )
+    return Retrieval("q", "en", (answer(article, article.title()),), {}, np.array([1.0]), in_scope, probability)
 
 
 SHIPPING_TALK = (customer("how much is standard shipping"), agent("Standard shipping is $5.95, free over $49."))
@@ -249,6 +250,24 @@ def test_a_complete_message_pointing_back_or_sharing_a_word_can_still_be_a_follo
 
 @pytest.mark.parametrize(
     ("message", "history"),
+    [
+        ("how long before it shows up?", (customer("how do i leave a review for the rug"), agent("Go to Orders."))),
+        ("退款多久能到账", REFUND_TALK_ZH),
+    ],
+)
+def test_a_contextual_query_out_of_scope_never_wins_however_sure(message: str, history: tuple[Turn, ...]) -> None:
+    """An out-of-scope retrieval still reports P(first answer right) (issue 14), so a contextual query judged out of
+    scope may be much surer than the message alone: it is not used, and the message is answered alone."""
+    alone, contextual = retrieval("refunds", 0.5), retrieval("shipping", 0.95, in_scope=False)
+    steps = plan(message, analyse(message), history, OWN)
+    assert steps.kind is None and needs_contextual(steps, alone)  # the contextual query is scored
+    assert contextual_wins(alone, replace(contextual, in_scope=True))  # in scope, it would win
+    chosen, use = decide(steps, alone, contextual)
+    assert (chosen, use.query) == (alone, message) and use.kind in ("standalone", "topic_shift")
+
+
+@pytest.mark.parametrize(
+    ("message", "history"),
     [("can you mail me a paper catalogue of those?", SHIPPING_TALK), ("那个蓝色扶手椅什么时候补货", REFUND_TALK_ZH)],
 )
 def test_a_complete_message_out_of_scope_alone_is_not_lent_the_earlier_topic_s_confidence(
@@ -259,7 +278,7 @@ def test_a_complete_message_out_of_scope_alone_is_not_lent_the_earlier_topic_s_c
     steps = plan(message, analyse(message), history, OWN)
     assert steps.kind is None and steps.contextual is not None
     no_floor = Thresholds(follow_up_margin=0.2, follow_up_floor=0.0, new_question_floor=0.0)
-    alone = retrieval("shipping", 0.0, in_scope=False)
+    alone = retrieval("shipping", 0.5, in_scope=False)
     assert not needs_contextual(steps, alone, no_floor)
     chosen, use = decide(steps, alone, None, no_floor)
     assert (chosen, use.kind) == (alone, "topic_shift") and not chosen.in_scope

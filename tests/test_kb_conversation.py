@@ -239,7 +239,7 @@ def test_history_answers_as_retrieving_the_contextual_query_in_full_did(
         contextual = None
         if p.contextual and conversation.needs_contextual(p, first):
             (contextual,) = retriever.retrieve_many([p.contextual], [analysis.language], 3, today)
-            if not conversation.contextual_wins(first, contextual.answer_probability):
+            if not conversation.contextual_wins(first, contextual):
                 losers.append(q)
         expected.append(conversation.decide(p, first, contextual))
     assert len(losers) >= 2  # the dev set reaches the path that changed (3 each; new questions score no contextual)

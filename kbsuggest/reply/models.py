@@ -53,7 +53,12 @@ class Suggestion(BaseModel):
         description="The reply draft, one today: a tuple so alternatives (other tones, other answers) can be added "
         "without breaking callers."
     )
-    confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability that the first answer is right.")
+    confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Calibrated probability that the first answer is right, also when escalated as no_answer "
+        "(the answers are still returned).",
+    )
     escalate: bool
     escalate_reason: EscalateReason | None = None
     clarifying_question: str | None = Field(

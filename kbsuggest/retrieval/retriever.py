@@ -60,7 +60,7 @@ class Retrieval:
     features: dict[str, float]  # what the confidence models read (`confidence.IN_SCOPE_FEATURES`)
     fused: np.ndarray  # article scores of the allowed articles, best first
     in_scope: bool = False  # some answer, and the in-scope model does not call for escalation
-    answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
+    answer_probability: float = 0.0  # P(first answer right), in or out of scope; 0 without answers
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Scored:
     pooled_articles: dict[str, np.ndarray]
     features: dict[str, float]
     in_scope: bool = False  # the in-scope model does not call for escalation
-    answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
+    answer_probability: float = 0.0  # P(first answer right), in or out of scope
     today: date | None = None  # the day dates in the message count to (`Filters.today`, else the current day)
 
 
@@ -189,10 +189,9 @@ class Retriever:
             prototype_top = float(np.max(prototypes @ query[confidence.confidence_signal(language)].vector))
         features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage, prototype_top)
         in_scope = not confidence.should_escalate(features, language)
-        probability = confidence.answer_probability(features, language) if in_scope else 0.0
         return Scored(
-            text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features,
-            in_scope=in_scope, answer_probability=probability, today=filters.today or date.today(),
+            text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features, in_scope=in_scope,
+            answer_probability=confidence.answer_probability(features, language), today=filters.today or date.today(),
         )  # fmt: skip
 
     def _prototype_vectors(self, language: Language) -> np.ndarray | None:
@@ -256,7 +255,7 @@ class Retriever:
             best = int(members[section_choice.choose(section_fused[members], self.headings(members), case)])
             answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
         in_scope = bool(answers) and scored.in_scope
-        probability = scored.answer_probability if in_scope else 0.0
+        probability = scored.answer_probability if answers else 0.0
         return Retrieval(text, language, tuple(answers), scored.features, fused[ranking], in_scope, probability)
 
     def _per_article(self, section_scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:

@@ -82,7 +82,7 @@ def test_real_models_answer_demo_questions(demo_kb: KnowledgeBase, message: str,
 
 def test_out_of_scope_message_is_handed_to_a_person(demo_kb: KnowledgeBase) -> None:
     s = demo_kb.suggest("what's the weather in Paris tomorrow")
-    assert s.escalate and s.escalate_reason == "no_answer" and s.confidence == 0.0
+    assert s.escalate and s.escalate_reason == "no_answer" and s.answers and s.confidence < 0.5  # 0.18 (2026-12-02)
     assert s.drafts[0].citations == ()
 
 
@@ -107,7 +107,9 @@ def test_confidence_is_calibrated_on_english_demo_messages_never_fitted_on(demo_
     """`confidence` against "the first answer is right" on the demo store's English dev lines: expected calibration
     error (5 bins, as benchmarks/bench_quality.py) 0.121 with the English answer model fitted on the messages the
     in-scope model keeps; 0.155 with the model fitted on all messages, which was underconfident on the answered
-    ones (mean confidence 0.79 against 0.88 right)."""
+    ones (mean confidence 0.79 against 0.88 right). 0.084 since confidence is reported for messages handed over as
+    no_answer too and the answer model counts each fitting file the same (2026-12-02; 0.111 before, with the stage
+    prior)."""
     from kbsuggest.evaluation import DEPTH, read_queries, score
 
     queries = [

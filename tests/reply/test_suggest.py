@@ -71,9 +71,10 @@ def test_an_answer_in_scope_is_drafted_from_the_first_answer_with_its_stage() ->
     assert s.drafts[0].citations == ("refunds#a",) and "Refunds text." in s.drafts[0].text
 
 
-def test_out_of_scope_hands_over_with_no_facts_and_zero_confidence() -> None:
-    s = suggest("what colour is the moon", retrieval(in_scope=False, probability=0.0, margin=1.0))
-    assert (s.escalate, s.escalate_reason, s.confidence, s.stage) == (True, "no_answer", 0.0, None)
+def test_out_of_scope_hands_over_with_no_facts_and_its_confidence() -> None:
+    s = suggest("what colour is the moon", retrieval(in_scope=False, probability=0.3, margin=0.1))
+    assert (s.escalate, s.escalate_reason, s.confidence, s.stage) == (True, "no_answer", 0.3, None)
+    assert s.clarifying_question is None  # low confidence and a tie, but handed over: nothing to ask
     assert s.drafts[0].citations == () and "snippet" not in s.drafts[0].text
 
 

@@ -12,7 +12,7 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from kbsuggest import Filters, KnowledgeBase
 from kbsuggest.encoders.hashing import HashingEncoder
 from kbsuggest.errors import InputError
-from kbsuggest.retrieval import fusion
+from kbsuggest.retrieval import confidence, fusion
 from kbsuggest.retrieval.prototypes import OFF_KB_PROTOTYPES
 from kbsuggest.retrieval.retriever import one_openmp_thread
 from kbsuggest.retrieval.snippet import best_sentences, measures
@@ -357,3 +357,13 @@ def test_a_message_after_buying_ranks_the_after_sale_article_over_an_equally_sim
         assert on.features == off.features  # the confidence features never read the prior
         if message == "ridge jacket seams":
             assert on.answers == off.answers  # no stage evidence: no score moved
+
+
+def test_a_message_handed_over_as_no_answer_still_carries_its_answer_model_s_confidence(kb: KnowledgeBase) -> None:
+    """`confidence` is P(first answer right) for every message (issue 14), not 0 when the in-scope model hands
+    the message over: its answers are still returned, and out-of-scope messages were counted wrong in the fit."""
+    message = "what is the weather in Paris tomorrow"
+    (retrieval,) = kb._retriever.retrieve_many([message], ["en"], 3)
+    s = kb.suggest(message)
+    assert (s.escalate_reason, retrieval.in_scope) == ("no_answer", False) and s.answers
+    assert s.confidence == round(confidence.answer_probability(retrieval.features, "en"), 4) > 0
