@@ -23,13 +23,14 @@ from kbsuggest.text.situation import Situation, read_situation
 CLARIFY_MARGIN = 0.05
 """Ask which of the best two articles the customer means only when their fused scores (z-units) are this close
 (a tie)..."""
-CLARIFY_BELOW = 0.4
+CLARIFY_BELOW = 0.45
 """...and the calibrated confidence in the first is below this. Fitted by `benchmarks/fit_clarify.py` on the demo
 dev set (tests/data/demo_queries.jsonl): a question helps when the first article is wrong and the second right,
 and is needless when the first is right; the grid pair with the most helped minus needless (fewest questions on
-a tie) asks 2 of 236 messages there (helps 1, needless 0), and 1 of the 391 draft-set messages (needless). No
-pair helps more often than it asks needlessly on the messages it was not fitted on, either way round: the
-hand-set 0.6 / 0.25 it replaces asked 13 of the 343 main draft messages, 7 of them with the first article right
+a tie) asks 3 of 236 messages there (helps 1, needless 0), and 2 of the 343 main draft messages (helps 1,
+needless 1), with the answer models of 2026-12-02 (each fitting file weighing the same; 0.4 with the models
+before). No pair helps more often than it asks needlessly on the messages it was not fitted on, either way round:
+the hand-set 0.6 / 0.25 it replaces asked 13 of the 343 main draft messages, 7 of them with the first article right
 and 3 with the second. So questions are kept for near ties only, and the draft answers the first option too
 (`compose`), so a needless question still comes with the answer."""
 CHOICE = re.compile(r"\bor\b|还是|或者|或是", re.IGNORECASE)
