@@ -172,6 +172,12 @@ SEASONS = {
         "## Winter sale shipping\nWinter sale orders ship within two days.\n\n## Winter sale terms\nEverything is "
         "10% off until December 31, 2026. The discount shows in your cart.",
     ),
+    "en/spring-sale.md": store_article(
+        "spring-sale",
+        "pre_sale",
+        "valid_from: 2027-03-01\nvalid_until: 2027-03-31\n",
+        "## Spring sale terms\nBoots will be 30% off.",
+    ),
     "en/returns.md": store_article(
         "returns",
         "after_sale",
@@ -183,20 +189,21 @@ SEASONS = {
 
 
 @pytest.mark.parametrize(
-    ("message", "offered"),
+    ("message", "dated", "offered"),
     [
-        ("is the summer sale still on? any discount now?", True),
-        ("sending back pants bought in the summer sale: refunded at the sale price i paid?", False),
+        ("is the summer sale still on? any discount now?", "June 30, 2026", True),
+        ("when does the spring sale start? any discount now?", "March 1, 2027", True),
+        ("sending back pants bought in the summer sale: refunded at the sale price i paid?", "June 30, 2026", False),
     ],
 )
 def test_the_running_promotion_is_offered_unless_an_after_sale_article_answers(
-    tmp_path: Path, message: str, offered: bool
+    tmp_path: Path, message: str, dated: str, offered: bool
 ) -> None:
     root = write_articles(tmp_path / "articles", SEASONS)
     kb = KnowledgeBase.build(root, tmp_path / "index", encoders={"dense": HashingEncoder(64)})
     s = kb.suggest(message, filters=TODAY)
     text = s.drafts[0].text
-    assert "June 30, 2026" in text and "25%" not in text
+    assert dated in text and "25%" not in text and "30%" not in text  # out of their dates: no terms
     assert ("10% off" in text and "winter-sale#winter-sale-terms" in s.drafts[0].citations) is offered
     assert traced(kb, s)
 

@@ -140,6 +140,7 @@ def build_suggestion(
             isinstance(b.source, Answer)
             and (already_sent(b.source.snippet, history) or already_sent(b.source.text, history))
         )
+        and not (isinstance(b.source, Running) and already_sent(b.source.text, history))
     ]
     situation = read_situation(message, today)  # read once: the size table block and the composer use it
     blocks += size_table_block(message, situation, answers if in_scope else (), blocks)

@@ -230,7 +230,7 @@ RUNNING = Running(
 
 
 def found(*answers: Answer) -> Retrieval:
-    return Retrieval("msg", "en", answers, {}, np.array([1.0] * len(answers)), True, 0.9)
+    return Retrieval("msg", "en", answers, {}, np.array([1.0] * len(answers)), bool(answers), 0.9 if answers else 0.0)
 
 
 def test_an_ended_promotion_is_followed_by_the_running_one_answered_once() -> None:
@@ -239,3 +239,27 @@ def test_an_ended_promotion_is_followed_by_the_running_one_answered_once() -> No
     assert [b.source for b in answer_blocks(asked_first, None)] == [ENDED, RUNNING]
     asked_last = [Part("what runs now?", found(sale)), Part("is the summer sale on?", found(), (ENDED,), RUNNING)]
     assert [b.source for b in answer_blocks(asked_last, None)] == [sale, ENDED]
+
+
+def test_the_running_promotion_an_agent_already_offered_is_not_offered_again() -> None:
+    message = "is the summer sale on?"
+    parts = (Part(message, found(), (ENDED,), RUNNING),)
+    said = (Turn(role="customer", text="any sale?"), Turn(role="agent", text="Everything is 20% off until Dec 2."))
+
+    def drafted(history: tuple[Turn, ...]) -> str:
+        s = build_suggestion(
+            "id",
+            message,
+            found(),
+            analyse(message),
+            templates=TEMPLATES,
+            context={},
+            tone="friendly",
+            stages=STAGES,
+            parts=parts,
+            history=history,
+        )
+        return s.drafts[0].text
+
+    assert "20% off" in drafted(()) and "June 30, 2026" in drafted(())
+    assert "20% off" not in drafted(said) and "June 30, 2026" in drafted(said)
