@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from kbsuggest.articles.models import ArticleMeta, Section
-from kbsuggest.retrieval.snippet import best_sentences
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
 _ASIDE = re.compile(r"\s*[(（][^)）]*[)）]\s*")
@@ -25,7 +24,7 @@ MIN_HAN_NAME_CHARS = 3
 @dataclass(frozen=True)
 class Promotion:
     """An article outside its validity window that the message names, with what may still be quoted of it:
-    the sentences of its best section that states no price or discount (only once it has ended)."""
+    the text of its best section that states no price or discount (only once it has ended), to quote from."""
 
     article_id: str
     name: str
@@ -33,7 +32,7 @@ class Promotion:
     end: date | None
     ended: bool
     section_id: str | None = None
-    sentences: tuple[str, ...] = ()
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def named_promotions(
     language: str,
 ) -> tuple[Promotion, ...]:
     """The out-of-date articles of `language` that `message` names, in the order it names them. The message is
-    tokenised only when it names an ended one (to pick the sentences worth quoting)."""
+    tokenised only when it names an ended one (to pick the section worth quoting)."""
     text = " ".join(message.casefold().split())
     message_tokens: frozenset[str] | None = None
     found: list[tuple[int, Promotion]] = []
@@ -104,7 +103,7 @@ def named_promotions(
                     end=meta.valid_until,
                     ended=ended,
                     section_id=quoted[0] if quoted else None,
-                    sentences=quoted[1] if quoted else (),
+                    text=quoted[1] if quoted else "",
                 ),
             )
         )
@@ -145,10 +144,10 @@ def running_promotion(
     return Running(meta.id, display_name(meta), meta.valid_from, meta.valid_until, terms.id, terms.text)
 
 
-def _quotable(sections: Sequence[Section], message_tokens: Set[str]) -> tuple[str, tuple[str, ...]] | None:
-    """The section without terms that shares the most with the message, and its best two sentences."""
+def _quotable(sections: Sequence[Section], message_tokens: Set[str]) -> tuple[str, str] | None:
+    """The section without terms that shares the most with the message: its id and text."""
     free = [s for s in sections if not _TERMS.search(s.text)]
     if not free:
         return None
     best = max(free, key=lambda s: len(message_tokens & set(tokenize(s.text))))
-    return best.id, tuple(best_sentences(best.text, message_tokens, 2))
+    return best.id, best.text

@@ -208,7 +208,7 @@ def test_a_quoted_chinese_sentence_leaves_addressing_the_customer_to_the_greetin
 @pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
 def test_an_ended_promotion_whose_quote_gives_its_end_still_gets_its_start(tone: Tone) -> None:
     quoted = "双十一活动已于2025年11月11日结束，商品已恢复原价。"
-    ended = Promotion("d11", "2025双十一活动", date(2025, 11, 1), date(2025, 11, 11), True, "d11#after", (quoted,))
+    ended = Promotion("d11", "2025双十一活动", date(2025, 11, 1), date(2025, 11, 11), True, "d11#after", quoted)
     message = "双十一活动是几号到几号的？"
     draft = compose(
         message, analyse(message), [Block(message, ended)], templates=TEMPLATES["zh"], tone=tone, context={}
@@ -230,3 +230,24 @@ def test_the_running_promotion_is_introduced_with_its_end_and_quoted_from_its_se
         end = "December 2, 2026" if language == "en" else "2026年12月2日"
         assert end in draft.text and draft.text.index(end) < draft.text.index("20%" if language == "en" else "满")
         assert draft.citations == ("bf#terms",) and untraced(draft, TEMPLATES[language], {"bf#terms": text}) == []
+
+
+AFTER_D11 = (
+    "双十一活动已于2025年11月11日结束，商品已恢复原价。",
+    "双十一期间购买的商品，签收后30天内可以退货。",
+    "退款按您当时的实际支付金额原路退回。",
+    "最新活动请关注App首页。",
+)
+
+
+@pytest.mark.parametrize(("tone", "count"), [("friendly", 3), ("formal", 3), ("concise", 1)])
+def test_an_ended_promotion_is_quoted_at_the_tones_count_with_its_dates_as_one_sentence(tone: Tone, count: int) -> None:
+    after = "".join(AFTER_D11)
+    ended = Promotion("d11", "2025双十一活动", date(2025, 11, 1), date(2025, 11, 11), True, "d11#after", after)
+    message = "双十一买的东西现在退货，是按原价退吗"
+    draft = compose(
+        message, analyse(message), [Block(message, ended)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    assert sum(sentence in draft.text for sentence in AFTER_D11) == count
+    assert (AFTER_D11[2] in draft.text) is (tone != "concise")  # the refund sentence: not in a one-sentence quote
+    assert untraced(draft, TEMPLATES["zh"], {"d11#after": after}) == []

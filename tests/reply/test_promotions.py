@@ -37,7 +37,7 @@ SECTIONS = [
 
 def named(message: str, today: date) -> tuple[str, ...]:
     found = named_promotions(message, [(SUMMER, SECTIONS)], today, "en")
-    return tuple(f"{p.name}|{p.end}|{p.ended}|{p.section_id}|{' '.join(p.sentences)}" for p in found)
+    return tuple(f"{p.name}|{p.end}|{p.ended}|{p.section_id}|{p.text}" for p in found)
 
 
 def test_names_come_from_the_title_and_its_specific_tags() -> None:
