@@ -44,7 +44,7 @@ from kbsuggest.index.model_store import share_models
 from kbsuggest.index.onnx_export import with_fast_queries
 from kbsuggest.index.storage import check_encoders, parsed_articles, read_index, read_manifest
 from kbsuggest.reply.models import Suggestion
-from kbsuggest.reply.promotions import named_promotions
+from kbsuggest.reply.promotions import named_promotions, running_promotion
 from kbsuggest.reply.questions import split_questions
 from kbsuggest.reply.suggest import Part, build_suggestion
 from kbsuggest.retrieval import examples
@@ -454,7 +454,8 @@ class KnowledgeBase:
         today: date,
     ) -> list[tuple[Part, ...]]:
         """Each message's questions (`split_questions`), retrieved in one batch when it asks two, with the
-        promotions outside their dates (on `today`) that each names."""
+        promotions outside their dates (on `today`) that each names and, unless it is answered by an after-sale
+        article (in scope), the promotion running instead."""
         split = [split_questions(m, a.language) for m, (a, _) in zip(messages, retrieved, strict=True)]
         asked = [
             (text, a.language)
@@ -469,7 +470,10 @@ class KnowledgeBase:
             for text in texts:
                 own = next(found) if len(texts) > 1 else retrieval
                 named = named_promotions(text, self._articles.values(), today, analysis.language)
-                parts.append(Part(text, own, named))
+                after_sale = own.in_scope and self._stages.get(own.answers[0].article_id) == "after_sale"
+                offer = named and not after_sale  # a return or refund of what was bought then is no sales talk
+                running = running_promotion(text, self._articles.values(), today, analysis.language) if offer else None
+                parts.append(Part(text, own, named, running))
             out.append(tuple(parts))
         return out
 

@@ -17,6 +17,7 @@ from kbsuggest.reply.suggest import build_suggestion
 from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer, Filters
 from kbsuggest.retrieval.retriever import Retrieval
+from tests.conftest import write_articles
 
 DEMO = Path(__file__).parents[1] / "articles"
 TODAY = Filters(today=date(2026, 12, 1))
@@ -124,3 +125,93 @@ def test_a_clarifying_question_answers_its_first_option_from_the_demo_store(demo
     picked = demo.suggest("第二个", history=history, filters=TODAY)
     assert picked.conversation is not None and picked.conversation.kind == "clarification_answer"
     assert picked.answers[0].article_id == "exchanges-zh"
+
+
+@pytest.mark.parametrize(
+    ("message", "articles", "ended", "running"),
+    [
+        (
+            "seriously?? the summer sale ended and the ridge is back to $189?! i was about to buy it",
+            ["summer-sale-2026", "black-friday-2026"],
+            "June 30, 2026",
+            "20% off",
+        ),
+        ("今年还有双十一折扣吗 打几折", ["double-11-2025-zh", "double-12-2026-zh"], "2025年11月11日结束", "满减"),
+    ],
+)
+def test_an_ended_promotion_comes_with_the_one_running_now(
+    demo: KnowledgeBase, message: str, articles: list[str], ended: str, running: str
+) -> None:
+    s = demo.suggest(message, filters=TODAY)
+    draft = s.drafts[0]
+    assert [c.split("#")[0] for c in draft.citations] == articles
+    assert draft.text.index(ended) < draft.text.index(running)
+    assert not any(terms in draft.text for terms in ("25%", "$141.75", "8.5折", "1,104.15"))  # the ended one's
+    assert traced(demo, s)
+
+
+def store_article(id_: str, stage: str, dates: str, body: str) -> str:
+    title = id_.replace("-", " ").title()
+    return (
+        f"---\nid: {id_}\ntitle: {title}\ntype: policy\nlocale: en\nstage: {stage}\n{dates}---\n# {title}\n\n{body}\n"
+    )
+
+
+SEASONS = {
+    "en/summer-sale.md": store_article(
+        "summer-sale",
+        "pre_sale",
+        "valid_from: 2026-06-01\nvalid_until: 2026-06-30\n",
+        "## Summer sale terms\nJackets were 25% off.\n\n## After the summer sale\nSummer sale prices are no longer "
+        "available.",
+    ),
+    "en/winter-sale.md": store_article(
+        "winter-sale",
+        "pre_sale",
+        "valid_from: 2026-11-20\nvalid_until: 2026-12-31\n",
+        "## Winter sale shipping\nWinter sale orders ship within two days.\n\n## Winter sale terms\nEverything is "
+        "10% off until December 31, 2026. The discount shows in your cart.",
+    ),
+    "en/spring-sale.md": store_article(
+        "spring-sale",
+        "pre_sale",
+        "valid_from: 2027-03-01\nvalid_until: 2027-03-31\n",
+        "## Spring sale terms\nBoots will be 30% off.",
+    ),
+    "en/returns.md": store_article(
+        "returns",
+        "after_sale",
+        "",
+        "## Returning sale items\nSale items you send back are refunded at the sale price you paid, within 30 days "
+        "of delivery.",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("message", "dated", "offered"),
+    [
+        ("is the summer sale still on? any discount now?", "June 30, 2026", True),
+        ("when does the spring sale start? any discount now?", "March 1, 2027", True),
+        ("sending back pants bought in the summer sale: refunded at the sale price i paid?", "June 30, 2026", False),
+    ],
+)
+def test_the_running_promotion_is_offered_unless_an_after_sale_article_answers(
+    tmp_path: Path, message: str, dated: str, offered: bool
+) -> None:
+    root = write_articles(tmp_path / "articles", SEASONS)
+    kb = KnowledgeBase.build(root, tmp_path / "index", encoders={"dense": HashingEncoder(64)})
+    s = kb.suggest(message, filters=TODAY)
+    text = s.drafts[0].text
+    assert dated in text and "25%" not in text and "30%" not in text  # out of their dates: no terms
+    assert ("10% off" in text and "winter-sale#winter-sale-terms" in s.drafts[0].citations) is offered
+    assert traced(kb, s)
+
+
+def test_the_chinese_ended_wording_gives_the_start_date_when_the_quoted_sentence_gives_the_end(
+    demo: KnowledgeBase,
+) -> None:
+    s = demo.suggest("双十一活动是几号到几号的？", filters=TODAY)
+    text = s.drafts[0].text
+    assert "2025年11月1日" in text and "2025年11月11日" in text and "8.5折" not in text
+    assert traced(demo, s)

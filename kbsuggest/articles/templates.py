@@ -60,6 +60,12 @@ class ToneSet(BaseModel):
     ended: Phrases = Field(default=(), description="A promotion asked about that ended: {promotion}, {start}, {end}.")
     ended_on: Phrases = Field(default=(), description="The same when the promotion has no start date.")
     not_started: Phrases = Field(default=(), description="A promotion asked about that has not begun: {start}.")
+    ran: Phrases = Field(
+        default=(), description="An ended promotion's dates, when a quoted sentence already says that it ended."
+    )
+    running: Phrases = Field(
+        default=(), description="Before the terms of the promotion running instead: {promotion}, {end}."
+    )
 
     @field_validator(
         "greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "handoff_no_order", "closing"
@@ -88,7 +94,7 @@ class ToneSet(BaseModel):
     def _fit_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, FIT_PLACEHOLDERS) if phrases else phrases
 
-    @field_validator("ended", "ended_on", "not_started")
+    @field_validator("ended", "ended_on", "not_started", "ran", "running")
     @classmethod
     def _promotion_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PROMOTION_PLACEHOLDERS) if phrases else phrases

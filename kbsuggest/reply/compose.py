@@ -16,9 +16,9 @@ from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import Fit, is_item, is_lead_in, pick
-from kbsuggest.reply.promotions import Promotion
+from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.retrieval.models import Answer
-from kbsuggest.retrieval.snippet import measures
+from kbsuggest.retrieval.snippet import best_sentences, measures
 from kbsuggest.text.situation import Situation, read_situation
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
@@ -60,10 +60,11 @@ _EN_MONTHS = (
 
 @dataclass(frozen=True)
 class Block:
-    """One answer of the draft: the question it answers and the section (or ended promotion) answering it."""
+    """One answer of the draft: the question it answers and the section (or promotion out of its dates, or the
+    promotion running instead) answering it."""
 
     question: str
-    source: Answer | Promotion
+    source: Answer | Promotion | Running
 
 
 _VOCATIVE = re.compile(r"^(?:亲亲|亲)[，,～~]\s*")
@@ -139,25 +140,33 @@ def fit_values(fit: Fit, language: str) -> dict[str, str]:
 def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language: str, tone: Tone) -> list[str]:
     """The paragraphs that answer one block, and nothing when there is nothing to say."""
     source = block.source
-    if isinstance(source, Promotion):
-        parts = []
-        phrase_list = phrases.ended if source.ended else phrases.not_started
-        day = source.end if source.ended else source.start
-        said_already = day is not None and any(format_date(day, language) in t for t in source.sentences)
-        if phrase_list and day is not None and not said_already:
-            values = {"promotion": source.name, "end": format_date(day, language), "start": ""}
-            if source.start is not None:
-                values["start"] = format_date(source.start, language)
-            elif source.ended:
-                phrase_list = phrases.ended_on or phrase_list
-            parts.append(_slots(_pick(phrase_list, block.question, "promotion"), values))
-        if source.sentences:
-            parts.append(("" if language == "zh" else " ").join(unaddressed(s) for s in source.sentences))
-        return parts
     text = normalize_query(block.question)
     tokens = frozenset(tokenize(text)) | measures(text)
+    if isinstance(source, Promotion):
+        parts = []
+        # quoted like an answer, at the tone's count with the phrase about its dates as one of them
+        quoted = [unaddressed(s) for s in best_sentences(source.text, tokens, SENTENCES[tone] - 1)]
+        day = source.end if source.ended else source.start
+        said_already = day is not None and any(format_date(day, language) in t for t in quoted)
+        if not source.ended:
+            phrase_list = phrases.not_started
+        elif source.start is None:
+            phrase_list = () if said_already else phrases.ended_on or phrases.ended
+        else:  # a quoted sentence that says when it ended leaves when it began to say
+            phrase_list = phrases.ran if said_already else phrases.ended
+        if phrase_list and day is not None:
+            start = format_date(source.start, language) if source.start is not None else ""
+            values = {"promotion": source.name, "start": start, "end": format_date(day, language)}
+            parts.append(_slots(_pick(phrase_list, block.question, "promotion"), values))
+        if quoted:
+            parts.append(("" if language == "zh" else " ").join(quoted))
+        return parts
+    parts = []
+    if isinstance(source, Running) and source.end is not None and phrases.running:
+        values = {"promotion": source.name, "end": format_date(source.end, language)}
+        parts.append(_slots(_pick(phrases.running, block.question, "running"), values))
     picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
-    parts = _paragraphs([unaddressed(s) for s in picked.sentences], language)
+    parts += _paragraphs([unaddressed(s) for s in picked.sentences], language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
     return parts

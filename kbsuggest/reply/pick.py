@@ -262,7 +262,7 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     elif tier is not None:  # and no sentence stating a tier the amount fails ("例如…满¥600减¥100" to ¥450)
         failed = {u for u in units if u not in rows and condition_holds(u, situation) is False}
         chosen = (chosen | {tier[0]}) - set(tier[1]) - failed
-    chosen = whole_lists(units, chosen)
+    chosen = with_table(units, set(rows), whole_lists(units, chosen))
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
     if situation.event in FAULTS:  # "if the thing arrived damaged": not the change-of-mind fee
@@ -315,6 +315,18 @@ def whole_lists(units: list[str], chosen: Set[str]) -> set[str]:
         if any(u in chosen for u in run):
             out.update(run)
         start = max(end, start + 1)
+    return out
+
+
+def with_table(units: list[str], rows: Set[str], chosen: Set[str]) -> set[str]:
+    """`chosen` with the rows of each table whose lead-in is chosen and none of its rows: "全场商品参与满减："
+    says nothing without its tiers."""
+    out = set(chosen)
+    for i, unit in enumerate(units[:-1]):
+        if unit in chosen and is_lead_in(unit) and units[i + 1] in rows:
+            table = list(itertools.takewhile(lambda u: u in rows, units[i + 1 :]))
+            if not out & set(table):
+                out.update(table)
     return out
 
 

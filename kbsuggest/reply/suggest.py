@@ -15,7 +15,7 @@ from kbsuggest.privacy import redact
 from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose
 from kbsuggest.reply.models import EscalateReason, Option, Suggestion
 from kbsuggest.reply.pick import has_fitting_row, situation_decides
-from kbsuggest.reply.promotions import Promotion
+from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 from kbsuggest.text.situation import Situation, read_situation
@@ -41,24 +41,28 @@ message is."""
 
 @dataclass(frozen=True)
 class Part:
-    """One question of the message (`questions.split_questions`), what retrieval found for it, and the
-    promotions outside their dates it names (`promotions.named_promotions`)."""
+    """One question of the message (`questions.split_questions`), what retrieval found for it, the
+    promotions outside their dates it names (`promotions.named_promotions`) and, when it names one, the
+    promotion running instead (`promotions.running_promotion`)."""
 
     text: str
     retrieval: Retrieval
     promotions: tuple[Promotion, ...] = ()
+    running: Running | None = None
 
 
 def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
-    """What the draft answers, in the customer's order: per question, the promotions it names, else its best
-    section; a section or article answers once. A single question is answered by `best`."""
+    """What the draft answers, in the customer's order: per question, the promotions out of their dates it
+    names and what runs instead, else its best section; a section answers once, and a promotion's article once.
+    A single question is answered by `best`."""
     blocks: list[Block] = []
     used: set[str] = set()
     for part in parts:
         if part.promotions:
-            for promotion in part.promotions:
-                if promotion.article_id not in used:
-                    used.add(promotion.article_id)
+            offered: tuple[Promotion | Running, ...] = (*part.promotions, *((part.running,) if part.running else ()))
+            for promotion in offered:
+                if all(b.source.article_id != promotion.article_id for b in blocks):
+                    used.add(promotion.section_id or promotion.article_id)
                     blocks.append(Block(part.text, promotion))
             continue
         found = part.retrieval
@@ -137,6 +141,7 @@ def build_suggestion(
             isinstance(b.source, Answer)
             and (already_sent(b.source.snippet, history) or already_sent(b.source.text, history))
         )
+        and not (isinstance(b.source, Running) and already_sent(b.source.text, history))
     ]
     situation = read_situation(message, today)  # read once: the size table block and the composer use it
     blocks += size_table_block(message, situation, answers if in_scope else (), blocks)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from kbsuggest.analysis import analyse
-from kbsuggest.articles.templates import load_templates
+from kbsuggest.articles.templates import Tone, load_templates
 from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose
+from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer
 
@@ -200,3 +203,51 @@ def test_a_quoted_chinese_sentence_leaves_addressing_the_customer_to_the_greetin
     assert body.startswith("签收后30天内，尺码不合适可以申请换货。")
     assert "亲" not in draft.text.split("\n\n", 1)[1]  # said once at most, by a friendly greeting
     assert untraced(draft, TEMPLATES["zh"], {"exchanges-zh#换尺码": text}) == []
+
+
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_an_ended_promotion_whose_quote_gives_its_end_still_gets_its_start(tone: Tone) -> None:
+    quoted = "双十一活动已于2025年11月11日结束，商品已恢复原价。"
+    ended = Promotion("d11", "2025双十一活动", date(2025, 11, 1), date(2025, 11, 11), True, "d11#after", quoted)
+    message = "双十一活动是几号到几号的？"
+    draft = compose(
+        message, analyse(message), [Block(message, ended)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    assert "2025年11月1日" in draft.text and quoted in draft.text
+    assert draft.text.count("2025年11月11日") == 2  # the dates once, the quoted end once: no third "已于…结束"
+    assert untraced(draft, TEMPLATES["zh"], {"d11#after": quoted}) == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_running_promotion_is_introduced_with_its_end_and_quoted_from_its_section(language: str) -> None:
+    text = "Everything is 20% off. Gift cards are the only exclusion." if language == "en" else "全场满¥300减¥40。"
+    running = Running("bf", "Black Friday", date(2026, 11, 20), date(2026, 12, 2), "bf#terms", text)
+    message = "is the summer sale still on?"
+    for tone in ("friendly", "formal", "concise"):
+        draft = compose(
+            message, analyse(message), [Block(message, running)], templates=TEMPLATES[language], tone=tone, context={}
+        )
+        end = "December 2, 2026" if language == "en" else "2026年12月2日"
+        assert end in draft.text and draft.text.index(end) < draft.text.index("20%" if language == "en" else "满")
+        assert draft.citations == ("bf#terms",) and untraced(draft, TEMPLATES[language], {"bf#terms": text}) == []
+
+
+AFTER_D11 = (
+    "双十一活动已于2025年11月11日结束，商品已恢复原价。",
+    "双十一期间购买的商品，签收后30天内可以退货。",
+    "退款按您当时的实际支付金额原路退回。",
+    "最新活动请关注App首页。",
+)
+
+
+@pytest.mark.parametrize(("tone", "count"), [("friendly", 3), ("formal", 3), ("concise", 1)])
+def test_an_ended_promotion_is_quoted_at_the_tones_count_with_its_dates_as_one_sentence(tone: Tone, count: int) -> None:
+    after = "".join(AFTER_D11)
+    ended = Promotion("d11", "2025双十一活动", date(2025, 11, 1), date(2025, 11, 11), True, "d11#after", after)
+    message = "双十一买的东西现在退货，是按原价退吗"
+    draft = compose(
+        message, analyse(message), [Block(message, ended)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    assert sum(sentence in draft.text for sentence in AFTER_D11) == count
+    assert (AFTER_D11[2] in draft.text) is (tone != "concise")  # the refund sentence: not in a one-sentence quote
+    assert untraced(draft, TEMPLATES["zh"], {"d11#after": after}) == []

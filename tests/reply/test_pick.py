@@ -534,3 +534,9 @@ def test_a_sentence_referring_back_brings_the_one_before(text: str, message: str
     assert quoted in said
     assert antecedent in said
     assert said.index(antecedent) < said.index(quoted)
+
+
+def test_a_chosen_lead_in_brings_its_table_rows() -> None:
+    text = "双十二从11月20日开始。" + TIERS_ZH  # a question about the dates alone chooses the lead-in, not a row
+    quoted = on_today(text, "双十二几号开始", "zh")
+    assert "参与满减：" in quoted and "满¥300" in quoted and "满¥600" in quoted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,8 @@ from kbsuggest.analysis import analyse
 from kbsuggest.articles.templates import load_templates
 from kbsuggest.conversation import ConversationUse, Turn
 from kbsuggest.reply.models import Option, Suggestion
-from kbsuggest.reply.suggest import CLARIFY_BELOW, CLARIFY_MARGIN, build_suggestion, escalation
+from kbsuggest.reply.promotions import Promotion, Running
+from kbsuggest.reply.suggest import CLARIFY_BELOW, CLARIFY_MARGIN, Part, answer_blocks, build_suggestion, escalation
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 
@@ -219,3 +222,45 @@ def test_no_clarifying_question_when_the_customers_facts_decide_the_best_section
     assert suggest("how much is shipping", close).clarifying_question is not None
     told = suggest("my cart is $62, how much is shipping", close)
     assert told.clarifying_question is None and "free on orders over $49" in told.drafts[0].text
+
+
+ENDED = Promotion("summer-sale", "Summer Sale", date(2026, 6, 1), date(2026, 6, 30), True, "summer-sale#after")
+RUNNING = Running(
+    "black-friday", "Black Friday", date(2026, 11, 20), date(2026, 12, 2), "black-friday#a", "Everything is 20% off."
+)
+
+
+def found(*answers: Answer) -> Retrieval:
+    return Retrieval("msg", "en", answers, {}, np.array([1.0] * len(answers)), bool(answers), 0.9 if answers else 0.0)
+
+
+def test_an_ended_promotion_is_followed_by_the_running_one_answered_once() -> None:
+    sale = answer("black-friday", "Black Friday")  # section black-friday#a, as RUNNING's
+    asked_first = [Part("is the summer sale on?", found(), (ENDED,), RUNNING), Part("what runs now?", found(sale))]
+    assert [b.source for b in answer_blocks(asked_first, None)] == [ENDED, RUNNING]
+    asked_last = [Part("what runs now?", found(sale)), Part("is the summer sale on?", found(), (ENDED,), RUNNING)]
+    assert [b.source for b in answer_blocks(asked_last, None)] == [sale, ENDED]
+
+
+def test_the_running_promotion_an_agent_already_offered_is_not_offered_again() -> None:
+    message = "is the summer sale on?"
+    parts = (Part(message, found(), (ENDED,), RUNNING),)
+    said = (Turn(role="customer", text="any sale?"), Turn(role="agent", text="Everything is 20% off until Dec 2."))
+
+    def drafted(history: tuple[Turn, ...]) -> str:
+        s = build_suggestion(
+            "id",
+            message,
+            found(),
+            analyse(message),
+            templates=TEMPLATES,
+            context={},
+            tone="friendly",
+            stages=STAGES,
+            parts=parts,
+            history=history,
+        )
+        return s.drafts[0].text
+
+    assert "20% off" in drafted(()) and "June 30, 2026" in drafted(())
+    assert "20% off" not in drafted(said) and "June 30, 2026" in drafted(said)
