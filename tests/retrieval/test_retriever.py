@@ -320,6 +320,19 @@ def test_off_kb_compares_the_message_with_the_prototypes_and_the_knowledge_base(
     assert with_article < without - 0.2
 
 
+def test_the_in_scope_features_read_the_message_for_its_own_order(kb: KnowledgeBase) -> None:
+    """The retriever adds the own-order evidence of the normalised message to the features the in-scope models
+    read, in both languages."""
+    about_an_order, near_domain, chinese = kb._retriever.retrieve_many(
+        ["My jacket arrived torn, bought it last week", "Do you price match other stores?", "冲锋衣已签收 拉链坏了"],
+        ["en", "en", "zh"],
+        1,
+    )
+    assert (about_an_order.features["own_stage"], about_an_order.features["order_facts"]) == (1.0, 1.0)
+    assert (near_domain.features["own_stage"], near_domain.features["order_facts"]) == (0.0, 0.0)
+    assert (chinese.features["own_stage"], chinese.features["order_facts"]) == (1.0, 1.0)
+
+
 def _same_text(article_id: str, stage: str) -> str:
     return f"""---
 id: {article_id}
