@@ -187,16 +187,19 @@ def confidence_features(
     return features
 
 
-def own_order_features(text: str) -> dict[str, float]:
-    """Evidence that a message is about the customer's own order, read from its text alone: `OWN_STAGE` and
-    `ORDER_FACTS`. "my watch won't turn on, bought it 5 months ago" -> 1.0 and 1.0; "do you price match?" -> 0.0
-    and 0.0."""
-    stages = stage_evidence(text)
-    situation = read_situation(text)
-    return {
-        OWN_STAGE: stages.get("in_sale", 0.0) + stages.get("after_sale", 0.0),
-        ORDER_FACTS: float(situation.stages is not None or situation.event is not None),
-    }
+def own_order_features(text: str, language: str) -> dict[str, float]:
+    """Evidence that a message is about the customer's own order, read from its text alone: those of `OWN_STAGE`
+    and `ORDER_FACTS` that `IN_SCOPE_FEATURES[language]` reads (each costs ~0.2-0.4 ms). "my watch won't turn on,
+    bought it 5 months ago" -> 1.0; "do you price match?" -> 0.0."""
+    reads = IN_SCOPE_FEATURES["zh" if language == "zh" else "en"]
+    features = {}
+    if OWN_STAGE in reads:
+        stages = stage_evidence(text)
+        features[OWN_STAGE] = stages.get("in_sale", 0.0) + stages.get("after_sale", 0.0)
+    if ORDER_FACTS in reads:
+        situation = read_situation(text)
+        features[ORDER_FACTS] = float(situation.stages is not None or situation.event is not None)
+    return features
 
 
 def in_scope_probability(features: Mapping[str, float], language: str) -> float:

@@ -188,7 +188,7 @@ class Retriever:
         if prototypes is not None:
             prototype_top = float(np.max(prototypes @ query[confidence.confidence_signal(language)].vector))
         features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage, prototype_top)
-        features.update(confidence.own_order_features(text))  # the in-scope models' own features
+        features.update(confidence.own_order_features(text, language))  # the in-scope model's own
         in_scope = not confidence.should_escalate(features, language)
         probability = confidence.answer_probability(features, language) if in_scope else 0.0
         return Scored(

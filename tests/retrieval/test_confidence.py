@@ -27,7 +27,7 @@ def test_off_kb_is_the_best_prototype_cosine_minus_the_best_article_cosine() -> 
 
 
 def test_a_message_nearer_a_prototype_than_the_knowledge_base_is_less_likely_in_scope() -> None:
-    text = own_order_features("do you offer installation?")
+    text = own_order_features("do you offer installation?", "en")
     near_kb = {**confidence_features(SIGNALS, FUSED, "en", 0.5, prototype_top=0.5), **text}
     near_prototype = {**confidence_features(SIGNALS, FUSED, "en", 0.5, prototype_top=0.95), **text}
     assert in_scope_probability(near_prototype, "en") < in_scope_probability(near_kb, "en")
@@ -47,26 +47,29 @@ def test_only_the_english_in_scope_model_reads_off_kb() -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "own_stage", "order_facts"),
+    ("message", "language", "evidence"),
     [
-        ("my trailpulse won't turn on anymore, bought it 5 months ago", 1.0, 1.0),
-        ("手表买了5个月 开不了机了", 1.0, 1.0),
-        ("昨天签收的头灯充不进电", 1.0, 1.0),
-        ("where is my order, it shipped last week", 1.0, 1.0),
-        ("do you price match? it's cheaper elsewhere", 0.0, 0.0),
-        ("有没有会员卡", 0.0, 0.0),
-        ("what's the weather like today", 0.0, 0.0),
+        ("my trailpulse won't turn on anymore, bought it 5 months ago", "en", {OWN_STAGE: 1.0}),
+        ("where is my order, it shipped last week", "en", {OWN_STAGE: 1.0}),
+        ("do you price match? it's cheaper elsewhere", "en", {OWN_STAGE: 0.0}),
+        ("what's the weather like today", "en", {OWN_STAGE: 0.0}),
+        ("手表买了5个月 开不了机了", "zh", {ORDER_FACTS: 1.0}),
+        ("昨天签收的头灯充不进电", "zh", {ORDER_FACTS: 1.0}),
+        ("还没发货 能改地址吗", "zh", {ORDER_FACTS: 1.0}),
+        ("有没有会员卡", "zh", {ORDER_FACTS: 0.0}),
+        ("可以上门安装吗", "zh", {ORDER_FACTS: 0.0}),
     ],
 )
 def test_own_order_features_read_the_customers_order_from_the_text(
-    message: str, own_stage: float, order_facts: float
+    message: str, language: str, evidence: dict[str, float]
 ) -> None:
-    assert own_order_features(message) == {OWN_STAGE: own_stage, ORDER_FACTS: order_facts}
+    """Each language gets the evidence its in-scope model reads, and only that."""
+    assert own_order_features(message, language) == evidence
 
 
 def test_own_stage_is_the_share_of_stage_cues_during_or_after_an_order() -> None:
     """One cue before buying ("in stock") and one after ("refund"): half the evidence is about an order."""
-    assert own_order_features("is it in stock, or can i get a refund")[OWN_STAGE] == 0.5
+    assert own_order_features("is it in stock, or can i get a refund", "en") == {OWN_STAGE: 0.5}
 
 
 @pytest.mark.parametrize(
@@ -82,6 +85,6 @@ def test_a_message_about_the_customers_order_is_more_likely_in_scope(
     """Same retrieval signals, different text: the own-order evidence raises P(in scope)."""
     signals = {**SIGNALS, "multilingual": SIGNALS["dense"]}  # Chinese reads the multilingual encoder's cosines
     base = confidence_features(signals, FUSED, language, 0.5, prototype_top=0.5 if language == "en" else None)
-    order = in_scope_probability({**base, **own_order_features(about_an_order)}, language)
-    other = in_scope_probability({**base, **own_order_features(near_domain)}, language)
+    order = in_scope_probability({**base, **own_order_features(about_an_order, language)}, language)
+    other = in_scope_probability({**base, **own_order_features(near_domain, language)}, language)
     assert order > other
