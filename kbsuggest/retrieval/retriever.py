@@ -188,6 +188,7 @@ class Retriever:
         if prototypes is not None:
             prototype_top = float(np.max(prototypes @ query[confidence.confidence_signal(language)].vector))
         features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage, prototype_top)
+        features.update(confidence.own_order_features(text, language))  # the in-scope model's own
         in_scope = not confidence.should_escalate(features, language)
         return Scored(
             text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features, in_scope=in_scope,

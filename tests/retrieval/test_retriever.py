@@ -320,6 +320,24 @@ def test_off_kb_compares_the_message_with_the_prototypes_and_the_knowledge_base(
     assert with_article < without - 0.2
 
 
+def test_the_in_scope_features_read_the_message_for_its_own_order(kb: KnowledgeBase) -> None:
+    """The retriever adds the own-order evidence of the message, in its language, to the features the in-scope
+    model reads; the other language's is not computed."""
+    about_an_order, near_domain, chinese, chinese_near = kb._retriever.retrieve_many(
+        [
+            "My jacket arrived torn, bought it last week",
+            "Do you price match other stores?",
+            "冲锋衣已签收 拉链坏了",
+            "有会员卡吗",
+        ],
+        ["en", "en", "zh", "zh"],
+        1,
+    )
+    assert (about_an_order.features["own_stage"], near_domain.features["own_stage"]) == (1.0, 0.0)
+    assert (chinese.features["order_facts"], chinese_near.features["order_facts"]) == (1.0, 0.0)
+    assert "order_facts" not in about_an_order.features and "own_stage" not in chinese.features
+
+
 def _same_text(article_id: str, stage: str) -> str:
     return f"""---
 id: {article_id}
