@@ -37,6 +37,14 @@ CHOICE = re.compile(r"\bor\b|还是|或者|或是", re.IGNORECASE)
 answered, never asked back. Read by the word alone, so "还是没到" (still not here) is answered too, as nearly every
 message is."""
 
+NEXT_SECTION_WITHIN = 1.25
+"""How far (z-units of the fused score) a question's next section of an article may score below its best for the
+question to give up the best to another question of the message that has no such section. Set on the two-question
+lines of the draft sets (benchmarks/bench_drafts.py): of the 12 pairs drawn to one section there, the 4 whose
+other section is right give it up at 0.04-1.14 while the other question is 2.4-4.0 behind; two questions both
+close behind (0.29 and 0.53: "how bright is the lumen 400 on medium and how long does it last") are one section's
+two facts, and "how do I reset my password and how long is the link good for" is 2.1 and 2.4."""
+
 
 @dataclass(frozen=True)
 class Part:
@@ -50,9 +58,12 @@ class Part:
 
 def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
     """What the draft answers, in the customer's order: per question, the promotions it names, else its best
-    section; a section or article answers once. A single question is answered by `best`."""
+    section; a section or article answers once. Two questions drawn to one section: when exactly one of them has
+    a next section of that article close behind (`next_section`), it takes that one; else the section answers
+    both. A single question is answered by `best`."""
     blocks: list[Block] = []
     used: set[str] = set()
+    holders: dict[str, tuple[int, Part]] = {}  # a section a question's best answer gave, its block and question
     for part in parts:
         if part.promotions:
             for promotion in part.promotions:
@@ -64,12 +75,35 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
         # A short question ("are you open on sunday") may fall out of scope alone though the message is not.
         confident = found.in_scope or best is not None
         answer = best if len(parts) == 1 else found.answers[0] if confident and found.answers else None
-        if answer is not None and answer.section_id not in used:
-            used.add(answer.section_id)
-            blocks.append(Block(part.text, answer))
+        if answer is None:
+            continue
+        if answer.section_id in used:
+            if answer.section_id not in holders:
+                continue
+            index, earlier = holders.pop(answer.section_id)
+            mine, theirs = next_section(found, used), next_section(earlier.retrieval, used)
+            if (mine is None) == (theirs is None):  # neither or both could do without it: it answers both
+                continue
+            if mine is not None:
+                used.add(mine.section_id)
+                blocks.append(Block(part.text, mine))
+                continue
+            assert theirs is not None
+            used.add(theirs.section_id)
+            blocks[index] = Block(earlier.text, theirs)
+        used.add(answer.section_id)
+        holders[answer.section_id] = (len(blocks), part)
+        blocks.append(Block(part.text, answer))
     if not blocks and best is not None:
         blocks.append(Block(parts[0].text if parts else "", best))
     return blocks
+
+
+def next_section(found: Retrieval, used: set[str]) -> Answer | None:
+    """The best unused section of the first answer's article for the question, when it scores at most
+    NEXT_SECTION_WITHIN below the first answer."""
+    other = next((o for o in found.others if o.section_id not in used), None)
+    return other if other is not None and found.answers[0].score - other.score <= NEXT_SECTION_WITHIN else None
 
 
 def size_table_block(

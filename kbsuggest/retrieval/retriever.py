@@ -61,6 +61,8 @@ class Retrieval:
     fused: np.ndarray  # article scores of the allowed articles, best first
     in_scope: bool = False  # some answer, and the in-scope model does not call for escalation
     answer_probability: float = 0.0  # P(first answer right), 0 when not in scope
+    others: tuple[Answer, ...] = ()  # the first answer's article's other sections, best first for this message,
+    # each scored as the article less how far its section falls behind the chosen one (`section_choice.totals`)
 
 
 @dataclass(frozen=True)
@@ -249,15 +251,25 @@ class Retriever:
         section_fused = self._section_fused({**ranked, **scored.bodies}, ranked_articles, language)
         case = section_choice.read_case(text, scored.today, scored.tokens)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
-        answers = []
+        answers: list[Answer] = []
+        others: tuple[Answer, ...] = ()
         for position in ranking[:k]:
-            article = allowed_ids[position]
-            members = self.members(article)
-            best = int(members[section_choice.choose(section_fused[members], self.headings(members), case)])
-            answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
+            members = self.members(allowed_ids[position])
+            total = section_choice.totals(section_fused[members], self.headings(members), case)
+            order = section_choice.ranked(total)
+            score = float(fused[position])
+            answers.append(self._answer(int(members[order[0]]), score, query_tokens, top_sets, language))
+            if len(answers) == 1:  # scored below the article by how far the section falls behind the chosen one
+                behind = total[order[0]] - total
+                others = tuple(
+                    self._answer(int(members[i]), score - float(behind[i]), query_tokens, top_sets, language)
+                    for i in order[1:]
+                )
         in_scope = bool(answers) and scored.in_scope
         probability = scored.answer_probability if in_scope else 0.0
-        return Retrieval(text, language, tuple(answers), scored.features, fused[ranking], in_scope, probability)
+        return Retrieval(
+            text, language, tuple(answers), scored.features, fused[ranking], in_scope, probability, others
+        )  # fmt: skip
 
     def _per_article(self, section_scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         scores: np.ndarray = fusion.aggregate_articles(section_scores, self._order, self._starts)[allowed]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from kbsuggest.analysis import analyse
+from kbsuggest.articles.load import load_articles
 from kbsuggest.articles.templates import load_templates
 from kbsuggest.conversation import ConversationUse, Turn
 from kbsuggest.reply.models import Option, Suggestion
-from kbsuggest.reply.suggest import CLARIFY_BELOW, CLARIFY_MARGIN, build_suggestion, escalation
+from kbsuggest.reply.suggest import (
+    CLARIFY_BELOW,
+    CLARIFY_MARGIN,
+    Part,
+    answer_blocks,
+    build_suggestion,
+    escalation,
+)
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 
@@ -218,3 +228,75 @@ def test_no_clarifying_question_when_the_customers_facts_decide_the_best_section
     assert suggest("how much is shipping", close).clarifying_question is not None
     told = suggest("my cart is $62, how much is shipping", close)
     assert told.clarifying_question is None and "free on orders over $49" in told.drafts[0].text
+
+
+DEMO_SECTIONS = {s.id: s for a in load_articles(Path(__file__).parents[2] / "articles") for s in a.sections}
+
+
+def demo_answer(section_id: str, score: float) -> Answer:
+    """A demo article's section as retrieval would give it, at `score`."""
+    s = DEMO_SECTIONS[section_id]
+    return answer(s.article_id, s.heading_path[0]).model_copy(
+        update={"anchor": s.anchor, "heading_path": s.heading_path, "text": s.text, "section_id": s.id, "score": score}
+    )
+
+
+def demo_part(text: str, first: str, score: float, *others: tuple[str, float]) -> Part:
+    """A question whose best answer is section `first` at `score`, with its article's other sections that far
+    behind (the losses the real models give on the demo store)."""
+    behind = tuple(demo_answer(section, score - loss) for section, loss in others)
+    found = Retrieval(text, "zh", (demo_answer(first, score),), {}, np.array([score]), True, 0.9, behind)
+    return Part(text, found)
+
+
+def cited(parts: tuple[Part, ...]) -> list[str]:
+    return [b.source.section_id for b in answer_blocks(parts, None) if isinstance(b.source, Answer)]
+
+
+def test_a_second_question_drawn_to_the_first_ones_section_gets_its_next_section() -> None:
+    # "注销账号要多久？注销后订单记录还保留吗": both questions are drawn to 注销账户; the second is answered by
+    # 我们保存哪些个人信息 (orders are kept 7 years) only 1.14 behind, the first's next is 3.53 behind.
+    parts = (
+        demo_part("注销账号要多久", "account-privacy-zh#注销账户", 2.74, ("account-privacy-zh#登录问题", 3.53)),
+        demo_part(
+            "注销后订单记录还保留吗",
+            "account-privacy-zh#注销账户",
+            1.89,
+            ("account-privacy-zh#我们保存哪些个人信息", 1.14),
+        ),
+    )
+    assert cited(parts) == ["account-privacy-zh#注销账户", "account-privacy-zh#我们保存哪些个人信息"]
+
+
+def test_the_first_question_gives_up_the_section_when_it_has_the_close_next_one_and_the_order_stays() -> None:
+    # "how do i measure my chest for your chart? and what size is a 100cm chest"
+    parts = (
+        demo_part(
+            "how do i measure my chest",
+            "sizing-guide#tops-and-jackets",
+            3.21,
+            ("sizing-guide#how-to-measure-yourself", 0.19),
+        ),
+        demo_part(
+            "what size is a 100cm chest",
+            "sizing-guide#tops-and-jackets",
+            3.96,
+            ("sizing-guide#how-to-measure-yourself", 2.44),
+        ),
+    )
+    assert cited(parts) == ["sizing-guide#how-to-measure-yourself", "sizing-guide#tops-and-jackets"]
+
+
+@pytest.mark.parametrize(
+    ("first_behind", "second_behind"),
+    [(0.53, 0.29), (2.05, 2.41)],  # "how bright is the lumen 400 on medium and how long does it last"; both far
+)
+def test_one_section_answers_both_questions_when_neither_or_both_have_a_close_next_section(
+    first_behind: float, second_behind: float
+) -> None:
+    shared, other = "lumen-400-headlamp#brightness-modes-and-runtime", "lumen-400-headlamp#charging-the-lumen-400"
+    parts = (
+        demo_part("how bright is the lumen 400 on medium", shared, 3.0, (other, first_behind)),
+        demo_part("how long does it last", shared, 2.0, (other, second_behind)),
+    )
+    assert cited(parts) == [shared]
