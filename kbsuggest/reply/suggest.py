@@ -60,7 +60,7 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
     """What the draft answers, in the customer's order: per question, the promotions it names, else its best
     section; a section or article answers once. Two questions drawn to one section: when exactly one of them has
     a next section of that article close behind (`next_section`), it takes that one; else the section answers
-    both. A single question is answered by `best`."""
+    both, quoted for both. A single question is answered by `best`."""
     blocks: list[Block] = []
     used: set[str] = set()
     holders: dict[str, tuple[int, Part]] = {}  # a section a question's best answer gave, its block and question
@@ -83,6 +83,7 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
             index, earlier = holders.pop(answer.section_id)
             mine, theirs = next_section(found, used), next_section(earlier.retrieval, used)
             if (mine is None) == (theirs is None):  # neither or both could do without it: it answers both
+                blocks[index] = Block(f"{earlier.text} {part.text}", answer)
                 continue
             if mine is not None:
                 used.add(mine.section_id)

@@ -299,4 +299,22 @@ def test_one_section_answers_both_questions_when_neither_or_both_have_a_close_ne
         demo_part("how bright is the lumen 400 on medium", shared, 3.0, (other, first_behind)),
         demo_part("how long does it last", shared, 2.0, (other, second_behind)),
     )
-    assert cited(parts) == [shared]
+    blocks = answer_blocks(parts, None)
+    assert [b.source.section_id for b in blocks if isinstance(b.source, Answer)] == [shared]
+    assert blocks[0].question == "how bright is the lumen 400 on medium how long does it last"
+
+
+def test_a_section_that_answers_both_questions_is_quoted_for_both() -> None:
+    message = "does the ridge have pit zips and is the DWR PFC free"
+    specs, fit = "ridge-trail-jacket#technical-specifications", "ridge-trail-jacket#ridge-jacket-fit"
+    parts = (
+        demo_part("does the ridge have pit zips", specs, 3.74, (fit, 3.0)),
+        demo_part("is the DWR PFC free", specs, 1.49, (fit, 3.0)),
+    )
+    found = Retrieval(message, "en", (demo_answer(specs, 3.0),), {}, np.array([3.0]), True, 0.9)
+    draft = build_suggestion(
+        "id-1", message, found, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages={},
+        parts=parts,
+    ).drafts[0]  # fmt: skip
+    assert draft.citations == (specs,)
+    assert "pit zips" in draft.text and "PFC-free" in draft.text
