@@ -241,12 +241,23 @@ def demo_answer(section_id: str, score: float) -> Answer:
     )
 
 
-def demo_part(text: str, first: str, score: float, *others: tuple[str, float]) -> Part:
-    """A question whose best answer is section `first` at `score`, with its article's other sections that far
-    behind (the losses the real models give on the demo store)."""
-    behind = tuple(demo_answer(section, score - loss) for section, loss in others)
-    found = Retrieval(text, "zh", (demo_answer(first, score),), {}, np.array([score]), True, 0.9, behind)
+Ranked = tuple[str, float, tuple[tuple[str, float], ...]]
+
+
+def demo_question(text: str, *answers: Ranked) -> Part:
+    """A question with its answers, each a section, its score and its article's other sections with how far
+    behind they are (the scores the real models give on the demo store)."""
+    found = Retrieval(
+        text, "zh", tuple(demo_answer(section, score) for section, score, _ in answers), {},
+        np.array([score for _, score, _ in answers]), True, 0.9,
+        tuple(tuple(demo_answer(o, score - behind) for o, behind in others) for _, score, others in answers),
+    )  # fmt: skip
     return Part(text, found)
+
+
+def demo_part(text: str, first: str, score: float, *others: tuple[str, float]) -> Part:
+    """A question answered by one section, with its article's other sections that far behind."""
+    return demo_question(text, (first, score, others))
 
 
 def cited(parts: tuple[Part, ...]) -> list[str]:
@@ -318,3 +329,48 @@ def test_a_section_that_answers_both_questions_is_quoted_for_both() -> None:
     ).drafts[0]  # fmt: skip
     assert draft.citations == (specs,)
     assert "pit zips" in draft.text and "PFC-free" in draft.text
+
+
+def test_a_follow_up_question_leans_on_the_article_of_the_question_before() -> None:
+    # "能开增值税专用发票吗？退货了发票怎么处理": alone, the second question is drawn to the refunds article.
+    parts = (
+        demo_part("能开增值税专用发票吗", "invoices-zh#增值税专用发票", 3.62, ("invoices-zh#发票信息有误怎么办", 1.44)),
+        demo_question(
+            "退货了发票怎么处理",
+            ("refunds-zh#退款一直没到账怎么办", 1.90, (("refunds-zh#退款到账时间", 0.14),)),
+            ("returns-policy-zh#退货运费说明", 1.89, ()),
+            ("invoices-zh#发票金额与退货", 1.54, (("invoices-zh#发票信息有误怎么办", 2.35),)),
+        ),
+    )
+    assert cited(parts) == ["invoices-zh#增值税专用发票", "invoices-zh#发票金额与退货"]
+
+
+def test_a_follow_up_question_far_from_the_article_before_keeps_its_own() -> None:
+    # "my card got declined twice - why?? and do you accept discover": 1.26 behind is another question.
+    declined, accepted = "payment-failures#why-a-payment-is-declined", "payment-methods#accepted-payment-methods"
+    parts = (
+        demo_part("my card got declined twice - why", declined, 4.01),
+        demo_question("do you accept discover", (accepted, 2.74, ()), (declined, 1.48, ())),
+    )
+    assert cited(parts) == [declined, accepted]
+
+
+def test_a_question_leaning_on_the_one_before_does_not_take_its_section_away() -> None:
+    # "退款怎么少了12块？原来的运费退不退": the first question's next section is close (1.07) but it keeps its own.
+    deductions = "refunds-zh#退款金额有扣减的原因"
+    parts = (
+        demo_part("退款怎么少了12块", deductions, 3.29, ("refunds-zh#退款一直没到账怎么办", 1.07)),
+        demo_question(
+            "原来的运费退不退",
+            ("returns-policy-zh#退货运费说明", 2.33, (("returns-policy-zh#仓库收到退货之后", 2.91),)),
+            (deductions, 1.48, (("refunds-zh#退款到账时间", 3.2),)),
+        ),
+    )
+    assert cited(parts) == [deductions]
+
+
+def test_a_question_with_measurements_keeps_the_section_holding_their_size() -> None:
+    # "腰围82选什么码？裤子有长款吗": the tops table (1.08 behind) states no waist size.
+    pants, tops = "sizing-guide-zh#裤子尺码表", "sizing-guide-zh#上衣和冲锋衣尺码表"
+    parts = (demo_part("腰围82选什么码", pants, 3.76, (tops, 1.08)), demo_part("裤子有长款吗", pants, 2.9, (tops, 2.8)))
+    assert cited(parts) == [pants]
