@@ -56,17 +56,17 @@ def choices(kb: KnowledgeBase, path: Path) -> list[Choice]:
     """Each labelled message naming sections, with the inputs of its first answer's section choice."""
     queries = [q for q in read_queries(path) if any("#" in e for e in q.expected)]
     seen: list[tuple[np.ndarray, list[section_choice.Heading], section_choice.Case]] = []
-    original = section_choice.choose
+    original = section_choice.totals
 
-    def record(scores: np.ndarray, headings: Sequence[section_choice.Heading], case: Any, *args: Any) -> int:
+    def record(scores: np.ndarray, headings: Sequence[section_choice.Heading], case: Any, *args: Any) -> np.ndarray:
         seen.append((scores, list(headings), case))
         return original(scores, headings, case, *args)
 
-    section_choice.choose = record  # type: ignore[assignment]
+    section_choice.totals = record  # type: ignore[assignment]
     try:
         found = kb.search_many([q.query for q in queries], k=1, filters=Filters(today=date(2026, 12, 1)))
     finally:
-        section_choice.choose = original
+        section_choice.totals = original
     assert len(seen) == len(queries), "one section choice per message"
     retriever = kb._retriever
     ids = {id(h): s.id for h, s in zip(retriever.headings(np.arange(len(kb.sections))), kb.sections, strict=True)}

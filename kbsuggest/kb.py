@@ -463,7 +463,9 @@ class KnowledgeBase:
             if len(texts) > 1
             for text in texts
         ]
-        found = iter(self._retriever.retrieve_many([t for t, _ in asked], [lang for _, lang in asked], k, filters))
+        found = iter(
+            self._retriever.retrieve_many([t for t, _ in asked], [lang for _, lang in asked], k, filters, others=True)
+        )
         out = []
         for texts, (analysis, retrieval) in zip(split, retrieved, strict=True):
             parts = []

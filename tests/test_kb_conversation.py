@@ -249,7 +249,7 @@ def test_history_answers_as_retrieving_the_contextual_query_in_full_did(
         assert (s.conversation, s.answers) == (use, retrieval.answers), q.query
     ranked: list[str] = []
     rank = retriever.rank
-    monkeypatch.setattr(retriever, "rank", lambda scored, k: ranked.append(scored.text) or rank(scored, k))
+    monkeypatch.setattr(retriever, "rank", lambda scored, k, **kw: ranked.append(scored.text) or rank(scored, k, **kw))
     for q in losers:
         ranked.clear()
         s = demo_kb.suggest(q.query, filters=today, history=q.history)

@@ -38,6 +38,21 @@ CHOICE = re.compile(r"\bor\b|还是|或者|或是", re.IGNORECASE)
 answered, never asked back. Read by the word alone, so "还是没到" (still not here) is answered too, as nearly every
 message is."""
 
+NEXT_SECTION_WITHIN = 1.25
+"""How far (z-units of the fused score) a question's next section of an article may score below its best for the
+question to give the best up to another question of the message that has no such section. Set on the
+two-question lines of the draft sets (benchmarks/bench_drafts.py), 12 pairs drawn to one section: the 4 whose
+other section is right give it up at 0.04-1.14 while the other question is 2.4-4.0 behind (and "是授权的吗" at
+1.03, adding the unauthorised-channels section beside the authorised ones); two questions both close behind
+(0.29 and 0.53: "how bright is the lumen 400 on medium and how long does it last") are one section's two facts,
+as are both far behind ("how do I reset my password and how long is the link good for": 2.1 and 2.4). A size
+question keeps the size table (`sized`: "腰围82选什么码" at 1.08 would take the tops table)."""
+FOLLOW_UP_WITHIN = 1.1
+"""How far below its first answer a later question's answer from an article an earlier question is answered
+from may score and still be taken. Set on the same lines: the 9 second questions whose right article is the
+first one's are 0.18-1.04 behind ("几天能到", "多久退差价", "how soon after you get it is the refund"); the
+first whose own article is right ("do you accept discover" after "my card got declined") is 1.26 behind."""
+
 
 @dataclass(frozen=True)
 class Part:
@@ -53,10 +68,14 @@ class Part:
 
 def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
     """What the draft answers, in the customer's order: per question, the promotions out of their dates it
-    names and what runs instead, else its best section; a section answers once, and a promotion's article once.
-    A single question is answered by `best`."""
+    names and what runs instead, else its best section (`lean`); a section answers once, and a promotion's article
+    once. Two questions drawn to one section: when exactly one of them has a next section of that article close
+    behind (`next_section`), it takes that one; else the section answers both, quoted for both. A single question
+    is answered by `best`."""
     blocks: list[Block] = []
     used: set[str] = set()
+    # a section a question's answer gave: its block, the question, the answer and its article's other sections
+    holders: dict[str, tuple[int, str, Answer, tuple[Answer, ...]]] = {}
     for part in parts:
         if part.promotions:
             offered: tuple[Promotion | Running, ...] = (*part.promotions, *((part.running,) if part.running else ()))
@@ -68,13 +87,65 @@ def answer_blocks(parts: Sequence[Part], best: Answer | None) -> list[Block]:
         found = part.retrieval
         # A short question ("are you open on sunday") may fall out of scope alone though the message is not.
         confident = found.in_scope or best is not None
-        answer = best if len(parts) == 1 else found.answers[0] if confident and found.answers else None
-        if answer is not None and answer.section_id not in used:
-            used.add(answer.section_id)
-            blocks.append(Block(part.text, answer))
+        others: tuple[Answer, ...] = ()
+        if len(parts) == 1 or not (confident and found.answers):
+            answer = best
+        else:
+            answer, others = lean(found, {b.source.article_id for b in blocks})
+        if answer is None:
+            continue
+        if answer.section_id in used:
+            if answer.section_id not in holders:
+                continue
+            index, question, held, alternatives = holders.pop(answer.section_id)
+            mine = None if sized(part.text, answer) else next_section(answer, others, used)
+            # a question that leans on the earlier one's article does not take the earlier one's section away
+            leaned = answer is not found.answers[0]
+            theirs = None if leaned or sized(question, held) else next_section(held, alternatives, used)
+            if (mine is None) == (theirs is None):  # neither or both could do without it: it answers both
+                blocks[index] = Block(f"{question} {part.text}", held)
+                continue
+            if mine is not None:
+                used.add(mine.section_id)
+                blocks.append(Block(part.text, mine))
+                continue
+            assert theirs is not None
+            used.add(theirs.section_id)
+            blocks[index] = Block(question, theirs)
+        used.add(answer.section_id)
+        holders[answer.section_id] = (len(blocks), part.text, answer, others)
+        blocks.append(Block(part.text, answer))
     if not blocks and best is not None:
         blocks.append(Block(parts[0].text if parts else "", best))
     return blocks
+
+
+def lean(found: Retrieval, earlier: set[str]) -> tuple[Answer, tuple[Answer, ...]]:
+    """A question's answer and its article's other sections: its first answer, unless an article an earlier
+    question of the message is answered from scores at most FOLLOW_UP_WITHIN below it (a follow-up question leans
+    on the one before: "能开增值税专用发票吗？退货了发票怎么处理", "can i send my return with fedex myself? and how soon
+    after you get it is the refund")."""
+    others = found.others or tuple(() for _ in found.answers)
+    first = found.answers[0]
+    for answer, behind in zip(found.answers, others, strict=True):
+        if first.score - answer.score > FOLLOW_UP_WITHIN:
+            break
+        if answer.article_id in earlier:
+            return answer, behind
+    return first, others[0]
+
+
+def sized(question: str, answer: Answer) -> bool:
+    """The question gives measurements and the section holds the size that fits them: it keeps the section."""
+    situation = read_situation(question)
+    return bool(situation.measures) and has_fitting_row(answer.text, situation)
+
+
+def next_section(answer: Answer, others: Sequence[Answer], used: set[str]) -> Answer | None:
+    """The best unused other section of `answer`'s article for its question (`others`, best first), when it
+    scores at most NEXT_SECTION_WITHIN below `answer`."""
+    other = next((o for o in others if o.section_id not in used), None)
+    return other if other is not None and answer.score - other.score <= NEXT_SECTION_WITHIN else None
 
 
 def size_table_block(

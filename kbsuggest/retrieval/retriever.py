@@ -61,6 +61,9 @@ class Retrieval:
     fused: np.ndarray  # article scores of the allowed articles, best first
     in_scope: bool = False  # some answer, and the in-scope model does not call for escalation
     answer_probability: float = 0.0  # P(first answer right), in or out of scope; 0 without answers
+    others: tuple[tuple[Answer, ...], ...] = ()  # when asked for (`Retriever.rank`): per answer, its article's other
+    # sections, best first for this message, each scored as the article less how far it falls behind the chosen
+    # section (`section_choice.totals`)
 
 
 @dataclass(frozen=True)
@@ -132,10 +135,17 @@ class Retriever:
         return tuple(sorted(needed))
 
     def retrieve_many(
-        self, messages: Sequence[str], languages: Sequence[Language], k: int, filters: Filters | None = None
+        self,
+        messages: Sequence[str],
+        languages: Sequence[Language],
+        k: int,
+        filters: Filters | None = None,
+        *,
+        others: bool = False,
     ) -> list[Retrieval]:
-        """Each message with the language its analysis decided (`analysis.analyse`), best answers first."""
-        return [self.rank(s, k) for s in self.score_many(messages, languages, filters)]
+        """Each message with the language its analysis decided (`analysis.analyse`), best answers first;
+        `others`: with each answer's other sections (`Retrieval.others`)."""
+        return [self.rank(s, k, others=others) for s in self.score_many(messages, languages, filters)]
 
     def score_many(
         self, messages: Sequence[str], languages: Sequence[Language], filters: Filters | None = None
@@ -213,8 +223,9 @@ class Retriever:
         """The ranked signals' names, in the order they are fused: the lexical, then each encoder and its pooled."""
         return [fusion.LEXICAL, *(n for name in query for n in (name, name + fusion.POOLED))]
 
-    def rank(self, scored: Scored, k: int) -> Retrieval:
-        """The best `k` answers of a message `score_many` scored (its MaxSim, fusion, sections and snippets)."""
+    def rank(self, scored: Scored, k: int, *, others: bool = False) -> Retrieval:
+        """The best `k` answers of a message `score_many` scored (its MaxSim, fusion, sections and snippets);
+        `others`: with each answer's other sections (`Retrieval.others`)."""
         text, language, query, allowed = scored.text, scored.language, scored.query, scored.allowed
         pooled = scored.pooled
         if not allowed.any():
@@ -249,15 +260,27 @@ class Retriever:
         section_fused = self._section_fused({**ranked, **scored.bodies}, ranked_articles, language)
         case = section_choice.read_case(text, scored.today, scored.tokens)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
-        answers = []
+        answers: list[Answer] = []
+        sections: list[tuple[Answer, ...]] = []
         for position in ranking[:k]:
-            article = allowed_ids[position]
-            members = self.members(article)
-            best = int(members[section_choice.choose(section_fused[members], self.headings(members), case)])
-            answers.append(self._answer(best, float(fused[position]), query_tokens, top_sets, language))
+            members = self.members(allowed_ids[position])
+            total = section_choice.totals(section_fused[members], self.headings(members), case)
+            order = section_choice.ranked(total)
+            score = float(fused[position])
+            answers.append(self._answer(int(members[order[0]]), score, query_tokens, top_sets, language))
+            if others:  # scored below the article by how far behind the chosen section they are
+                behind = total[order[0]] - total
+                sections.append(
+                    tuple(
+                        self._answer(int(members[i]), score - float(behind[i]), query_tokens, top_sets, language)
+                        for i in order[1:]
+                    )
+                )
         in_scope = bool(answers) and scored.in_scope
         probability = scored.answer_probability if answers else 0.0
-        return Retrieval(text, language, tuple(answers), scored.features, fused[ranking], in_scope, probability)
+        return Retrieval(
+            text, language, tuple(answers), scored.features, fused[ranking], in_scope, probability, tuple(sections)
+        )  # fmt: skip
 
     def _per_article(self, section_scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         scores: np.ndarray = fusion.aggregate_articles(section_scores, self._order, self._starts)[allowed]

@@ -163,11 +163,23 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
     return rows
 
 
-def choose(scores: np.ndarray, headings: Sequence[Heading], case: Case, weights: SectionWeights = WEIGHTS) -> int:
-    """The position of the section that answers `case` among one article's sections: the best fused score plus
-    weighted features. A repeat section answers only a message about a repeat; an article of repeat sections
-    only keeps its first."""
-    total = scores + features(headings, case) @ weights.vector()
+def totals(
+    scores: np.ndarray, headings: Sequence[Heading], case: Case, weights: SectionWeights = WEIGHTS
+) -> np.ndarray:
+    """How well each of one article's sections answers `case`: its fused score plus weighted features; -inf for a
+    repeat section when the message is about no repeat."""
+    total: np.ndarray = scores + features(headings, case) @ weights.vector()
     if not case.repeat:
         total = np.where([h.repeat for h in headings], -np.inf, total)
-    return int(np.argmax(total)) if np.isfinite(total).any() else 0
+    return total
+
+
+def ranked(total: np.ndarray) -> list[int]:
+    """The positions of the sections `totals` scored, best first, without the excluded ones; an article of repeat
+    sections only keeps its first."""
+    return [int(i) for i in np.argsort(-total, kind="stable") if np.isfinite(total[i])] or [0]
+
+
+def choose(scores: np.ndarray, headings: Sequence[Heading], case: Case, weights: SectionWeights = WEIGHTS) -> int:
+    """The position of the section that answers `case` among one article's sections (the best of `totals`)."""
+    return ranked(totals(scores, headings, case, weights))[0]

@@ -161,3 +161,36 @@ def test_the_section_answering_a_first_request_is_the_rule_not_its_exception(dem
         queries = read_queries(root / name)
         report = score(queries, demo_kb.suggest_many([q.query for q in queries], k=DEPTH, filters=today), 3)
         assert report.section_accuracy_at_1 is not None and report.section_accuracy_at_1 >= floor, name
+
+
+@pytest.mark.parametrize(
+    ("message", "cited", "stated"),
+    [
+        (
+            "注销账号要多久？注销后订单记录还保留吗",
+            ("account-privacy-zh#注销账户", "account-privacy-zh#我们保存哪些个人信息"),
+            "7年",
+        ),
+        (
+            "how do i measure my chest for your chart? and what size is a 100cm chest",
+            ("sizing-guide#how-to-measure-yourself", "sizing-guide#tops-and-jackets"),
+            "fullest part",
+        ),
+        (
+            "能开增值税专用发票吗？退货了发票怎么处理",
+            ("invoices-zh#增值税专用发票", "invoices-zh#发票金额与退货"),
+            "冲红",
+        ),
+        (
+            "does the ridge have pit zips and is the DWR PFC free",
+            ("ridge-trail-jacket#technical-specifications",),
+            "PFC-free",
+        ),
+    ],
+)
+def test_every_question_of_a_message_is_answered_in_the_customers_order(
+    demo_kb: KnowledgeBase, message: str, cited: tuple[str, ...], stated: str
+) -> None:
+    draft = demo_kb.suggest(message, filters=Filters(today=date(2026, 12, 1))).drafts[0]
+    assert draft.citations == cited
+    assert stated in draft.text

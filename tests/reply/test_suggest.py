@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kbsuggest.analysis import analyse
+from kbsuggest.articles.load import load_articles
 from kbsuggest.articles.templates import load_templates
 from kbsuggest.conversation import ConversationUse, Turn
 from kbsuggest.reply.models import Option, Suggestion
 from kbsuggest.reply.promotions import Promotion, Running
-from kbsuggest.reply.suggest import CLARIFY_BELOW, CLARIFY_MARGIN, Part, answer_blocks, build_suggestion, escalation
+from kbsuggest.reply.suggest import (
+    CLARIFY_BELOW,
+    CLARIFY_MARGIN,
+    Part,
+    answer_blocks,
+    build_suggestion,
+    escalation,
+)
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
 
@@ -264,3 +273,149 @@ def test_the_running_promotion_an_agent_already_offered_is_not_offered_again() -
 
     assert "20% off" in drafted(()) and "June 30, 2026" in drafted(())
     assert "20% off" not in drafted(said) and "June 30, 2026" in drafted(said)
+
+
+DEMO_SECTIONS = {s.id: s for a in load_articles(Path(__file__).parents[2] / "articles") for s in a.sections}
+
+
+def demo_answer(section_id: str, score: float) -> Answer:
+    """A demo article's section as retrieval would give it, at `score`."""
+    s = DEMO_SECTIONS[section_id]
+    return answer(s.article_id, s.heading_path[0]).model_copy(
+        update={"anchor": s.anchor, "heading_path": s.heading_path, "text": s.text, "section_id": s.id, "score": score}
+    )
+
+
+Ranked = tuple[str, float, tuple[tuple[str, float], ...]]
+
+
+def demo_question(text: str, *answers: Ranked) -> Part:
+    """A question with its answers, each a section, its score and its article's other sections with how far
+    behind they are (the scores the real models give on the demo store)."""
+    found = Retrieval(
+        text, "zh", tuple(demo_answer(section, score) for section, score, _ in answers), {},
+        np.array([score for _, score, _ in answers]), True, 0.9,
+        tuple(tuple(demo_answer(o, score - behind) for o, behind in others) for _, score, others in answers),
+    )  # fmt: skip
+    return Part(text, found)
+
+
+def demo_part(text: str, first: str, score: float, *others: tuple[str, float]) -> Part:
+    """A question answered by one section, with its article's other sections that far behind."""
+    return demo_question(text, (first, score, others))
+
+
+def cited(parts: tuple[Part, ...]) -> list[str]:
+    return [b.source.section_id for b in answer_blocks(parts, None) if isinstance(b.source, Answer)]
+
+
+def test_a_second_question_drawn_to_the_first_ones_section_gets_its_next_section() -> None:
+    # "注销账号要多久？注销后订单记录还保留吗": both questions are drawn to 注销账户; the second is answered by
+    # 我们保存哪些个人信息 (orders are kept 7 years) only 1.14 behind, the first's next is 3.53 behind.
+    parts = (
+        demo_part("注销账号要多久", "account-privacy-zh#注销账户", 2.74, ("account-privacy-zh#登录问题", 3.53)),
+        demo_part(
+            "注销后订单记录还保留吗",
+            "account-privacy-zh#注销账户",
+            1.89,
+            ("account-privacy-zh#我们保存哪些个人信息", 1.14),
+        ),
+    )
+    assert cited(parts) == ["account-privacy-zh#注销账户", "account-privacy-zh#我们保存哪些个人信息"]
+
+
+def test_the_first_question_gives_up_the_section_when_it_has_the_close_next_one_and_the_order_stays() -> None:
+    # "how do i measure my chest for your chart? and what size is a 100cm chest"
+    parts = (
+        demo_part(
+            "how do i measure my chest",
+            "sizing-guide#tops-and-jackets",
+            3.21,
+            ("sizing-guide#how-to-measure-yourself", 0.19),
+        ),
+        demo_part(
+            "what size is a 100cm chest",
+            "sizing-guide#tops-and-jackets",
+            3.96,
+            ("sizing-guide#how-to-measure-yourself", 2.44),
+        ),
+    )
+    assert cited(parts) == ["sizing-guide#how-to-measure-yourself", "sizing-guide#tops-and-jackets"]
+
+
+@pytest.mark.parametrize(
+    ("first_behind", "second_behind"),
+    [(0.53, 0.29), (2.05, 2.41)],  # "how bright is the lumen 400 on medium and how long does it last"; both far
+)
+def test_one_section_answers_both_questions_when_neither_or_both_have_a_close_next_section(
+    first_behind: float, second_behind: float
+) -> None:
+    shared, other = "lumen-400-headlamp#brightness-modes-and-runtime", "lumen-400-headlamp#charging-the-lumen-400"
+    parts = (
+        demo_part("how bright is the lumen 400 on medium", shared, 3.0, (other, first_behind)),
+        demo_part("how long does it last", shared, 2.0, (other, second_behind)),
+    )
+    blocks = answer_blocks(parts, None)
+    assert [b.source.section_id for b in blocks if isinstance(b.source, Answer)] == [shared]
+    assert blocks[0].question == "how bright is the lumen 400 on medium how long does it last"
+
+
+def test_a_section_that_answers_both_questions_is_quoted_for_both() -> None:
+    message = "does the ridge have pit zips and is the DWR PFC free"
+    specs, fit = "ridge-trail-jacket#technical-specifications", "ridge-trail-jacket#ridge-jacket-fit"
+    parts = (
+        demo_part("does the ridge have pit zips", specs, 3.74, (fit, 3.0)),
+        demo_part("is the DWR PFC free", specs, 1.49, (fit, 3.0)),
+    )
+    found = Retrieval(message, "en", (demo_answer(specs, 3.0),), {}, np.array([3.0]), True, 0.9)
+    draft = build_suggestion(
+        "id-1", message, found, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages={},
+        parts=parts,
+    ).drafts[0]  # fmt: skip
+    assert draft.citations == (specs,)
+    assert "pit zips" in draft.text and "PFC-free" in draft.text
+
+
+def test_a_follow_up_question_leans_on_the_article_of_the_question_before() -> None:
+    # "能开增值税专用发票吗？退货了发票怎么处理": alone, the second question is drawn to the refunds article.
+    parts = (
+        demo_part("能开增值税专用发票吗", "invoices-zh#增值税专用发票", 3.62, ("invoices-zh#发票信息有误怎么办", 1.44)),
+        demo_question(
+            "退货了发票怎么处理",
+            ("refunds-zh#退款一直没到账怎么办", 1.90, (("refunds-zh#退款到账时间", 0.14),)),
+            ("returns-policy-zh#退货运费说明", 1.89, ()),
+            ("invoices-zh#发票金额与退货", 1.54, (("invoices-zh#发票信息有误怎么办", 2.35),)),
+        ),
+    )
+    assert cited(parts) == ["invoices-zh#增值税专用发票", "invoices-zh#发票金额与退货"]
+
+
+def test_a_follow_up_question_far_from_the_article_before_keeps_its_own() -> None:
+    # "my card got declined twice - why?? and do you accept discover": 1.26 behind is another question.
+    declined, accepted = "payment-failures#why-a-payment-is-declined", "payment-methods#accepted-payment-methods"
+    parts = (
+        demo_part("my card got declined twice - why", declined, 4.01),
+        demo_question("do you accept discover", (accepted, 2.74, ()), (declined, 1.48, ())),
+    )
+    assert cited(parts) == [declined, accepted]
+
+
+def test_a_question_leaning_on_the_one_before_does_not_take_its_section_away() -> None:
+    # "退款怎么少了12块？原来的运费退不退": the first question's next section is close (1.07) but it keeps its own.
+    deductions = "refunds-zh#退款金额有扣减的原因"
+    parts = (
+        demo_part("退款怎么少了12块", deductions, 3.29, ("refunds-zh#退款一直没到账怎么办", 1.07)),
+        demo_question(
+            "原来的运费退不退",
+            ("returns-policy-zh#退货运费说明", 2.33, (("returns-policy-zh#仓库收到退货之后", 2.91),)),
+            (deductions, 1.48, (("refunds-zh#退款到账时间", 3.2),)),
+        ),
+    )
+    assert cited(parts) == [deductions]
+
+
+def test_a_question_with_measurements_keeps_the_section_holding_their_size() -> None:
+    # "腰围82选什么码？裤子有长款吗": the tops table (1.08 behind) states no waist size.
+    pants, tops = "sizing-guide-zh#裤子尺码表", "sizing-guide-zh#上衣和冲锋衣尺码表"
+    parts = (demo_part("腰围82选什么码", pants, 3.76, (tops, 1.08)), demo_part("裤子有长款吗", pants, 2.9, (tops, 2.8)))
+    assert cited(parts) == [pants]

@@ -283,6 +283,24 @@ def test_an_article_answers_a_message_with_measurements_from_the_section_that_st
     assert advice.anchor == "choosing-between-two-sizes"  # without measurements, the words decide
 
 
+def test_each_answer_comes_with_its_articles_other_sections_best_first_for_the_message(tmp_path: Path) -> None:
+    root = write_articles(tmp_path / "articles", {"sizing.md": SIZES, "refunds.md": REFUND})
+    kb = KnowledgeBase.build(root, tmp_path / "ix", settings=HASHING)
+    for message, first, other in [
+        ("I am 175cm with a 96cm chest, does the M fit?", "tops-and-jackets", "choosing-between-two-sizes"),
+        ("between two sizes, which one?", "choosing-between-two-sizes", "tops-and-jackets"),
+    ]:
+        found = kb._retriever.retrieve_many([message], ["en"], 2, others=True)[0]
+        assert found.answers[0].section_id == f"sizing#{first}"
+        assert len(found.others) == 2  # one per answer, of its own article
+        for answer, behind in zip(found.answers, found.others, strict=True):
+            article = [s.id for s in kb.sections if s.article_id == answer.article_id]
+            assert sorted([answer.section_id, *(o.section_id for o in behind)]) == sorted(article)
+            assert all(o.score <= answer.score for o in behind)
+        assert [o.section_id for o in found.others[0]] == [f"sizing#{other}"]
+    assert kb._retriever.retrieve_many([message], ["en"], 2)[0].others == ()  # only when asked for
+
+
 INSTALLATION = """---
 id: installation
 type: faq

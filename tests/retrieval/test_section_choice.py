@@ -16,6 +16,7 @@ from kbsuggest.retrieval.section_choice import (
     SectionWeights,
     choose,
     features,
+    ranked,
     read_case,
     read_heading,
 )
@@ -217,3 +218,8 @@ def test_features_say_which_condition_a_section_met(kb: KnowledgeBase) -> None:
     rows = features(headings, read_case("my parcel shipped on Nov 28, can it go to my office?", TODAY))
     met, contradicted = rows[:, FEATURES.index("state_met")], rows[:, FEATURES.index("state_contradicted")]
     assert list(met) == [0.0, 1.0, 0.0] and list(contradicted) == [1.0, 0.0, 0.0]
+
+
+def test_sections_are_ranked_best_first_without_the_excluded_and_an_all_excluded_article_keeps_its_first() -> None:
+    assert ranked(np.array([1.0, -np.inf, 3.0, 2.0])) == [2, 3, 0]
+    assert ranked(np.array([-np.inf, -np.inf])) == [0]
