@@ -66,6 +66,9 @@ class ToneSet(BaseModel):
     running: Phrases = Field(
         default=(), description="Before the terms of the promotion running instead: {promotion}, {end}."
     )
+    running_now: Phrases = Field(
+        default=(), description="The same when a quoted sentence already gives its end date: {promotion}."
+    )
 
     @field_validator(
         "greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "handoff_no_order", "closing"
@@ -94,7 +97,7 @@ class ToneSet(BaseModel):
     def _fit_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, FIT_PLACEHOLDERS) if phrases else phrases
 
-    @field_validator("ended", "ended_on", "not_started", "ran", "running")
+    @field_validator("ended", "ended_on", "not_started", "ran", "running", "running_now")
     @classmethod
     def _promotion_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PROMOTION_PLACEHOLDERS) if phrases else phrases

@@ -120,6 +120,13 @@ def format_date(day: date, language: str) -> str:
     )
 
 
+def states_day(text: str, day: date, language: str) -> bool:
+    """True when `text` gives `day` by its month and day, with or without the year ("December 2", "12月2日")."""
+    if language == "zh":
+        return re.search(rf"(?<!\d){day.month}月{day.day}[日号]", text) is not None
+    return re.search(rf"\b{_EN_MONTHS[day.month - 1]} {day.day}(?!\d)", text) is not None
+
+
 def _slots(phrase: str, values: Mapping[str, str]) -> str:
     """`phrase` with the given slot names replaced (fixed names only; never `str.format`)."""
     for name, value in values.items():
@@ -162,10 +169,12 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
             parts.append(("" if language == "zh" else " ").join(quoted))
         return parts
     parts = []
-    if isinstance(source, Running) and source.end is not None and phrases.running:
-        values = {"promotion": source.name, "end": format_date(source.end, language)}
-        parts.append(_slots(_pick(phrases.running, block.question, "running"), values))
     picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
+    if isinstance(source, Running) and source.end is not None and phrases.running:
+        # its end said once: a quoted sentence that gives it ("The sale ends ... on December 2") leaves it out
+        said = any(states_day(s, source.end, language) for s in picked.sentences) and phrases.running_now
+        values = {"promotion": source.name, "end": format_date(source.end, language)}
+        parts.append(_slots(_pick(phrases.running_now if said else phrases.running, block.question, "running"), values))
     parts += _paragraphs([unaddressed(s) for s in picked.sentences], language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))

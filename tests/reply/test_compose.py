@@ -220,6 +220,23 @@ def test_the_running_promotion_is_introduced_with_its_end_and_quoted_from_its_se
         assert draft.citations == ("bf#terms",) and untraced(draft, TEMPLATES[language], {"bf#terms": text}) == []
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_the_running_promotions_end_is_said_once_when_a_quoted_sentence_gives_it(language: str, tone: Tone) -> None:
+    if language == "en":
+        text = "Everything is 20% off. The sale ends at 11:59 pm on December 2, 2026."
+        message, end = "is the summer sale still on? any discount now", "December 2"
+    else:
+        text = "全场满¥300减¥40，到12月2日23:59结束。"
+        message, end = "夏季大促还有吗？现在有什么优惠", "12月2日"
+    running = Running("bf", "Black Friday", date(2026, 11, 20), date(2026, 12, 2), "bf#terms", text)
+    draft = compose(
+        message, analyse(message), [Block(message, running)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    assert draft.text.count(end) == 1 and "Black Friday" in draft.text  # named, its end given by the quote only
+    assert untraced(draft, TEMPLATES[language], {"bf#terms": text}) == []
+
+
 AFTER_D11 = (
     "双十一活动已于2025年11月11日结束，商品已恢复原价。",
     "双十一期间购买的商品，签收后30天内可以退货。",
