@@ -320,13 +320,18 @@ def whole_lists(units: list[str], chosen: Set[str]) -> set[str]:
 
 def with_table(units: list[str], rows: Set[str], chosen: Set[str]) -> set[str]:
     """`chosen` with the rows of each table whose lead-in is chosen and none of its rows: "全场商品参与满减："
-    says nothing without its tiers."""
+    says nothing without its tiers; and each chosen lead-in with the numbered steps it introduces, and those steps
+    with it ("check these common causes:" and "1. The code has expired ...\n2. ...")."""
     out = set(chosen)
     for i, unit in enumerate(units[:-1]):
-        if unit in chosen and is_lead_in(unit) and units[i + 1] in rows:
+        if not is_lead_in(unit):
+            continue
+        if unit in chosen and units[i + 1] in rows:
             table = list(itertools.takewhile(lambda u: u in rows, units[i + 1 :]))
             if not out & set(table):
                 out.update(table)
+        elif "\n" in units[i + 1] and {unit, units[i + 1]} & chosen:
+            out.update((unit, units[i + 1]))
     return out
 
 

@@ -540,3 +540,22 @@ def test_a_chosen_lead_in_brings_its_table_rows() -> None:
     text = "双十二从11月20日开始。" + TIERS_ZH  # a question about the dates alone chooses the lead-in, not a row
     quoted = on_today(text, "双十二几号开始", "zh")
     assert "参与满减：" in quoted and "满¥300" in quoted and "满¥600" in quoted
+
+
+CODE_INVALID = (
+    "If checkout says your code is invalid, check these common causes:\n\n"
+    "1. The code has expired; see the date in Account > Coupons.\n"
+    "2. Your cart is under the minimum spend.\n"
+    "3. Another discount is already applied, such as a sitewide sale.\n\n"
+    "Still stuck? Send us a screenshot of the error and the code in chat."
+)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_a_lead_in_and_its_numbered_steps_go_together(limit: int) -> None:
+    message = "welcome code says invalid at checkout, can you send a screenshot"
+    query = normalize_query(message)
+    quoted = pick(CODE_INVALID, frozenset(tokenize(query)), read_situation(message), "en", limit).sentences
+    lead = "If checkout says your code is invalid, check these common causes:"
+    assert lead in quoted  # the message's words choose the lead-in even in the shortest reply
+    assert quoted[quoted.index(lead) + 1].startswith("1. The code has expired")  # never "causes: Send us ..."
