@@ -559,3 +559,42 @@ def test_a_lead_in_and_its_numbered_steps_go_together(limit: int) -> None:
     lead = "If checkout says your code is invalid, check these common causes:"
     assert lead in quoted  # the message's words choose the lead-in even in the shortest reply
     assert quoted[quoted.index(lead) + 1].startswith("1. The code has expired")  # never "causes: Send us ..."
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "language", "continuing", "antecedent"),
+    [
+        (
+            "An order that has left our warehouse can't be cancelled. You have two options. You can refuse the "
+            "delivery when the carrier arrives, and the parcel comes back to us as a return. Or accept it and send "
+            "the items back within 30 days.",
+            "accept it and send the items back",
+            "en",
+            "Or accept it",
+            "You can refuse the delivery",
+        ),
+        (
+            "Refunds go to the card you paid with. Gift card payments are refunded to a gift card. Either way, the "
+            "refund is issued within 2 business days.",
+            "refund issued within how many business days",
+            "en",
+            "Either way, the refund",
+            "refunded to a gift card",
+        ),
+        (
+            "顺丰次日达仅支持部分城市。下单时填写地址后页面会显示是否可选。否则请选择标准快递。",
+            "请选择标准快递",
+            "zh",
+            "否则请选择标准快递",
+            "页面会显示是否可选",
+        ),
+    ],
+    ids=["or", "either-way", "zh-otherwise"],
+)
+def test_a_sentence_continuing_the_one_before_brings_it(
+    text: str, message: str, language: str, continuing: str, antecedent: str
+) -> None:
+    query = normalize_query(message)
+    said = "".join(pick(text, frozenset(tokenize(query)), read_situation(message), language, limit=1).sentences)
+    assert continuing in said and antecedent in said  # never "You have two options. Or accept it ..."
+    assert said.index(antecedent) < said.index(continuing)
