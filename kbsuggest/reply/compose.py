@@ -77,6 +77,23 @@ def unaddressed(sentence: str) -> str:
     return _VOCATIVE.sub("", sentence, count=1)
 
 
+_PARTICLE = re.compile(r"(?:哦|噢|啦|呀|～|~)+(?=[。！!]|$)", re.MULTILINE)
+"""A chatty particle closing a Chinese sentence ("不能修改哦。", "已于11月11日结束啦。"): friendly, out of place in a
+formal reply."""
+
+
+def plain(sentence: str) -> str:
+    """`sentence` without the chatty particles that close it (`_PARTICLE`): how a formal reply quotes it."""
+    return _PARTICLE.sub("", sentence)
+
+
+def quoted(sentence: str, tone: Tone) -> str:
+    """A section's sentence as the draft quotes it: without its form of address, and in a formal reply without
+    its chatty particles."""
+    sentence = unaddressed(sentence)
+    return plain(sentence) if tone == "formal" else sentence
+
+
 _SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
 
 
@@ -152,9 +169,9 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
     if isinstance(source, Promotion):
         parts = []
         # quoted like an answer, at the tone's count with the phrase about its dates as one of them
-        quoted = [unaddressed(s) for s in best_sentences(source.text, tokens, SENTENCES[tone] - 1)]
+        sentences = [quoted(s, tone) for s in best_sentences(source.text, tokens, SENTENCES[tone] - 1)]
         day = source.end if source.ended else source.start
-        said_already = day is not None and any(format_date(day, language) in t for t in quoted)
+        said_already = day is not None and any(format_date(day, language) in t for t in sentences)
         if not source.ended:
             phrase_list = phrases.not_started
         elif source.start is None:
@@ -165,8 +182,8 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
             start = format_date(source.start, language) if source.start is not None else ""
             values = {"promotion": source.name, "start": start, "end": format_date(day, language)}
             parts.append(_slots(_pick(phrase_list, block.question, "promotion"), values))
-        if quoted:
-            parts.append(("" if language == "zh" else " ").join(quoted))
+        if sentences:
+            parts.append(("" if language == "zh" else " ").join(sentences))
         return parts
     parts = []
     picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
@@ -175,7 +192,7 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
         said = any(states_day(s, source.end, language) for s in picked.sentences) and phrases.running_now
         values = {"promotion": source.name, "end": format_date(source.end, language)}
         parts.append(_slots(_pick(phrases.running_now if said else phrases.running, block.question, "running"), values))
-    parts += _paragraphs([unaddressed(s) for s in picked.sentences], language)
+    parts += _paragraphs([quoted(s, tone) for s in picked.sentences], language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
     return parts

@@ -1,7 +1,7 @@
 """Where each paragraph of a draft comes from: a template phrase of its tone (slots filled with anything), or
 sentences, their clauses, the parts of shared sentences (`pick.shared_parts`) and rendered table rows
 (`pick.renderings`) of the sections it cites, each with or without its opening form of address
-(`compose.unaddressed`), in any order."""
+(`compose.unaddressed`) and its closing chatty particles (`compose.plain`), in any order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from kbsuggest.articles.templates import Templates, ToneSet
-from kbsuggest.reply.compose import phrase_pattern, unaddressed
+from kbsuggest.reply.compose import phrase_pattern, plain, unaddressed
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import clauses, renderings, semicolon_runs, shared_parts
 from kbsuggest.retrieval.snippet import sentences
@@ -32,6 +32,7 @@ def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) ->
             if shared is not None:
                 units.update(u for u in (shared[0], *shared[1]) if u)
     units |= {unaddressed(u) for u in units}  # quoted without its form of address
+    units |= {plain(u) for u in units}  # ...and in a formal reply without its chatty particles
     ordered = sorted(units, key=len, reverse=True)
     joiner = "" if draft.language == "zh" else " "
     return [
