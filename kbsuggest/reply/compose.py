@@ -12,13 +12,14 @@ from datetime import date
 from functools import cache
 
 from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.articles.split import slugify
 from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import Fit, is_item, is_lead_in, pick
 from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.retrieval.models import Answer
-from kbsuggest.retrieval.snippet import best_sentences, measures
+from kbsuggest.retrieval.snippet import best_sentences, measures, sentences
 from kbsuggest.text.situation import Situation, read_situation
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
@@ -192,10 +193,22 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
         said = any(states_day(s, source.end, language) for s in picked.sentences) and phrases.running_now
         values = {"promotion": source.name, "end": format_date(source.end, language)}
         parts.append(_slots(_pick(phrases.running_now if said else phrases.running, block.question, "running"), values))
-    parts += _paragraphs([quoted(s, tone) for s in picked.sentences], language)
+    lead = heading_lead(source, picked.sentences, language) if isinstance(source, Answer) else None
+    parts += _paragraphs([*([lead] if lead else []), *(quoted(s, tone) for s in picked.sentences)], language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
     return parts
+
+
+def heading_lead(answer: Answer, picked: Sequence[str], language: str) -> str | None:
+    """The section's heading as the lead-in of the list it opens with, when the draft quotes that list: "What the
+    warranty doesn't cover:", "不参与价保的情况：" (without it the list reads as what is covered). None when the heading
+    is not the one its anchor was made from (`trace` finds the heading by the cited anchor)."""
+    heading = answer.heading_path[-1] if answer.heading_path else ""
+    units = sentences(answer.text)
+    if not (picked and units and is_item(picked[0]) and picked[0] == units[0] and slugify(heading) == answer.anchor):
+        return None
+    return heading + ("：" if language == "zh" else ":")
 
 
 def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:

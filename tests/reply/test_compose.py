@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 
 from kbsuggest.analysis import analyse
+from kbsuggest.articles.split import slugify
 from kbsuggest.articles.templates import Tone, load_templates
 from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose
 from kbsuggest.reply.promotions import Promotion, Running
@@ -269,3 +270,31 @@ def test_a_formal_reply_quotes_a_chatty_sentence_without_its_particle(tone: Tone
     assert "按实际订单开具，不能修改" in draft.text
     assert ("不能修改哦。" in draft.text) is chatty and ("不能修改。" in draft.text) is not chatty
     assert untraced(draft, TEMPLATES["zh"], {"invoices#wrong": text}) == []
+
+
+EXCLUSIONS = {
+    "en": ("What the warranty doesn't cover", "- Normal wear and tear, such as faded colours\n- Damage from accidents"),
+    "zh": ("不参与价保的情况", "- 限时秒杀价格；\n- 直播间、社群专享价。"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_a_list_that_opens_its_section_is_led_in_by_the_heading(language: str, tone: Tone) -> None:
+    heading, text = EXCLUSIONS[language]
+    cited = f"warranty#{slugify(heading)}"  # a section id names its heading's anchor
+    answer = ANSWER.model_copy(
+        update={"text": text, "heading_path": ("Warranty", heading), "anchor": slugify(heading), "section_id": cited}
+    )
+    message = "is a faded jacket covered" if language == "en" else "秒杀价能价保吗"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    colon = "：" if language == "zh" else ":"
+    assert f"\n\n{heading}{colon}\n- " in draft.text  # not a bare list that reads as what is covered
+    assert untraced(draft, TEMPLATES[language], {cited: text}) == []
+    other = answer.model_copy(update={"anchor": "renamed"})  # a heading the cited anchor does not come from
+    draft = compose(
+        message, analyse(message), [Block(message, other)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    assert heading not in draft.text
