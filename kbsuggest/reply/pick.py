@@ -263,6 +263,8 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     elif tier is not None:  # and no sentence stating a tier the amount fails ("例如…满¥600减¥100" to ¥450)
         failed = {u for u in units if u not in rows and condition_holds(u, situation) is False}
         chosen = (chosen | {tier[0]}) - set(tier[1]) - failed
+    elif not situation.amounts:  # an amount short of every tier keeps to the nearest ("现在才¥280": 满¥300)
+        chosen = whole_tables(units, set(rows), chosen)
     chosen = with_table(units, set(rows), whole_lists(units, chosen))
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
@@ -316,6 +318,18 @@ def whole_lists(units: list[str], chosen: Set[str]) -> set[str]:
         if any(u in chosen for u in run):
             out.update(run)
         start = max(end, start + 1)
+    return out
+
+
+def whole_tables(units: list[str], rows: Set[str], chosen: Set[str]) -> set[str]:
+    """`chosen` with every row of each table any of whose rows is chosen: when the customer's facts pick no row, the
+    rows are the options ("how long does delivery take": Standard and Express), and one alone reads as the only
+    one."""
+    out = set(chosen)
+    for is_row, run in itertools.groupby(units, key=lambda u: u in rows):
+        table = list(run)
+        if is_row and out & set(table):
+            out.update(table)
     return out
 
 

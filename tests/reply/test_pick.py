@@ -598,3 +598,20 @@ def test_a_sentence_continuing_the_one_before_brings_it(
     said = "".join(pick(text, frozenset(tokenize(query)), read_situation(message), language, limit=1).sentences)
     assert continuing in said and antecedent in said  # never "You have two options. Or accept it ..."
     assert said.index(antecedent) < said.index(continuing)
+
+
+SHIPPING = (
+    "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: "
+    "3–5 business days\n"
+    "Option: Express; Cost: $14.95; Delivery time after shipping: 1–2 business days\n\n"
+    "The free shipping threshold is checked after discounts and before tax. We don't offer same-day or Saturday "
+    "delivery."
+)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_a_table_whose_row_no_fact_picks_is_quoted_whole(limit: int) -> None:
+    message = "how many business days does delivery take after shipping"
+    query = normalize_query(message)
+    said = " ".join(pick(SHIPPING, frozenset(tokenize(query)), read_situation(message), "en", limit).sentences)
+    assert "Express: cost $14.95" in said and "Standard: cost Free on orders over $49" in said  # not Express alone
