@@ -78,13 +78,13 @@ def unaddressed(sentence: str) -> str:
     return _VOCATIVE.sub("", sentence, count=1)
 
 
-_PARTICLE = re.compile(r"(?:哦|噢|啦|呀|～|~)+(?=[。！!]|$)", re.MULTILINE)
-"""A chatty particle closing a Chinese sentence ("不能修改哦。", "已于11月11日结束啦。"): friendly, out of place in a
-formal reply."""
+_PARTICLE = re.compile(r"(?:哦|噢|啦|呀|～|~)+(?=[。！!，,]|$)|(?<=的)亲(?=[，,])", re.MULTILINE)
+"""A chatty particle closing a Chinese sentence or clause ("不能修改哦。", "就可以申请哦，"), or the reader addressed
+inside one ("拿不准尺码的亲，"): friendly, out of place in a formal reply."""
 
 
 def plain(sentence: str) -> str:
-    """`sentence` without the chatty particles that close it (`_PARTICLE`): how a formal reply quotes it."""
+    """`sentence` without its chatty particles (`_PARTICLE`): how a formal reply quotes it."""
     return _PARTICLE.sub("", sentence)
 
 

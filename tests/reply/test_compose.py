@@ -261,7 +261,9 @@ def test_an_ended_promotion_is_quoted_at_the_tones_count_with_its_dates_as_one_s
 
 @pytest.mark.parametrize(("tone", "chatty"), [("formal", False), ("friendly", True), ("concise", True)])
 def test_a_formal_reply_quotes_a_chatty_sentence_without_its_particle(tone: Tone, chatty: bool) -> None:
-    text = "电子普通发票填错了可以申请重开。发票上的商品名称和金额按实际订单开具，不能修改哦。"
+    text = (
+        "电子普通发票填错了可以申请重开哦，拿不准的亲，可以先问客服。发票上的商品名称和金额按实际订单开具，不能修改哦。"
+    )
     answer = ANSWER.model_copy(update={"text": text, "section_id": "invoices#wrong", "locale": "zh-CN"})
     message = "发票上的金额能修改吗"
     draft = compose(
@@ -269,6 +271,7 @@ def test_a_formal_reply_quotes_a_chatty_sentence_without_its_particle(tone: Tone
     )
     assert "按实际订单开具，不能修改" in draft.text
     assert ("不能修改哦。" in draft.text) is chatty and ("不能修改。" in draft.text) is not chatty
+    assert ("重开哦，拿不准的亲，" in draft.text) is chatty and ("重开，拿不准的，" in draft.text) is not chatty
     assert untraced(draft, TEMPLATES["zh"], {"invoices#wrong": text}) == []
 
 
