@@ -5,6 +5,7 @@ sentence is either a template phrase or a sentence (or rendered table row) of a 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -213,7 +214,8 @@ def heading_lead(answer: Answer, picked: Sequence[str], language: str) -> str | 
 
 def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
     """Sentences joined into paragraphs; a list of numbered steps, and a bulleted list with its lead-in, each a
-    paragraph of its own lines."""
+    paragraph of its own lines; a lead-in ends its line ("...按身高和胸围选择：\n尺码L：身高178–185cm，…", not two
+    colons in one run)."""
     out: list[tuple[str, list[str]]] = [("prose", [])]
     for i, sentence in enumerate(sentences):
         lead_in = is_lead_in(sentence) and i + 1 < len(sentences) and is_item(sentences[i + 1])
@@ -228,7 +230,14 @@ def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
                 out.append(("prose", []))
             out[-1][1].append(sentence)
     prose = "" if language == "zh" else " "
-    return [(prose if kind == "prose" else "\n").join(lines) for kind, lines in out if lines]
+    paragraphs = []
+    for kind, lines in out:
+        if lines:
+            text = lines[0]
+            for before, line in itertools.pairwise(lines):
+                text += ("\n" if kind != "prose" or is_lead_in(before) else prose) + line
+            paragraphs.append(text)
+    return paragraphs
 
 
 def acknowledgement(phrases: ToneSet, event: str | None, negative: bool) -> tuple[str, ...]:

@@ -301,3 +301,18 @@ def test_a_list_that_opens_its_section_is_led_in_by_the_heading(language: str, t
         message, analyse(message), [Block(message, other)], templates=TEMPLATES[language], tone=tone, context={}
     )
     assert heading not in draft.text
+
+
+@pytest.mark.parametrize("tone", ["friendly", "formal"])
+def test_a_lead_in_ends_its_line(tone: Tone) -> None:
+    text = (
+        "双十二从11月20日开始。活动期间全场商品参与满减：\n\n实付商品金额: 满¥300; 优惠: 减¥40\n"
+        "实付商品金额: 满¥600; 优惠: 减¥100\n\n满减不累计，按最高一档计算。"
+    )
+    answer = ANSWER.model_copy(update={"text": text, "section_id": "d12#tiers", "locale": "zh-CN"})
+    message = "双十二满减怎么算"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    assert "参与满减：\n满¥300" in draft.text  # never "参与满减：满¥300：减¥40。" in one run
+    assert untraced(draft, TEMPLATES["zh"], {"d12#tiers": text}) == []
