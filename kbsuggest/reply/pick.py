@@ -39,11 +39,11 @@ _OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders p
 _REFERS_BACK = re.compile(
     r"^(?:亲，)?(?:(?:this|that|these|those|it|they)\b(?!\s+(?:is|are)\s+(?:why|how|where)\b)|这(?!里)|此|上述|以上)"
     r"|^(?:亲，)?(?:(?:or|and|but|otherwise|either way|instead)\b|或者|否则|但|不过)"
-    r"|\bthan (?:that|this)\b",
+    r"|\bthan (?:that|this)\b|\b(?:that|this|the same) (?:date|day|time|period|amount)\b|(?:该|那个|这个)(?:日期|时间)",
     re.IGNORECASE,
 )
 """A sentence that leans on the one before it: "It costs $39", "This is a temporary hold", "later than that",
-"这次退货按…", and one that continues it ("Or accept it and ...", "Either way, ...", "否则…")."""
+"since that date", "这次退货按…", and one that continues it ("Or accept it and ...", "Either way, ...", "否则…")."""
 _EXAMPLE = re.compile(r"^(?:亲，)?(?:example|for example|e\.g\.|例如|比如|举个例子)", re.IGNORECASE)
 """A worked example ("Example: 175 cm tall with a 96 cm chest is an M"): not quoted once the customer's own
 measurements found their row."""

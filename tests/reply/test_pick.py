@@ -615,3 +615,25 @@ def test_a_table_whose_row_no_fact_picks_is_quoted_whole(limit: int) -> None:
     query = normalize_query(message)
     said = " ".join(pick(SHIPPING, frozenset(tokenize(query)), read_situation(message), "en", limit).sentences)
     assert "Express: cost $14.95" in said and "Standard: cost Free on orders over $49" in said  # not Express alone
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "language", "leaning", "antecedent"),
+    [
+        (REFUND_LATE, "is the refund still with my bank", "en", "since that date", "the date we issued the refund"),
+        (
+            "退款发起后会短信通知您，短信里有发起日期。从该日期起7个工作日内到账。",
+            "退款几个工作日到账",
+            "zh",
+            "从该日期起",
+            "短信里有发起日期",
+        ),
+    ],
+    ids=["en-that-date", "zh-that-date"],
+)
+def test_a_sentence_naming_that_date_brings_the_one_giving_it(
+    text: str, message: str, language: str, leaning: str, antecedent: str
+) -> None:
+    query = normalize_query(message)
+    said = "".join(pick(text, frozenset(tokenize(query)), read_situation(message), language, limit=1).sentences)
+    assert leaning in said and antecedent in said  # never "since that date" with no date said
