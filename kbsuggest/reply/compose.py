@@ -240,9 +240,31 @@ def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
     return paragraphs
 
 
-def acknowledgement(phrases: ToneSet, event: str | None, negative: bool) -> tuple[str, ...]:
+_OWN_SLIP = re.compile(
+    r"\bI (?:typed|entered|put|picked|chose|ordered|selected|bought|gave)(?: in)? (?:the |a )?wrong\b"
+    r"|\bmy (?:mistake|bad|fault)\b|\btypo\b|\bby mistake\b|\bmistyped\b|(?:下|写|填|选|拍|输|买)错",
+    re.IGNORECASE,
+)
+_STORE = re.compile(
+    r"\byou(?: guys)? (?:sent|shipped|charged|wrote|put|typed|entered|gave|made|messed|mixed)\b"
+    r"|(?:你们|商家|客服|仓库).{0,4}错",
+    re.IGNORECASE,
+)
+"""A customer telling of their own slip ("I typed the wrong address", "下错了", "发票抬头写错了") and not of the
+store's: nothing the store did went wrong, so the draft does not apologise for it."""
+
+
+def own_slip(message: str) -> bool:
+    """True when the message tells of the customer's own slip (`_OWN_SLIP`) and of no slip of the store's."""
+    return _OWN_SLIP.search(message) is not None and _STORE.search(message) is None
+
+
+def acknowledgement(phrases: ToneSet, event: str | None, negative: bool, slip: bool = False) -> tuple[str, ...]:
     """The phrases that acknowledge what happened (late, damaged, charged twice, wrong item), else the general
-    apology for an unhappy message, else none."""
+    apology for an unhappy message, else none; none either for a customer's own slip (`own_slip`: "I ordered the
+    wrong size" is no wrong item of ours)."""
+    if slip and event in (None, "wrong_item"):
+        return ()
     specific = {
         "late": phrases.acknowledge_late,
         "damaged": phrases.acknowledge_damaged,
@@ -281,7 +303,8 @@ def compose(
     greeting = phrases.greeting if values.get("customer_name") else phrases.greeting_no_name
     parts.append(_pick(greeting, message, "greeting", said))
     situation = situation if situation is not None else read_situation(message)
-    apology = unused(acknowledgement(phrases, situation.event, analysis.sentiment == "negative"), said)
+    slip = own_slip(message)
+    apology = unused(acknowledgement(phrases, situation.event, analysis.sentiment == "negative", slip), said)
     if apology:
         parts.append(_pick(apology, message, "acknowledge"))
     citations: list[str] = []

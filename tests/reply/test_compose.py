@@ -316,3 +316,25 @@ def test_a_lead_in_ends_its_line(tone: Tone) -> None:
     )
     assert "参与满减：\n满¥300" in draft.text  # never "参与满减：满¥300：减¥40。" in one run
     assert untraced(draft, TEMPLATES["zh"], {"d12#tiers": text}) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "language", "apology"),
+    [
+        ("刚下单10分钟 下错了 怎么取消", "zh", False),
+        ("发票抬头写错了能重开吗 要钱吗", "zh", False),
+        ("oops I ordered the wrong size by mistake, can I swap it?", "en", False),
+        ("I typed the wrong address, ugh. can it still be changed?", "en", False),
+        ("你们发错货了 我要的是黑色", "zh", True),
+        ("you sent the wrong size!! I ordered an M", "en", True),
+    ],
+)
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_no_apology_for_the_customers_own_slip(message: str, language: str, apology: bool, tone: Tone) -> None:
+    assert analyse(message).sentiment == "negative"  # an unhappy message, which gets an apology unless it is a slip
+    draft = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    ones = TEMPLATES[language].tones[tone]
+    phrases = (*ones.acknowledge, *ones.acknowledge_wrong_item)
+    assert any(p in draft.text for p in phrases) is apology
