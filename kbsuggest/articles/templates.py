@@ -69,6 +69,9 @@ class ToneSet(BaseModel):
     running_now: Phrases = Field(
         default=(), description="The same when a quoted sentence already gives its end date: {promotion}."
     )
+    order_known: Phrases = Field(
+        default=(), description="After an answer that asks for the order number the message gave: {order_id}."
+    )
 
     @field_validator(
         "greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "handoff_no_order", "closing"
@@ -87,7 +90,9 @@ class ToneSet(BaseModel):
     def _clarify_answer_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS | {"option_a"}) if phrases else phrases
 
-    @field_validator("acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item")
+    @field_validator(
+        "acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item", "order_known"
+    )
     @classmethod
     def _acknowledge_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS) if phrases else phrases

@@ -254,6 +254,15 @@ _STORE = re.compile(
 store's: nothing the store did went wrong, so the draft does not apologise for it."""
 
 
+_ASKS_ORDER = re.compile(
+    r"\b(?:send|give|tell|contact|email|message|chat with)(?: us| our team)?(?: with| in chat with)? "
+    r"(?:your|the) order number|提供(?:您的)?订单号|订单号(?:发|告诉)",
+    re.IGNORECASE,
+)
+"""A quoted sentence asking for the order number ("contact us with your order number", "请提供订单号"): when the
+message gave it, the draft says it has it (`order_known`), rather than leave the customer to send it again."""
+
+
 def own_slip(message: str) -> bool:
     """True when the message tells of the customer's own slip (`_OWN_SLIP`) and of no slip of the store's."""
     return _OWN_SLIP.search(message) is not None and _STORE.search(message) is None
@@ -316,6 +325,8 @@ def compose(
         cited = block.source.section_id
         if answered and cited is not None and cited not in citations:
             citations.append(cited)
+    if analysis.order_ids and phrases.order_known and any(_ASKS_ORDER.search(a) for a in answers):
+        answers.append(_slots(_pick(phrases.order_known, message, "order_known"), {"order_id": analysis.order_ids[0]}))
     if handoff:
         next_step = phrases.handoff if values.get("order_id") else phrases.handoff_no_order
     else:

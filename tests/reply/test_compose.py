@@ -7,7 +7,7 @@ import pytest
 from kbsuggest.analysis import analyse
 from kbsuggest.articles.split import slugify
 from kbsuggest.articles.templates import Tone, load_templates
-from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose
+from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose, phrase_pattern
 from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer
@@ -338,3 +338,37 @@ def test_no_apology_for_the_customers_own_slip(message: str, language: str, apol
     ones = TEMPLATES[language].tones[tone]
     phrases = (*ones.acknowledge, *ones.acknowledge_wrong_item)
     assert any(p in draft.text for p in phrases) is apology
+
+
+@pytest.mark.parametrize(
+    ("message", "language", "text"),
+    [
+        (
+            "NO tracking update for 6 business days now!!! order A1120418 what is going on",
+            "en",
+            "If your tracking hasn't updated for 3 business days, contact us with your order number and we'll check.",
+        ),
+        (
+            "退款发起都两周了还没到账！！订单A3021877 怎么回事",
+            "zh",
+            "超过7个工作日仍未到账，请联系在线客服并提供订单号。",
+        ),
+    ],
+)
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_an_answer_asking_for_the_order_number_the_message_gave_says_it_has_it(
+    message: str, language: str, text: str, tone: Tone
+) -> None:
+    answer = ANSWER.model_copy(update={"text": text, "section_id": "s#x"})
+    order = analyse(message).order_ids[0]
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    known = [p.replace("{order_id}", order) for p in TEMPLATES[language].tones[tone].order_known]
+    assert text in draft.text and any(p in draft.text for p in known)
+    assert untraced(draft, TEMPLATES[language], {"s#x": text}) == []
+    without = message.replace(order, "")
+    draft = compose(
+        without, analyse(without), [Block(without, answer)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    assert not any(phrase_pattern(p).search(draft.text) for p in TEMPLATES[language].tones[tone].order_known)
