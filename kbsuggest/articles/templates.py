@@ -66,6 +66,12 @@ class ToneSet(BaseModel):
     running: Phrases = Field(
         default=(), description="Before the terms of the promotion running instead: {promotion}, {end}."
     )
+    running_now: Phrases = Field(
+        default=(), description="The same when a quoted sentence already gives its end date: {promotion}."
+    )
+    order_known: Phrases = Field(
+        default=(), description="After an answer that asks for the order number the message gave: {order_id}."
+    )
 
     @field_validator(
         "greeting", "greeting_no_name", "acknowledge", "next_step", "handoff", "handoff_no_order", "closing"
@@ -84,7 +90,9 @@ class ToneSet(BaseModel):
     def _clarify_answer_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS | {"option_a"}) if phrases else phrases
 
-    @field_validator("acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item")
+    @field_validator(
+        "acknowledge_late", "acknowledge_damaged", "acknowledge_charged_twice", "acknowledge_wrong_item", "order_known"
+    )
     @classmethod
     def _acknowledge_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PLACEHOLDERS) if phrases else phrases
@@ -94,7 +102,7 @@ class ToneSet(BaseModel):
     def _fit_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, FIT_PLACEHOLDERS) if phrases else phrases
 
-    @field_validator("ended", "ended_on", "not_started", "ran", "running")
+    @field_validator("ended", "ended_on", "not_started", "ran", "running", "running_now")
     @classmethod
     def _promotion_slots(cls, phrases: Phrases) -> Phrases:
         return _check_slots(phrases, PROMOTION_PLACEHOLDERS) if phrases else phrases

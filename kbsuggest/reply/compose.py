@@ -5,6 +5,7 @@ sentence is either a template phrase or a sentence (or rendered table row) of a 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,13 +13,14 @@ from datetime import date
 from functools import cache
 
 from kbsuggest.analysis import MessageAnalysis
+from kbsuggest.articles.split import slugify
 from kbsuggest.articles.templates import Templates, Tone, ToneSet, fill
 from kbsuggest.privacy import redact
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import Fit, is_item, is_lead_in, pick
 from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.retrieval.models import Answer
-from kbsuggest.retrieval.snippet import best_sentences, measures
+from kbsuggest.retrieval.snippet import best_sentences, measures, sentences
 from kbsuggest.text.situation import Situation, read_situation
 from kbsuggest.text.tokenize import normalize_query, tokenize
 
@@ -77,6 +79,23 @@ def unaddressed(sentence: str) -> str:
     return _VOCATIVE.sub("", sentence, count=1)
 
 
+_PARTICLE = re.compile(r"(?:哦|噢|啦|呀|～|~)+(?=[。！!，,]|$)|(?<=的)亲(?=[，,])", re.MULTILINE)
+"""A chatty particle closing a Chinese sentence or clause ("不能修改哦。", "就可以申请哦，"), or the reader addressed
+inside one ("拿不准尺码的亲，"): friendly, out of place in a formal reply."""
+
+
+def plain(sentence: str) -> str:
+    """`sentence` without its chatty particles (`_PARTICLE`): how a formal reply quotes it."""
+    return _PARTICLE.sub("", sentence)
+
+
+def quoted(sentence: str, tone: Tone) -> str:
+    """A section's sentence as the draft quotes it: without its form of address, and in a formal reply without
+    its chatty particles."""
+    sentence = unaddressed(sentence)
+    return plain(sentence) if tone == "formal" else sentence
+
+
 _SLOT = re.compile(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}")
 
 
@@ -120,6 +139,13 @@ def format_date(day: date, language: str) -> str:
     )
 
 
+def states_day(text: str, day: date, language: str) -> bool:
+    """True when `text` gives `day` by its month and day, with or without the year ("December 2", "12月2日")."""
+    if language == "zh":
+        return re.search(rf"(?<!\d){day.month}月{day.day}[日号]", text) is not None
+    return re.search(rf"\b{_EN_MONTHS[day.month - 1]} {day.day}(?!\d)", text) is not None
+
+
 def _slots(phrase: str, values: Mapping[str, str]) -> str:
     """`phrase` with the given slot names replaced (fixed names only; never `str.format`)."""
     for name, value in values.items():
@@ -145,9 +171,9 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
     if isinstance(source, Promotion):
         parts = []
         # quoted like an answer, at the tone's count with the phrase about its dates as one of them
-        quoted = [unaddressed(s) for s in best_sentences(source.text, tokens, SENTENCES[tone] - 1)]
+        sentences = [quoted(s, tone) for s in best_sentences(source.text, tokens, SENTENCES[tone] - 1)]
         day = source.end if source.ended else source.start
-        said_already = day is not None and any(format_date(day, language) in t for t in quoted)
+        said_already = day is not None and any(format_date(day, language) in t for t in sentences)
         if not source.ended:
             phrase_list = phrases.not_started
         elif source.start is None:
@@ -158,23 +184,38 @@ def answer_parts(block: Block, phrases: ToneSet, situation: Situation, language:
             start = format_date(source.start, language) if source.start is not None else ""
             values = {"promotion": source.name, "start": start, "end": format_date(day, language)}
             parts.append(_slots(_pick(phrase_list, block.question, "promotion"), values))
-        if quoted:
-            parts.append(("" if language == "zh" else " ").join(quoted))
+        if sentences:
+            parts.append(("" if language == "zh" else " ").join(sentences))
         return parts
     parts = []
-    if isinstance(source, Running) and source.end is not None and phrases.running:
-        values = {"promotion": source.name, "end": format_date(source.end, language)}
-        parts.append(_slots(_pick(phrases.running, block.question, "running"), values))
     picked = pick(source.text, tokens, situation, language, SENTENCES[tone])
-    parts += _paragraphs([unaddressed(s) for s in picked.sentences], language)
+    if isinstance(source, Running) and source.end is not None and phrases.running:
+        # its end said once: a quoted sentence that gives it ("The sale ends ... on December 2") leaves it out
+        said = any(states_day(s, source.end, language) for s in picked.sentences) and phrases.running_now
+        values = {"promotion": source.name, "end": format_date(source.end, language)}
+        parts.append(_slots(_pick(phrases.running_now if said else phrases.running, block.question, "running"), values))
+    lead = heading_lead(source, picked.sentences, language) if isinstance(source, Answer) else None
+    parts += _paragraphs([*([lead] if lead else []), *(quoted(s, tone) for s in picked.sentences)], language)
     if picked.fit is not None and phrases.fit:
         parts.append(_slots(_pick(phrases.fit, block.question, "fit"), fit_values(picked.fit, language)))
     return parts
 
 
+def heading_lead(answer: Answer, picked: Sequence[str], language: str) -> str | None:
+    """The section's heading as the lead-in of the list it opens with, when the draft quotes that list: "What the
+    warranty doesn't cover:", "不参与价保的情况：" (without it the list reads as what is covered). None when the heading
+    is not the one its anchor was made from (`trace` finds the heading by the cited anchor)."""
+    heading = answer.heading_path[-1] if answer.heading_path else ""
+    units = sentences(answer.text)
+    if not (picked and units and is_item(picked[0]) and picked[0] == units[0] and slugify(heading) == answer.anchor):
+        return None
+    return heading + ("：" if language == "zh" else ":")
+
+
 def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
     """Sentences joined into paragraphs; a list of numbered steps, and a bulleted list with its lead-in, each a
-    paragraph of its own lines."""
+    paragraph of its own lines; a lead-in ends its line ("...按身高和胸围选择：\n尺码L：身高178–185cm，…", not two
+    colons in one run)."""
     out: list[tuple[str, list[str]]] = [("prose", [])]
     for i, sentence in enumerate(sentences):
         lead_in = is_lead_in(sentence) and i + 1 < len(sentences) and is_item(sentences[i + 1])
@@ -189,12 +230,50 @@ def _paragraphs(sentences: Sequence[str], language: str) -> list[str]:
                 out.append(("prose", []))
             out[-1][1].append(sentence)
     prose = "" if language == "zh" else " "
-    return [(prose if kind == "prose" else "\n").join(lines) for kind, lines in out if lines]
+    paragraphs = []
+    for kind, lines in out:
+        if lines:
+            text = lines[0]
+            for before, line in itertools.pairwise(lines):
+                text += ("\n" if kind != "prose" or is_lead_in(before) else prose) + line
+            paragraphs.append(text)
+    return paragraphs
 
 
-def acknowledgement(phrases: ToneSet, event: str | None, negative: bool) -> tuple[str, ...]:
+_OWN_SLIP = re.compile(
+    r"\bI (?:typed|entered|put|picked|chose|ordered|selected|bought|gave)(?: in)? (?:the |a )?wrong\b"
+    r"|\bmy (?:mistake|bad|fault)\b|\btypo\b|\bby mistake\b|\bmistyped\b|(?:下|写|填|选|拍|输|买)错",
+    re.IGNORECASE,
+)
+_STORE = re.compile(
+    r"\byou(?: guys)? (?:sent|shipped|charged|wrote|put|typed|entered|gave|made|messed|mixed)\b"
+    r"|(?:你们|商家|客服|仓库).{0,4}错",
+    re.IGNORECASE,
+)
+"""A customer telling of their own slip ("I typed the wrong address", "下错了", "发票抬头写错了") and not of the
+store's: nothing the store did went wrong, so the draft does not apologise for it."""
+
+
+_ASKS_ORDER = re.compile(
+    r"\b(?:send|give|tell|contact|email|message|chat with)(?: us| our team)?(?: with| in chat with)? "
+    r"(?:your|the) order number|提供(?:您的)?订单号|订单号(?:发|告诉)",
+    re.IGNORECASE,
+)
+"""A quoted sentence asking for the order number ("contact us with your order number", "请提供订单号"): when the
+message gave it, the draft says it has it (`order_known`), rather than leave the customer to send it again."""
+
+
+def own_slip(message: str) -> bool:
+    """True when the message tells of the customer's own slip (`_OWN_SLIP`) and of no slip of the store's."""
+    return _OWN_SLIP.search(message) is not None and _STORE.search(message) is None
+
+
+def acknowledgement(phrases: ToneSet, event: str | None, negative: bool, slip: bool = False) -> tuple[str, ...]:
     """The phrases that acknowledge what happened (late, damaged, charged twice, wrong item), else the general
-    apology for an unhappy message, else none."""
+    apology for an unhappy message, else none; none either for a customer's own slip (`own_slip`: "I ordered the
+    wrong size" is no wrong item of ours)."""
+    if slip and event in (None, "wrong_item"):
+        return ()
     specific = {
         "late": phrases.acknowledge_late,
         "damaged": phrases.acknowledge_damaged,
@@ -233,7 +312,8 @@ def compose(
     greeting = phrases.greeting if values.get("customer_name") else phrases.greeting_no_name
     parts.append(_pick(greeting, message, "greeting", said))
     situation = situation if situation is not None else read_situation(message)
-    apology = unused(acknowledgement(phrases, situation.event, analysis.sentiment == "negative"), said)
+    slip = own_slip(message)
+    apology = unused(acknowledgement(phrases, situation.event, analysis.sentiment == "negative", slip), said)
     if apology:
         parts.append(_pick(apology, message, "acknowledge"))
     citations: list[str] = []
@@ -245,6 +325,8 @@ def compose(
         cited = block.source.section_id
         if answered and cited is not None and cited not in citations:
             citations.append(cited)
+    if analysis.order_ids and phrases.order_known and any(_ASKS_ORDER.search(a) for a in answers):
+        answers.append(_slots(_pick(phrases.order_known, message, "order_known"), {"order_id": analysis.order_ids[0]}))
     if handoff:
         next_step = phrases.handoff if values.get("order_id") else phrases.handoff_no_order
     else:

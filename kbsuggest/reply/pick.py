@@ -38,11 +38,12 @@ _LOWER = re.compile(r"under|below|less than|不足|未满", re.IGNORECASE)
 _OPENS_WITH_CONDITION = re.compile(r"^(?:亲，)?(?:if|after|once|while|orders placed|如果|若|超过)", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"^(?:亲，)?(?:(?:this|that|these|those|it|they)\b(?!\s+(?:is|are)\s+(?:why|how|where)\b)|这(?!里)|此|上述|以上)"
-    r"|\bthan (?:that|this)\b",
+    r"|^(?:亲，)?(?:(?:or|and|but|otherwise|either way|instead)\b|或者|否则|但|不过)"
+    r"|\bthan (?:that|this)\b|\b(?:that|this|the same) (?:date|day|time|period|amount)\b|(?:该|那个|这个)(?:日期|时间)",
     re.IGNORECASE,
 )
 """A sentence that leans on the one before it: "It costs $39", "This is a temporary hold", "later than that",
-"这次退货按…"."""
+"since that date", "这次退货按…", and one that continues it ("Or accept it and ...", "Either way, ...", "否则…")."""
 _EXAMPLE = re.compile(r"^(?:亲，)?(?:example|for example|e\.g\.|例如|比如|举个例子)", re.IGNORECASE)
 """A worked example ("Example: 175 cm tall with a 96 cm chest is an M"): not quoted once the customer's own
 measurements found their row."""
@@ -262,6 +263,8 @@ def pick(text: str, message_tokens: Set[str], situation: Situation, language: st
     elif tier is not None:  # and no sentence stating a tier the amount fails ("例如…满¥600减¥100" to ¥450)
         failed = {u for u in units if u not in rows and condition_holds(u, situation) is False}
         chosen = (chosen | {tier[0]}) - set(tier[1]) - failed
+    elif not situation.amounts:  # an amount short of every tier keeps to the nearest ("现在才¥280": 满¥300)
+        chosen = whole_tables(units, set(rows), chosen)
     chosen = with_table(units, set(rows), whole_lists(units, chosen))
     if situation.known:
         chosen = _branches(text, units, chosen, situation)
@@ -318,15 +321,32 @@ def whole_lists(units: list[str], chosen: Set[str]) -> set[str]:
     return out
 
 
+def whole_tables(units: list[str], rows: Set[str], chosen: Set[str]) -> set[str]:
+    """`chosen` with every row of each table any of whose rows is chosen: when the customer's facts pick no row, the
+    rows are the options ("how long does delivery take": Standard and Express), and one alone reads as the only
+    one."""
+    out = set(chosen)
+    for is_row, run in itertools.groupby(units, key=lambda u: u in rows):
+        table = list(run)
+        if is_row and out & set(table):
+            out.update(table)
+    return out
+
+
 def with_table(units: list[str], rows: Set[str], chosen: Set[str]) -> set[str]:
     """`chosen` with the rows of each table whose lead-in is chosen and none of its rows: "全场商品参与满减："
-    says nothing without its tiers."""
+    says nothing without its tiers; and each chosen lead-in with the numbered steps it introduces, and those steps
+    with it ("check these common causes:" and "1. The code has expired ...\n2. ...")."""
     out = set(chosen)
     for i, unit in enumerate(units[:-1]):
-        if unit in chosen and is_lead_in(unit) and units[i + 1] in rows:
+        if not is_lead_in(unit):
+            continue
+        if unit in chosen and units[i + 1] in rows:
             table = list(itertools.takewhile(lambda u: u in rows, units[i + 1 :]))
             if not out & set(table):
                 out.update(table)
+        elif "\n" in units[i + 1] and {unit, units[i + 1]} & chosen:
+            out.update((unit, units[i + 1]))
     return out
 
 

@@ -1,7 +1,8 @@
 """Where each paragraph of a draft comes from: a template phrase of its tone (slots filled with anything), or
 sentences, their clauses, the parts of shared sentences (`pick.shared_parts`) and rendered table rows
 (`pick.renderings`) of the sections it cites, each with or without its opening form of address
-(`compose.unaddressed`), in any order."""
+(`compose.unaddressed`) and its closing chatty particles (`compose.plain`), in any order; a list may open with the
+heading of a cited section as its lead-in (`compose.heading_lead`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import re
 from collections.abc import Mapping
 from functools import cache
 
+from kbsuggest.articles.split import slugify
 from kbsuggest.articles.templates import Templates, ToneSet
-from kbsuggest.reply.compose import phrase_pattern, unaddressed
+from kbsuggest.reply.compose import phrase_pattern, plain, unaddressed
 from kbsuggest.reply.models import Draft
 from kbsuggest.reply.pick import clauses, renderings, semicolon_runs, shared_parts
 from kbsuggest.retrieval.snippet import sentences
@@ -32,13 +34,24 @@ def untraced(draft: Draft, templates: Templates, sections: Mapping[str, str]) ->
             if shared is not None:
                 units.update(u for u in (shared[0], *shared[1]) if u)
     units |= {unaddressed(u) for u in units}  # quoted without its form of address
+    units |= {plain(u) for u in units}  # ...and in a formal reply without its chatty particles
     ordered = sorted(units, key=len, reverse=True)
     joiner = "" if draft.language == "zh" else " "
+    anchors = {cited.partition("#")[2].split("~")[0] for cited in draft.citations}
     return [
         p
         for p in draft.text.split("\n\n")
-        if not any(phrase.fullmatch(p) for phrase in phrases) and not _made_of(p, ordered, joiner)
+        if not any(phrase.fullmatch(p) for phrase in phrases) and not _made_of(_unheaded(p, anchors), ordered, joiner)
     ]
+
+
+def _unheaded(paragraph: str, anchors: set[str]) -> str:
+    """`paragraph` without the first line when that is the heading of a cited section (its anchor in `anchors`)
+    leading into a list."""
+    first, newline, rest = paragraph.partition("\n")
+    if newline and first[-1:] in (":", "：") and slugify(first[:-1]) in anchors:
+        return rest
+    return paragraph
 
 
 @cache

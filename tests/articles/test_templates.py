@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,15 @@ def test_a_template_file_linked_from_outside_the_articles_folder_is_refused(tmp_
     (tmp_path / "kb" / "_templates" / "en.yaml").symlink_to(elsewhere)
     with pytest.raises(TemplateError, match=r"en\.yaml: a symbolic link to .*elsewhere\.yaml, outside.*Fix:"):
         load_templates(tmp_path / "kb")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_default_apologies_assume_only_what_the_message_reported(language: str) -> None:
+    """The general apology follows any unhappy message ("发票抬头写错了能重开吗"), so it names no wait; the apology for
+    an item that does not work also follows one that stopped working months later, so it names no unpacking or
+    arrival."""
+    waiting = re.compile(r"久等|wait|delay", re.IGNORECASE)
+    arrival = re.compile(r"unpack|reach(?:ed)? you|拆开|送达", re.IGNORECASE)
+    for tone in load_templates()[language].tones.values():
+        assert not [p for p in tone.acknowledge if waiting.search(p)]
+        assert not [p for p in tone.acknowledge_damaged if arrival.search(p)]

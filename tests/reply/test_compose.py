@@ -5,8 +5,9 @@ from datetime import date
 import pytest
 
 from kbsuggest.analysis import analyse
+from kbsuggest.articles.split import slugify
 from kbsuggest.articles.templates import Tone, load_templates
-from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose
+from kbsuggest.reply.compose import Block, clarify_lead, clarifying_question, compose, phrase_pattern
 from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.reply.trace import untraced
 from kbsuggest.retrieval.models import Answer
@@ -220,6 +221,23 @@ def test_the_running_promotion_is_introduced_with_its_end_and_quoted_from_its_se
         assert draft.citations == ("bf#terms",) and untraced(draft, TEMPLATES[language], {"bf#terms": text}) == []
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_the_running_promotions_end_is_said_once_when_a_quoted_sentence_gives_it(language: str, tone: Tone) -> None:
+    if language == "en":
+        text = "Everything is 20% off. The sale ends at 11:59 pm on December 2, 2026."
+        message, end = "is the summer sale still on? any discount now", "December 2"
+    else:
+        text = "全场满¥300减¥40，到12月2日23:59结束。"
+        message, end = "夏季大促还有吗？现在有什么优惠", "12月2日"
+    running = Running("bf", "Black Friday", date(2026, 11, 20), date(2026, 12, 2), "bf#terms", text)
+    draft = compose(
+        message, analyse(message), [Block(message, running)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    assert draft.text.count(end) == 1 and "Black Friday" in draft.text  # named, its end given by the quote only
+    assert untraced(draft, TEMPLATES[language], {"bf#terms": text}) == []
+
+
 AFTER_D11 = (
     "双十一活动已于2025年11月11日结束，商品已恢复原价。",
     "双十一期间购买的商品，签收后30天内可以退货。",
@@ -239,3 +257,118 @@ def test_an_ended_promotion_is_quoted_at_the_tones_count_with_its_dates_as_one_s
     assert sum(sentence in draft.text for sentence in AFTER_D11) == count
     assert (AFTER_D11[2] in draft.text) is (tone != "concise")  # the refund sentence: not in a one-sentence quote
     assert untraced(draft, TEMPLATES["zh"], {"d11#after": after}) == []
+
+
+@pytest.mark.parametrize(("tone", "chatty"), [("formal", False), ("friendly", True), ("concise", True)])
+def test_a_formal_reply_quotes_a_chatty_sentence_without_its_particle(tone: Tone, chatty: bool) -> None:
+    text = (
+        "电子普通发票填错了可以申请重开哦，拿不准的亲，可以先问客服。发票上的商品名称和金额按实际订单开具，不能修改哦。"
+    )
+    answer = ANSWER.model_copy(update={"text": text, "section_id": "invoices#wrong", "locale": "zh-CN"})
+    message = "发票上的金额能修改吗"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    assert "按实际订单开具，不能修改" in draft.text
+    assert ("不能修改哦。" in draft.text) is chatty and ("不能修改。" in draft.text) is not chatty
+    assert ("重开哦，拿不准的亲，" in draft.text) is chatty and ("重开，拿不准的，" in draft.text) is not chatty
+    assert untraced(draft, TEMPLATES["zh"], {"invoices#wrong": text}) == []
+
+
+EXCLUSIONS = {
+    "en": ("What the warranty doesn't cover", "- Normal wear and tear, such as faded colours\n- Damage from accidents"),
+    "zh": ("不参与价保的情况", "- 限时秒杀价格；\n- 直播间、社群专享价。"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_a_list_that_opens_its_section_is_led_in_by_the_heading(language: str, tone: Tone) -> None:
+    heading, text = EXCLUSIONS[language]
+    cited = f"warranty#{slugify(heading)}"  # a section id names its heading's anchor
+    answer = ANSWER.model_copy(
+        update={"text": text, "heading_path": ("Warranty", heading), "anchor": slugify(heading), "section_id": cited}
+    )
+    message = "is a faded jacket covered" if language == "en" else "秒杀价能价保吗"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    colon = "：" if language == "zh" else ":"
+    assert f"\n\n{heading}{colon}\n- " in draft.text  # not a bare list that reads as what is covered
+    assert untraced(draft, TEMPLATES[language], {cited: text}) == []
+    other = answer.model_copy(update={"anchor": "renamed"})  # a heading the cited anchor does not come from
+    draft = compose(
+        message, analyse(message), [Block(message, other)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    assert heading not in draft.text
+
+
+@pytest.mark.parametrize("tone", ["friendly", "formal"])
+def test_a_lead_in_ends_its_line(tone: Tone) -> None:
+    text = (
+        "双十二从11月20日开始。活动期间全场商品参与满减：\n\n实付商品金额: 满¥300; 优惠: 减¥40\n"
+        "实付商品金额: 满¥600; 优惠: 减¥100\n\n满减不累计，按最高一档计算。"
+    )
+    answer = ANSWER.model_copy(update={"text": text, "section_id": "d12#tiers", "locale": "zh-CN"})
+    message = "双十二满减怎么算"
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES["zh"], tone=tone, context={}
+    )
+    assert "参与满减：\n满¥300" in draft.text  # never "参与满减：满¥300：减¥40。" in one run
+    assert untraced(draft, TEMPLATES["zh"], {"d12#tiers": text}) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "language", "apology"),
+    [
+        ("刚下单10分钟 下错了 怎么取消", "zh", False),
+        ("发票抬头写错了能重开吗 要钱吗", "zh", False),
+        ("oops I ordered the wrong size by mistake, can I swap it?", "en", False),
+        ("I typed the wrong address, ugh. can it still be changed?", "en", False),
+        ("你们发错货了 我要的是黑色", "zh", True),
+        ("you sent the wrong size!! I ordered an M", "en", True),
+    ],
+)
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_no_apology_for_the_customers_own_slip(message: str, language: str, apology: bool, tone: Tone) -> None:
+    assert analyse(message).sentiment == "negative"  # an unhappy message, which gets an apology unless it is a slip
+    draft = compose(
+        message, analyse(message), [Block(message, ANSWER)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    ones = TEMPLATES[language].tones[tone]
+    phrases = (*ones.acknowledge, *ones.acknowledge_wrong_item)
+    assert any(p in draft.text for p in phrases) is apology
+
+
+@pytest.mark.parametrize(
+    ("message", "language", "text"),
+    [
+        (
+            "NO tracking update for 6 business days now!!! order A1120418 what is going on",
+            "en",
+            "If your tracking hasn't updated for 3 business days, contact us with your order number and we'll check.",
+        ),
+        (
+            "退款发起都两周了还没到账！！订单A3021877 怎么回事",
+            "zh",
+            "超过7个工作日仍未到账，请联系在线客服并提供订单号。",
+        ),
+    ],
+)
+@pytest.mark.parametrize("tone", ["friendly", "formal", "concise"])
+def test_an_answer_asking_for_the_order_number_the_message_gave_says_it_has_it(
+    message: str, language: str, text: str, tone: Tone
+) -> None:
+    answer = ANSWER.model_copy(update={"text": text, "section_id": "s#x"})
+    order = analyse(message).order_ids[0]
+    draft = compose(
+        message, analyse(message), [Block(message, answer)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    known = [p.replace("{order_id}", order) for p in TEMPLATES[language].tones[tone].order_known]
+    assert text in draft.text and any(p in draft.text for p in known)
+    assert untraced(draft, TEMPLATES[language], {"s#x": text}) == []
+    without = message.replace(order, "")
+    draft = compose(
+        without, analyse(without), [Block(without, answer)], templates=TEMPLATES[language], tone=tone, context={}
+    )
+    assert not any(phrase_pattern(p).search(draft.text) for p in TEMPLATES[language].tones[tone].order_known)

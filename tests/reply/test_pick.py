@@ -540,3 +540,100 @@ def test_a_chosen_lead_in_brings_its_table_rows() -> None:
     text = "双十二从11月20日开始。" + TIERS_ZH  # a question about the dates alone chooses the lead-in, not a row
     quoted = on_today(text, "双十二几号开始", "zh")
     assert "参与满减：" in quoted and "满¥300" in quoted and "满¥600" in quoted
+
+
+CODE_INVALID = (
+    "If checkout says your code is invalid, check these common causes:\n\n"
+    "1. The code has expired; see the date in Account > Coupons.\n"
+    "2. Your cart is under the minimum spend.\n"
+    "3. Another discount is already applied, such as a sitewide sale.\n\n"
+    "Still stuck? Send us a screenshot of the error and the code in chat."
+)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_a_lead_in_and_its_numbered_steps_go_together(limit: int) -> None:
+    message = "welcome code says invalid at checkout, can you send a screenshot"
+    query = normalize_query(message)
+    quoted = pick(CODE_INVALID, frozenset(tokenize(query)), read_situation(message), "en", limit).sentences
+    lead = "If checkout says your code is invalid, check these common causes:"
+    assert lead in quoted  # the message's words choose the lead-in even in the shortest reply
+    assert quoted[quoted.index(lead) + 1].startswith("1. The code has expired")  # never "causes: Send us ..."
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "language", "continuing", "antecedent"),
+    [
+        (
+            "An order that has left our warehouse can't be cancelled. You have two options. You can refuse the "
+            "delivery when the carrier arrives, and the parcel comes back to us as a return. Or accept it and send "
+            "the items back within 30 days.",
+            "accept it and send the items back",
+            "en",
+            "Or accept it",
+            "You can refuse the delivery",
+        ),
+        (
+            "Refunds go to the card you paid with. Gift card payments are refunded to a gift card. Either way, the "
+            "refund is issued within 2 business days.",
+            "refund issued within how many business days",
+            "en",
+            "Either way, the refund",
+            "refunded to a gift card",
+        ),
+        (
+            "顺丰次日达仅支持部分城市。下单时填写地址后页面会显示是否可选。否则请选择标准快递。",
+            "请选择标准快递",
+            "zh",
+            "否则请选择标准快递",
+            "页面会显示是否可选",
+        ),
+    ],
+    ids=["or", "either-way", "zh-otherwise"],
+)
+def test_a_sentence_continuing_the_one_before_brings_it(
+    text: str, message: str, language: str, continuing: str, antecedent: str
+) -> None:
+    query = normalize_query(message)
+    said = "".join(pick(text, frozenset(tokenize(query)), read_situation(message), language, limit=1).sentences)
+    assert continuing in said and antecedent in said  # never "You have two options. Or accept it ..."
+    assert said.index(antecedent) < said.index(continuing)
+
+
+SHIPPING = (
+    "Option: Standard; Cost: Free on orders over $49, otherwise $5.95; Delivery time after shipping: "
+    "3–5 business days\n"
+    "Option: Express; Cost: $14.95; Delivery time after shipping: 1–2 business days\n\n"
+    "The free shipping threshold is checked after discounts and before tax. We don't offer same-day or Saturday "
+    "delivery."
+)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_a_table_whose_row_no_fact_picks_is_quoted_whole(limit: int) -> None:
+    message = "how many business days does delivery take after shipping"
+    query = normalize_query(message)
+    said = " ".join(pick(SHIPPING, frozenset(tokenize(query)), read_situation(message), "en", limit).sentences)
+    assert "Express: cost $14.95" in said and "Standard: cost Free on orders over $49" in said  # not Express alone
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "language", "leaning", "antecedent"),
+    [
+        (REFUND_LATE, "is the refund still with my bank", "en", "since that date", "the date we issued the refund"),
+        (
+            "退款发起后会短信通知您，短信里有发起日期。从该日期起7个工作日内到账。",
+            "退款几个工作日到账",
+            "zh",
+            "从该日期起",
+            "短信里有发起日期",
+        ),
+    ],
+    ids=["en-that-date", "zh-that-date"],
+)
+def test_a_sentence_naming_that_date_brings_the_one_giving_it(
+    text: str, message: str, language: str, leaning: str, antecedent: str
+) -> None:
+    query = normalize_query(message)
+    said = "".join(pick(text, frozenset(tokenize(query)), read_situation(message), language, limit=1).sentences)
+    assert leaning in said and antecedent in said  # never "since that date" with no date said
