@@ -139,6 +139,13 @@ EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 """What happened to the customer, most specific first: the acknowledgement a draft opens with names it."""
+_SITE_FAULT = re.compile(
+    r"\b(?:button|code|coupon|voucher|app|website|site|page|link|checkout|login|password|payment|card|cart)s?"
+    r"(?:\s+\S+){0,2}?\s+(?:doesn'?t|does not|isn'?t|won'?t|is|stopped)\s*(?:work(?:ing)?|broken)\b",
+    re.IGNORECASE,
+)
+"""A fault of the shop's website or app ("the apple pay button doesnt work", "checkout page is broken"): no
+damaged item, so no "sorry about the faulty item"."""
 
 
 @dataclass(frozen=True)
@@ -350,7 +357,14 @@ def read_situation(message: str, today: date | None = None) -> Situation:
         business_days=elapsed[1] if elapsed else None,
         amounts=amounts,
         hour=read_hour(message),
-        event=next((name for name, pattern in EVENTS if pattern.search(message)), None),
+        event=next(
+            (
+                name
+                for name, pattern in EVENTS
+                if pattern.search(message) and not (name == "damaged" and _SITE_FAULT.search(message))
+            ),
+            None,
+        ),
         measures=_measures(message),
         stages=_stages(message),
     )

@@ -153,3 +153,18 @@ def test_durations_read_years_and_whole_words_only() -> None:
     assert durations("a seam that delaminates") == []  # "a" + "min" inside a word is no minute
     assert durations("2026年11月") == []  # a year, not 2026 years
     assert read_situation("seam peeling after 14 months").days == 420
+
+
+@pytest.mark.parametrize(
+    ("message", "event"),
+    [
+        ("apple pay button doesnt work", None),
+        ("the promo code doesn't work at checkout", None),
+        ("checkout page is broken", None),
+        ("my watch doesnt work anymore", "damaged"),
+        ("zipper is broken on my jacket", "damaged"),
+        ("头灯坏了", "damaged"),
+    ],
+)
+def test_a_fault_of_the_website_or_app_is_no_damaged_item(message: str, event: str | None) -> None:
+    assert read_situation(message).event == event
