@@ -84,8 +84,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kbsuggest.retrieval.fusion import LEXICAL
-from kbsuggest.text.situation import read_situation
-from kbsuggest.text.stage import stage_evidence
+from kbsuggest.text.situation import Situation
 
 CONFIDENCE_FEATURES = (
     "dense_top",  # raw cosine of the best article under `confidence_signal(language)`
@@ -200,17 +199,15 @@ def confidence_features(
     return features
 
 
-def own_order_features(text: str, language: str) -> dict[str, float]:
-    """Evidence that a message is about the customer's own order, read from its text alone: those of `OWN_STAGE`
-    and `ORDER_FACTS` that `IN_SCOPE_FEATURES[language]` reads (each costs ~0.2-0.4 ms). "my watch won't turn on,
-    bought it 5 months ago" -> 1.0; "do you price match?" -> 0.0."""
+def own_order_features(situation: Situation, stages: Mapping[str, float], language: str) -> dict[str, float]:
+    """Evidence that a message is about the customer's own order, from what its text says (`read_situation`,
+    `stage_evidence`): those of `OWN_STAGE` and `ORDER_FACTS` that `IN_SCOPE_FEATURES[language]` reads. "my watch
+    won't turn on, bought it 5 months ago" -> 1.0; "do you price match?" -> 0.0."""
     reads = IN_SCOPE_FEATURES["zh" if language == "zh" else "en"]
     features = {}
     if OWN_STAGE in reads:
-        stages = stage_evidence(text)
         features[OWN_STAGE] = stages.get("in_sale", 0.0) + stages.get("after_sale", 0.0)
     if ORDER_FACTS in reads:
-        situation = read_situation(text)
         features[ORDER_FACTS] = float(situation.stages is not None or situation.event is not None)
     return features
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from typing import Any
@@ -25,6 +25,7 @@ from kbsuggest.retrieval import confidence, examples, fusion, section_choice
 from kbsuggest.retrieval.models import Answer, Filters, MatchedBy
 from kbsuggest.retrieval.prototypes import OFF_KB_PROTOTYPES
 from kbsuggest.retrieval.snippet import best_sentences, measures
+from kbsuggest.text.situation import Situation, read_situation
 from kbsuggest.text.stage import stage_evidence
 from kbsuggest.text.tokenize import Language, encoder_text, normalize_query, tokenize
 
@@ -82,7 +83,8 @@ class Scored:
     features: dict[str, float]
     in_scope: bool = False  # the in-scope model does not call for escalation
     answer_probability: float = 0.0  # P(first answer right), in or out of scope
-    today: date | None = None  # the day dates in the message count to (`Filters.today`, else the current day)
+    situation: Situation = field(default_factory=Situation)  # the customer's facts, dates counted to `Filters.today`
+    stages: Mapping[str, float] = field(default_factory=dict)  # its buying-stage evidence (`stage_evidence`)
 
 
 class Retriever:
@@ -198,11 +200,13 @@ class Retriever:
         if prototypes is not None:
             prototype_top = float(np.max(prototypes @ query[confidence.confidence_signal(language)].vector))
         features = confidence.confidence_features(pooled_articles, pooled_fused, language, coverage, prototype_top)
-        features.update(confidence.own_order_features(text, language))  # the in-scope model's own
+        # read once: the in-scope model, the stage prior and the section choice (`rank`) use them
+        situation, stages = read_situation(text, filters.today or date.today()), stage_evidence(text)
+        features.update(confidence.own_order_features(situation, stages, language))  # the in-scope model's own
         in_scope = not confidence.should_escalate(features, language)
         return Scored(
             text, language, query, allowed, tuple(tokens), pooled, bodies, pooled_articles, features, in_scope=in_scope,
-            answer_probability=confidence.answer_probability(features, language), today=filters.today or date.today(),
+            answer_probability=confidence.answer_probability(features, language), situation=situation, stages=stages,
         )  # fmt: skip
 
     def _prototype_vectors(self, language: Language) -> np.ndarray | None:
@@ -251,14 +255,14 @@ class Retriever:
         stage_weight = self.weights.stage.get(language, 0.0)
         if stage_weight:  # after the confidence features, which read the pooled fusion without it
             stages = [self._stages[i] for i in np.flatnonzero(allowed)]
-            fused = fused + stage_weight * fusion.stage_match(stage_evidence(text), stages)
+            fused = fused + stage_weight * fusion.stage_match(scored.stages, stages)
         fused = fused + PRIORITY_TIE_BREAK * self._priority[allowed]
         allowed_ids = np.flatnonzero(allowed)
         ranking = np.argsort(-fused, kind="stable")
         # Inside an answered article, a signal without token vectors picks a section by its body view: USE's
         # vector of a heading alone draws questions to question-shaped headings ("发票信息有误怎么办").
         section_fused = self._section_fused({**ranked, **scored.bodies}, ranked_articles, language)
-        case = section_choice.read_case(text, scored.today, scored.tokens)
+        case = section_choice.read_case(text, scored.situation, scored.tokens)
         top_sets = {name: set(_top(s, MATCH_DEPTH).tolist()) for name, s in ranked.items()}
         answers: list[Answer] = []
         sections: list[tuple[Answer, ...]] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 
@@ -23,7 +22,6 @@ from kbsuggest.text.situation import (
     condition_holds,
     condition_stages,
     durations,
-    read_situation,
     states_condition,
 )
 from kbsuggest.text.tokenize import tokenize
@@ -123,10 +121,10 @@ class Case:
     measures: frozenset[str]
 
 
-def read_case(message: str, today: date | None, tokens: Sequence[str] | None = None) -> Case:
+def read_case(message: str, situation: Situation, tokens: Sequence[str] | None = None) -> Case:
     """The message's order state is the one it reports ("it shipped yesterday"), else the one it asks about
-    ("can I change the address after it ships?"). `tokens`: `tokenize(message)`, when the caller has it."""
-    situation = read_situation(message, today)
+    ("can I change the address after it ships?"). `situation`: `read_situation(message, today)`; `tokens`:
+    `tokenize(message)`, when the caller has it."""
     return Case(
         situation=situation,
         repeat=bool(REPEAT.search(message)),

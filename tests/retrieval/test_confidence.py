@@ -14,9 +14,16 @@ from kbsuggest.retrieval.confidence import (
     in_scope_probability,
     own_order_features,
 )
+from kbsuggest.text.situation import Situation, read_situation
+from kbsuggest.text.stage import stage_evidence
 
 SIGNALS = {"bm25": np.array([2.0, 0.5, 0.0]), "dense": np.array([0.4, 0.7, 0.1])}
 FUSED = np.array([0.3, 1.2, -1.5])
+
+
+def readings(message: str) -> tuple[Situation, dict[str, float]]:
+    """What the retriever reads of a message for `own_order_features`."""
+    return read_situation(message), stage_evidence(message)
 
 
 def test_off_kb_is_the_best_prototype_cosine_minus_the_best_article_cosine() -> None:
@@ -27,7 +34,7 @@ def test_off_kb_is_the_best_prototype_cosine_minus_the_best_article_cosine() -> 
 
 
 def test_a_message_nearer_a_prototype_than_the_knowledge_base_is_less_likely_in_scope() -> None:
-    text = own_order_features("do you offer installation?", "en")
+    text = own_order_features(*readings("do you offer installation?"), "en")
     near_kb = {**confidence_features(SIGNALS, FUSED, "en", 0.5, prototype_top=0.5), **text}
     near_prototype = {**confidence_features(SIGNALS, FUSED, "en", 0.5, prototype_top=0.95), **text}
     assert in_scope_probability(near_prototype, "en") < in_scope_probability(near_kb, "en")
@@ -64,12 +71,12 @@ def test_own_order_features_read_the_customers_order_from_the_text(
     message: str, language: str, evidence: dict[str, float]
 ) -> None:
     """Each language gets the evidence its in-scope model reads, and only that."""
-    assert own_order_features(message, language) == evidence
+    assert own_order_features(*readings(message), language) == evidence
 
 
 def test_own_stage_is_the_share_of_stage_cues_during_or_after_an_order() -> None:
     """One cue before buying ("in stock") and one after ("refund"): half the evidence is about an order."""
-    assert own_order_features("is it in stock, or can i get a refund", "en") == {OWN_STAGE: 0.5}
+    assert own_order_features(*readings("is it in stock, or can i get a refund"), "en") == {OWN_STAGE: 0.5}
 
 
 @pytest.mark.parametrize(
@@ -85,6 +92,6 @@ def test_a_message_about_the_customers_order_is_more_likely_in_scope(
     """Same retrieval signals, different text: the own-order evidence raises P(in scope)."""
     signals = {**SIGNALS, "multilingual": SIGNALS["dense"]}  # Chinese reads the multilingual encoder's cosines
     base = confidence_features(signals, FUSED, language, 0.5, prototype_top=0.5 if language == "en" else None)
-    order = in_scope_probability({**base, **own_order_features(about_an_order, language)}, language)
-    other = in_scope_probability({**base, **own_order_features(near_domain, language)}, language)
+    order = in_scope_probability({**base, **own_order_features(*readings(about_an_order), language)}, language)
+    other = in_scope_probability({**base, **own_order_features(*readings(near_domain), language)}, language)
     assert order > other

@@ -12,6 +12,7 @@ from kbsuggest import Filters, KnowledgeBase
 from kbsuggest.retrieval.section_choice import (
     FEATURES,
     WEIGHTS,
+    Case,
     Heading,
     SectionWeights,
     choose,
@@ -20,6 +21,7 @@ from kbsuggest.retrieval.section_choice import (
     read_case,
     read_heading,
 )
+from kbsuggest.text.situation import read_situation
 from tests.conftest import HASHING, write_articles
 
 ADDRESS = """---
@@ -122,6 +124,10 @@ locale: zh-CN
 TODAY = date(2026, 12, 1)
 
 
+def case_of(message: str) -> Case:
+    return read_case(message, read_situation(message, TODAY))
+
+
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     tmp = tmp_path_factory.mktemp("sections")
@@ -172,7 +178,7 @@ OLD_BONUSES = SectionWeights(**dict.fromkeys(FEATURES, 0.0) | {"opening": 0.2, "
 def tied(kb: KnowledgeBase, article: str, message: str, weights: SectionWeights = WEIGHTS) -> str:
     """The section `choose` picks in `article` when every section has the same fused score: the rules alone."""
     sections = [s for s in kb.sections if s.article_id == article]
-    position = choose(np.zeros(len(sections)), [read_heading(s) for s in sections], read_case(message, TODAY), weights)
+    position = choose(np.zeros(len(sections)), [read_heading(s) for s in sections], case_of(message), weights)
     return sections[position].anchor
 
 
@@ -209,13 +215,13 @@ def test_an_exception_section_loses_for_a_customer_within_the_openings_period(
 ) -> None:
     assert section(kb, message, article) == f"{article}#{expected}"
     headings = [read_heading(s) for s in kb.sections if s.article_id == article]
-    row = features(headings, read_case(message, TODAY))[1]  # the exception section
+    row = features(headings, case_of(message))[1]  # the exception section
     assert row[FEATURES.index("within")] == 1.0
 
 
 def test_features_say_which_condition_a_section_met(kb: KnowledgeBase) -> None:
     headings: list[Heading] = [read_heading(s) for s in kb.sections if s.article_id == "address"]
-    rows = features(headings, read_case("my parcel shipped on Nov 28, can it go to my office?", TODAY))
+    rows = features(headings, case_of("my parcel shipped on Nov 28, can it go to my office?"))
     met, contradicted = rows[:, FEATURES.index("state_met")], rows[:, FEATURES.index("state_contradicted")]
     assert list(met) == [0.0, 1.0, 0.0] and list(contradicted) == [1.0, 0.0, 0.0]
 
