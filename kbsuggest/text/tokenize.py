@@ -39,6 +39,10 @@ _EMOJI = re.compile(
 # After NFKC, runs of punctuation ("!!!", "?!?", "。。。", "~~~") collapse to their first mark.
 _PUNCT_RUN = re.compile(r"([!?.,;:~…。，、！？；：～\-_*#=+])[!?.,;:~…。，、！？；：～\-_*#=+]+")
 _SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]")
+# @mentions of accounts (ASCII handles, as Twitter's; not the "@" of an e-mail address) and web links: who a
+# message is addressed to and where it points carry no topic.
+_MENTION_OR_LINK = re.compile(r"(?<![\w.@])@[A-Za-z0-9_]+|\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 
 # Function words only (no domain words), so lexical matching rests on content words.
 EN_STOPWORDS = frozenset(
@@ -95,9 +99,12 @@ def message_language(text: str) -> Language:
 
 
 def normalize_query(text: str) -> str:
-    """Chat clean-up: NFKC (full-width to half-width), emoji stripped, punctuation runs collapsed,
-    order numbers (A1048321, 2024112233) replaced by `ORDER_PLACEHOLDER`, whitespace squeezed."""
+    """Chat clean-up: NFKC (full-width to half-width), @mentions ("@NorthwindHelp") and links dropped (unless
+    nothing else is left), emoji stripped, punctuation runs collapsed, order numbers (A1048321, 2024112233) replaced
+    by `ORDER_PLACEHOLDER`, whitespace squeezed."""
     text = unicodedata.normalize("NFKC", text)
+    stripped = _MENTION_OR_LINK.sub(" ", text)
+    text = stripped if _WORD.search(stripped) else text
     text = _EMOJI.sub(" ", text)
     text = _PUNCT_RUN.sub(r"\1", text)  # before masking, so "A--1048321" is masked now, not on a second pass
     text = _ORDER.sub(f" {ORDER_PLACEHOLDER} ", text)

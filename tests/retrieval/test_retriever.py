@@ -140,6 +140,12 @@ def test_the_language_is_decided_once_and_an_order_number_does_not_make_chinese_
     assert {a.locale for a in kb.search("A1048321 退款")} == {"zh-CN"}
 
 
+def test_a_tweet_s_mentions_and_links_do_not_move_its_answers(kb: KnowledgeBase) -> None:
+    plain = kb.search("how long does express shipping take? refund if late", k=5)
+    tweet = kb.search("@NorthwindHelp how long does express shipping take? https://t.co/x7Yq2 refund if late @UPS", k=5)
+    assert [(a.section_id, a.score) for a in tweet] == [(a.section_id, a.score) for a in plain]
+
+
 def test_suggest_escalates_requests_for_a_person_and_angry_customers(kb: KnowledgeBase) -> None:
     human = kb.suggest("I want to talk to a human about my refund")
     assert human.escalate and human.escalate_reason == "human_requested"
