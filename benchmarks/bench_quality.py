@@ -10,7 +10,8 @@ USE multilingual), and naive reciprocal-rank fusion of BM25 and that dense basel
 Sets: the shared dev sets, the shared real sets (tweets to retailers, JD.com chats: never used to fit
 anything but the fusion weights, where each real set was the held-out fold of the other, see
 benchmarks/fit_fusion.py), benchmarks/data/real_more_* (fitted on by fit_fusion.py and fit_confidence.py: in
-sample for ours), the demo store's dev set and the draft label sets over the demo store (their `expected` sections;
+sample for ours), benchmarks/data/real_more_zh_pass2.jsonl (more turns of the same Taobao chats, fitted on by
+nothing: held out, but from the same shops as real_more_zh), the demo store's dev set and the draft label sets over the demo store (their `expected` sections;
 both with validity checked on 2026-12-01, the day they were labelled on).
 
 Columns: accuracy@1, recall@3 and MRR are article-level on answerable messages. "oos escalated": out-of-scope
@@ -148,6 +149,7 @@ def main() -> None:
             ("real JD.com chats (shared real, zh)", "helpcenter-zh", args.shared / "real" / "queries_zh.jsonl"),
             ("real Amazon product questions (real_more_en)", "helpcenter", more / "real_more_en.jsonl"),
             ("real Taobao chats (real_more_zh)", "helpcenter-zh", more / "real_more_zh.jsonl"),
+            ("real Taobao chats, second pass (real_more_zh_pass2)", "helpcenter-zh", more / "real_more_zh_pass2.jsonl"),
         ):
             evaluate(name, args.shared / kb / "articles", queries, Path(tmp) / kb)
         for name, queries in (
