@@ -47,7 +47,7 @@ class Choice:
     name: str
     scores: np.ndarray
     features: np.ndarray
-    allowed: np.ndarray  # not a repeat section for a message about none
+    allowed: np.ndarray  # not `section_choice.excluded`
     right: np.ndarray
     article_right: bool
 
@@ -75,7 +75,7 @@ def choices(kb: KnowledgeBase, path: Path) -> list[Choice]:
         named = [e for e in q.expected if "#" in e]
         members = [ids[id(h)] for h in headings]
         right = np.array([any(m == e or m.startswith(e + "~") for e in named) for m in members])
-        allowed = np.array([case.repeat or not h.repeat for h in headings])
+        allowed = ~section_choice.excluded(headings, case)
         article = bool(answers) and answers[0].article_id in {e.split("#")[0] for e in q.expected}
         out.append(Choice(q.query, scores, section_choice.features(headings, case), allowed, right, article))
     return out

@@ -373,7 +373,7 @@ class KnowledgeBase:
             raise InputError(f"tone {tone!r} is not one of {', '.join(TONES)}")
         stages = self._stages
         today = (filters.today if filters else None) or date.today()
-        retrieved = self._retrieve(messages, k, filters, turns)
+        retrieved = self._retrieve(messages, k, filters, turns, others=True)
         questions = self._questions(messages, [(a, r) for a, r, _, _ in retrieved], k, filters, today)
         suggestions = [
             build_suggestion(
@@ -480,12 +480,19 @@ class KnowledgeBase:
         return out
 
     def _retrieve(
-        self, messages: Sequence[str], k: int, filters: Filters | None, histories: Sequence[tuple[Turn, ...]]
+        self,
+        messages: Sequence[str],
+        k: int,
+        filters: Filters | None,
+        histories: Sequence[tuple[Turn, ...]],
+        *,
+        others: bool = False,
     ) -> list[tuple[MessageAnalysis, Retrieval, ConversationUse | None, tuple[Turn, ...]]]:
         """Each message analysed once (its language included; a message without letters takes the conversation's,
         `conversation.in_language`), then retrieved in that language; with a history, the conversation's queries
         too (`conversation.plan`): the first queries in one batch, the contextual queries still open in a second, and
-        the one that answers kept (`conversation.decide`)."""
+        the one that answers kept (`conversation.decide`). `others`: the first retrieval with each answer's other
+        sections (`Retrieval.others`; a draft may answer from a close second, `reply.suggest.close_second`)."""
         for message in messages:
             _text(message, "the message")
             if not message.strip():
@@ -502,7 +509,7 @@ class KnowledgeBase:
         ]
         languages = [a.language for a in analyses]
         first = self._retriever.retrieve_many(
-            [p.query if p else m for m, p in zip(messages, plans, strict=True)], languages, k, filters
+            [p.query if p else m for m, p in zip(messages, plans, strict=True)], languages, k, filters, others=others
         )
         # The contextual queries of the messages whose first retrieval leaves the choice open, scored in a second
         # batch; only those surer than the message alone are ranked into answers (the others' would be discarded).

@@ -18,7 +18,7 @@ from kbsuggest.reply.pick import has_fitting_row, situation_decides
 from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
-from kbsuggest.text.situation import Situation, read_situation
+from kbsuggest.text.situation import Situation, condition_stages, read_situation
 
 CLARIFY_MARGIN = 0.05
 """Ask which of the best two articles the customer means only when their fused scores (z-units) are this close
@@ -52,6 +52,14 @@ FOLLOW_UP_WITHIN = 1.1
 from may score and still be taken. Set on the same lines: the 9 second questions whose right article is the
 first one's are 0.18-1.04 behind ("几天能到", "多久退差价", "how soon after you get it is the refund"); the
 first whose own article is right ("do you accept discover" after "my card got declined") is 1.26 behind."""
+SECOND_SECTION_WITHIN = 0.3
+"""A one-question message whose best section's article has another section at most this far behind (z-units of
+`section_choice.totals`) is answered from both (`close_second`): a near tie inside an article is answered from
+both sections, as a near tie between articles is asked about with the first answered. Set on the main draft sets
+(benchmarks/bench_drafts.py, in sample): off / 0.2 / 0.3 / 0.4 / 0.5 read must-recall en 0.808 / 0.816 / 0.820 /
+0.824 / 0.824 and zh 0.823 / 0.835 / 0.839 / 0.839 / 0.851, drafts stating a must-not fact en 0.6% / 1.2% from 0.2
+on, zh 0.6% / 1.1% / 1.1% / 1.1% / 1.7%; from 0.4 on a held-out Chinese draft states one (0.0% -> 4.2%). At 0.3,
+13 + 10 of the 343 drafts get a second section (10 of them with the first already an expected one)."""
 
 
 @dataclass(frozen=True)
@@ -141,11 +149,29 @@ def sized(question: str, answer: Answer) -> bool:
     return bool(situation.measures) and has_fitting_row(answer.text, situation)
 
 
-def next_section(answer: Answer, others: Sequence[Answer], used: set[str]) -> Answer | None:
+def next_section(
+    answer: Answer, others: Sequence[Answer], used: set[str], within: float = NEXT_SECTION_WITHIN
+) -> Answer | None:
     """The best unused other section of `answer`'s article for its question (`others`, best first), when it
-    scores at most NEXT_SECTION_WITHIN below `answer`."""
+    scores at most `within` below `answer`."""
     other = next((o for o in others if o.section_id not in used), None)
-    return other if other is not None and answer.score - other.score <= NEXT_SECTION_WITHIN else None
+    return other if other is not None and answer.score - other.score <= within else None
+
+
+def close_second(part: Part, best: Answer, situation: Situation, history: Sequence[Turn]) -> list[Block]:
+    """The second section of a one-question message (`part`): the next section of `best`'s article when it scores
+    at most SECOND_SECTION_WITHIN below it, unless its heading is about an order state the customer's order is not
+    known to be in ("If the order has already shipped" for "ordered 10 minutes ago, how do i cancel"), or an agent
+    turn already gave it."""
+    others = part.retrieval.others[0] if part.retrieval.others else ()
+    second = next_section(best, others, {best.section_id}, SECOND_SECTION_WITHIN)
+    if second is None or already_sent(second.snippet, history) or already_sent(second.text, history):
+        return []
+    stages = condition_stages(" ".join(second.heading_path[1:]))
+    known = situation.stages
+    if stages is not None and not (known and stages[0] <= known[0] and known[1] <= stages[1]):
+        return []
+    return [Block(part.text, second)]
 
 
 def size_table_block(
@@ -227,6 +253,8 @@ def build_suggestion(
         and not (situation_decides(answers[0].text, situation) and not situation_decides(answers[1].text, situation))
     ):
         clarify = (answers[0].title, answers[1].title)
+    if clarify is None and len(parts) == 1 and best is not None and [b.source for b in blocks] == [best]:
+        blocks += close_second(parts[0], best, situation, history)
     phrases = templates[retrieval.language]
     question = clarifying_question(phrases, tone, message, clarify) if clarify else None
     lead = clarify_lead(phrases, tone, message, clarify[0]) if clarify else None

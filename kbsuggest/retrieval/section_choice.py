@@ -43,13 +43,13 @@ EXCEPTION = re.compile(
 PENDING = re.compile(r"\byet\b|\bhasn.?t\b|还没|一直没|尚未|长时间不|迟迟", re.IGNORECASE)
 """...unless it is about a case still pending ("Refund not showing yet", "退款一直没到账怎么办")."""
 FEATURES = (
-    "opening", "repeat", "state_met", "state_contradicted", "within", "condition_met",
-    "condition_failed", "distinct", "titled", "measures",
+    "opening", "repeat", "state_met", "within", "condition_met", "condition_failed", "distinct", "titled", "measures",
 )  # fmt: skip
 """What a section's score adds, each times its weight in `WEIGHTS`:
 opening: the article's first section, which states its main rule;
 repeat: a repeat section, for a message about a repeat (for any other message it is never chosen);
-state_met / state_contradicted: the order states the heading is about hold / cannot hold for the customer's order;
+state_met: the order states the heading is about hold for the customer's order (a section about states it cannot
+be in is never chosen: `excluded`);
 within: an exception section, for a customer whose elapsed time is within the opening's shortest period;
 condition_met / condition_failed: some sentence's condition holds / fails for the customer's facts;
 distinct / titled: the message's words the section states (its heading states), and no sibling does;
@@ -63,7 +63,6 @@ class SectionWeights:
     opening: float
     repeat: float
     state_met: float
-    state_contradicted: float
     within: float
     condition_met: float
     condition_failed: float
@@ -76,7 +75,7 @@ class SectionWeights:
 
 
 WEIGHTS = SectionWeights(
-    opening=0.56, repeat=0.77, state_met=1.29, state_contradicted=-2.16, within=-0.54,
+    opening=0.56, repeat=0.77, state_met=1.29, within=-0.54,
     condition_met=0.66, condition_failed=1.00, distinct=0.39, titled=0.23, measures=0.5,
 )  # fmt: skip
 """Fitted by benchmarks/fit_sections.py (see there and README, "Quality", for the sets and figures)."""
@@ -148,7 +147,6 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
         if heading.stages is not None and case.stages is not None:
             (low, high), (first, last) = heading.stages, case.stages
             row["state_met"] = float(low <= first and last <= high)
-            row["state_contradicted"] = float(last < low or first > high)
         if heading.exception and limit is not None and case.situation.days is not None:
             row["within"] = float(case.situation.days <= limit)
         verdicts = {condition_holds(unit, case.situation) for unit in heading.conditions}
@@ -161,15 +159,24 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
     return rows
 
 
+def excluded(headings: Sequence[Heading], case: Case) -> np.ndarray:
+    """The sections that cannot answer `case`: a repeat section when the message is about no repeat, a section
+    about order states the customer's order cannot be in ("If the order has already shipped" for "it never
+    shipped": its sentences' conditions restate the heading's, and are no evidence of fit)."""
+    return np.array([(h.repeat and not case.repeat) or _contradicts(h.stages, case.stages) for h in headings])
+
+
+def _contradicts(heading: tuple[int, int] | None, case: tuple[int, int] | None) -> bool:
+    return heading is not None and case is not None and (case[1] < heading[0] or case[0] > heading[1])
+
+
 def totals(
     scores: np.ndarray, headings: Sequence[Heading], case: Case, weights: SectionWeights = WEIGHTS
 ) -> np.ndarray:
-    """How well each of one article's sections answers `case`: its fused score plus weighted features; -inf for a
-    repeat section when the message is about no repeat."""
+    """How well each of one article's sections answers `case`: its fused score plus weighted features; -inf for
+    the `excluded`."""
     total: np.ndarray = scores + features(headings, case) @ weights.vector()
-    if not case.repeat:
-        total = np.where([h.repeat for h in headings], -np.inf, total)
-    return total
+    return np.where(excluded(headings, case), -np.inf, total)
 
 
 def ranked(total: np.ndarray) -> list[int]:

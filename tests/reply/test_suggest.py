@@ -17,6 +17,7 @@ from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.reply.suggest import (
     CLARIFY_BELOW,
     CLARIFY_MARGIN,
+    SECOND_SECTION_WITHIN,
     Part,
     answer_blocks,
     build_suggestion,
@@ -24,6 +25,7 @@ from kbsuggest.reply.suggest import (
 )
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
+from kbsuggest.text.tokenize import message_language
 
 TEMPLATES = load_templates()
 STAGES = {"refunds": "after_sale", "shipping": "in_sale"}
@@ -419,3 +421,45 @@ def test_a_question_with_measurements_keeps_the_section_holding_their_size() -> 
     pants, tops = "sizing-guide-zh#裤子尺码表", "sizing-guide-zh#上衣和冲锋衣尺码表"
     parts = (demo_part("腰围82选什么码", pants, 3.76, (tops, 1.08)), demo_part("裤子有长款吗", pants, 2.9, (tops, 2.8)))
     assert cited(parts) == [pants]
+
+
+def one_question(message: str, first: str, score: float, *others: tuple[str, float]) -> list[str]:
+    """The sections the draft of a one-question message cites, its best section and its article's others at
+    `score` less how far behind they are."""
+    best = demo_answer(first, score)
+    found = Retrieval(
+        message, message_language(message), (best,), {}, np.array([score]),
+        True, 0.9, (tuple(demo_answer(o, score - behind) for o, behind in others),),
+    )  # fmt: skip
+    s = build_suggestion(
+        "id", message, found, analyse(message), templates=TEMPLATES, context={}, tone="friendly", stages=STAGES
+    )
+    return list(s.drafts[0].citations)
+
+
+@pytest.mark.parametrize(
+    ("message", "first", "second"),
+    [
+        # the real models' scores: "same-day" is in the section 0.22 behind
+        (
+            "do you do same day delivery",
+            "shipping-options#order-cut-off-time",
+            "shipping-options#shipping-costs-and-speeds",
+        ),
+        ("修不好怎么办", "warranty-repairs-zh#不在保修范围内的情况", "warranty-repairs-zh#维修与换新"),
+    ],
+)
+def test_a_section_close_behind_the_best_one_of_its_article_answers_too(message: str, first: str, second: str) -> None:
+    assert one_question(message, first, 2.0, (second, SECOND_SECTION_WITHIN - 0.05)) == [first, second]
+    assert one_question(message, first, 2.0, (second, SECOND_SECTION_WITHIN + 0.05)) == [first]
+
+
+def test_a_close_section_about_an_order_state_the_message_does_not_report_is_left_out() -> None:
+    cancel, shipped = (
+        "order-changes-cancellation#how-to-cancel-an-order",
+        ("order-changes-cancellation#if-the-order-has-already-shipped"),
+    )
+    assert one_question("ordered 10 minutes ago by mistake, how do i cancel it", cancel, 2.0, (shipped, 0.1)) == [
+        cancel
+    ]
+    assert one_question("it shipped yesterday, how do i cancel it", cancel, 2.0, (shipped, 0.1)) == [cancel, shipped]

@@ -16,6 +16,7 @@ from kbsuggest.retrieval.section_choice import (
     Heading,
     SectionWeights,
     choose,
+    excluded,
     features,
     ranked,
     read_case,
@@ -221,9 +222,27 @@ def test_an_exception_section_loses_for_a_customer_within_the_openings_period(
 
 def test_features_say_which_condition_a_section_met(kb: KnowledgeBase) -> None:
     headings: list[Heading] = [read_heading(s) for s in kb.sections if s.article_id == "address"]
-    rows = features(headings, case_of("my parcel shipped on Nov 28, can it go to my office?"))
-    met, contradicted = rows[:, FEATURES.index("state_met")], rows[:, FEATURES.index("state_contradicted")]
-    assert list(met) == [0.0, 1.0, 0.0] and list(contradicted) == [1.0, 0.0, 0.0]
+    case = case_of("my parcel shipped on Nov 28, can it go to my office?")
+    assert list(features(headings, case)[:, FEATURES.index("state_met")]) == [0.0, 1.0, 0.0]
+    assert list(excluded(headings, case)) == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("message", "article", "after_shipping"),
+    [
+        ("I cancelled my order (it never shipped), can you change the address", "address", 1),
+        ("没发货的订单 地址能改吗", "address-zh", 1),
+    ],
+)
+def test_a_section_about_an_order_state_the_customer_denies_is_never_chosen(
+    kb: KnowledgeBase, message: str, article: str, after_shipping: int
+) -> None:
+    """However far ahead its text scores: "never shipped" / "没发货" is no shipped order."""
+    sections = [s for s in kb.sections if s.article_id == article]
+    scores = np.zeros(len(sections))
+    scores[after_shipping] = 6.0  # past every bonus of the section before shipping and the old -2.16
+    headings = [read_heading(s) for s in sections]
+    assert choose(scores, headings, case_of(message)) != after_shipping
 
 
 def test_sections_are_ranked_best_first_without_the_excluded_and_an_all_excluded_article_keeps_its_first() -> None:
