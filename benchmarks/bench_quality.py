@@ -7,12 +7,12 @@ Baselines: one signal alone, without example phrasings, through the same section
 aggregation (BM25; the default dense model all-MiniLM-L6-v2 as a pooled cosine, without token-level MaxSim;
 USE multilingual), and naive reciprocal-rank fusion of BM25 and that dense baseline.
 
-Sets: the shared dev sets, the shared real sets (tweets to retailers, JD.com chats: never used to fit
-anything but the fusion weights, where each real set was the held-out fold of the other, see
-benchmarks/fit_fusion.py), benchmarks/data/real_more_* (fitted on by fit_fusion.py and fit_confidence.py: in
-sample for ours), benchmarks/data/real_more_zh_pass2.jsonl (more turns of the same Taobao chats, fitted on by
-nothing: held out, but from the same shops as real_more_zh), the demo store's dev set and the draft label sets over the demo store (their `expected` sections;
-both with validity checked on 2026-12-01, the day they were labelled on).
+Sets: the shared dev sets, the shared real sets (tweets to retailers, JD.com chats: never used to fit anything but the
+fusion weights, where each real set was the held-out fold of the other, see benchmarks/fit_fusion.py),
+benchmarks/data/real_more_* (fitted on by fit_fusion.py and fit_confidence.py: in sample for ours),
+benchmarks/data/real_more_zh_pass2.jsonl (more turns of the same Taobao chats, fitted on by nothing: held out, but
+from the same shops as real_more_zh), the demo store's dev set and the draft label sets over the demo store (their
+`expected` sections; both with validity checked on 2026-12-01, the day they were labelled on).
 
 Columns: accuracy@1, recall@3 and MRR are article-level on answerable messages. "oos escalated": out-of-scope
 messages handed to a person for any reason; "no_answer": answerable messages handed over as no_answer;
