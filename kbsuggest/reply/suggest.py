@@ -18,7 +18,7 @@ from kbsuggest.reply.pick import has_fitting_row, situation_decides
 from kbsuggest.reply.promotions import Promotion, Running
 from kbsuggest.retrieval.models import Answer
 from kbsuggest.retrieval.retriever import Retrieval
-from kbsuggest.text.situation import Situation, condition_stages, read_situation
+from kbsuggest.text.situation import Situation, condition_stages, read_situation, stage_verdict
 
 CLARIFY_MARGIN = 0.05
 """Ask which of the best two articles the customer means only when their fused scores (z-units) are this close
@@ -168,8 +168,7 @@ def close_second(part: Part, best: Answer, situation: Situation, history: Sequen
     if second is None or already_sent(second.snippet, history) or already_sent(second.text, history):
         return []
     stages = condition_stages(" ".join(second.heading_path[1:]))
-    known = situation.stages
-    if stages is not None and not (known and stages[0] <= known[0] and known[1] <= stages[1]):
+    if stages is not None and stage_verdict(stages, situation.stages) is not True:
         return []
     return [Block(part.text, second)]
 

@@ -22,6 +22,7 @@ from kbsuggest.text.situation import (
     condition_holds,
     condition_stages,
     durations,
+    stage_verdict,
     states_condition,
 )
 from kbsuggest.text.tokenize import tokenize
@@ -144,9 +145,7 @@ def features(headings: Sequence[Heading], case: Case) -> np.ndarray:
         row = dict.fromkeys(FEATURES, 0.0)
         row["opening"] = float(i == 0)
         row["repeat"] = float(heading.repeat and case.repeat)
-        if heading.stages is not None and case.stages is not None:
-            (low, high), (first, last) = heading.stages, case.stages
-            row["state_met"] = float(low <= first and last <= high)
+        row["state_met"] = float(stage_verdict(heading.stages, case.stages) is True)
         if heading.exception and limit is not None and case.situation.days is not None:
             row["within"] = float(case.situation.days <= limit)
         verdicts = {condition_holds(unit, case.situation) for unit in heading.conditions}
@@ -163,11 +162,7 @@ def excluded(headings: Sequence[Heading], case: Case) -> np.ndarray:
     """The sections that cannot answer `case`: a repeat section when the message is about no repeat, a section
     about order states the customer's order cannot be in ("If the order has already shipped" for "it never
     shipped": its sentences' conditions restate the heading's, and are no evidence of fit)."""
-    return np.array([(h.repeat and not case.repeat) or _contradicts(h.stages, case.stages) for h in headings])
-
-
-def _contradicts(heading: tuple[int, int] | None, case: tuple[int, int] | None) -> bool:
-    return heading is not None and case is not None and (case[1] < heading[0] or case[0] > heading[1])
+    return np.array([(h.repeat and not case.repeat) or stage_verdict(h.stages, case.stages) is False for h in headings])
 
 
 def totals(

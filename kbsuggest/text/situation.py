@@ -404,17 +404,25 @@ class Verdict(NamedTuple):
     beyond: bool = False
 
 
+def stage_verdict(condition: tuple[int, int] | None, known: tuple[int, int] | None) -> bool | None:
+    """Whether an order known to be in states `known` (first and last of STATES) is in those a condition is about:
+    True when every known state is, False when none is, None when either is unknown or only some are."""
+    if condition is None or known is None:
+        return None
+    (low, high), (first, last) = condition, known
+    if low <= first and last <= high:
+        return True
+    return False if last < low or first > high else None
+
+
 def decide(unit: str, situation: Situation) -> Verdict | None:
     """Whether the customer's situation meets the condition `unit` states, and the condition's limit (a
     number of days, an hour, an amount, or the order stage): a `Verdict`; None when it states none the
     situation decides."""
     condition = condition_stages(unit) if situation.stages is not None else None
-    if situation.stages is not None and condition is not None:
-        (low, high), (first, last) = condition, situation.stages
-        if low <= first and last <= high:
-            return Verdict(True, float(low))
-        if last < low or first > high:
-            return Verdict(False, float(low))
+    held = stage_verdict(condition, situation.stages)
+    if condition is not None and held is not None:
+        return Verdict(held, float(condition[0]))
     for pattern, quantity, op in _CONDITIONS:
         match = pattern.search(unit)
         if match is None:
